@@ -1,0 +1,139 @@
+"""The ``kenolib`` command line (see CONTRACTS.md).
+
+Exit status 0 on success, 2 on a user error (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kenolib import __version__, config
+from kenolib.errors import KenolibError
+
+
+def _warn(messages: Sequence[str]) -> None:
+    for m in messages:
+        print(f"kenolib: warning: {m}", file=sys.stderr)
+
+
+def _parsed(policy: str | None, out: str | None = None):
+    """Parse the policy (after checking ``out`` so a bad output path fails before any work)."""
+    from kenolib.files import check_output_path
+    from kenolib.policy import parse_policy
+
+    if out is not None:
+        check_output_path(out, (policy,))
+    parsed = parse_policy(policy)
+    _warn(parsed.warnings)
+    return parsed
+
+
+def cmd_clauses(args: argparse.Namespace) -> int:
+    from kenolib.files import write_frame
+
+    parsed = _parsed(args.policy, args.out)
+    out = write_frame(parsed.clauses, args.out, inputs=(args.policy,), sheet_name="Clauses")
+    print(f"wrote {len(parsed.clauses)} clauses to {out}")
+    return 0
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from kenolib.coverage import coverage_matrix
+    from kenolib.files import write_frame
+
+    parsed = _parsed(args.policy, args.out)
+    cov = coverage_matrix(parsed.clauses)
+    out = write_frame(cov, args.out, inputs=(args.policy,), sheet_name="Coverage")
+    print(f"wrote {len(cov)} coverage cells to {out}")
+    return 0
+
+
+def cmd_findings(args: argparse.Namespace) -> int:
+    from kenolib.coverage import policy_findings
+    from kenolib.files import write_frame
+
+    parsed = _parsed(args.policy, args.out)
+    findings = policy_findings(parsed.clauses)
+    out = write_frame(findings, args.out, inputs=(args.policy,), sheet_name="Findings")
+    print(f"wrote {len(findings)} findings to {out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from kenolib.coverage import coverage_matrix
+    from kenolib.files import write_frame
+
+    parsed = _parsed(args.policy)
+    out_dir = Path(args.out_dir)
+    written = [
+        write_frame(parsed.clauses, out_dir / "kenotronix_clauses.xlsx", (args.policy,), "Clauses"),
+        write_frame(
+            coverage_matrix(parsed.clauses),
+            out_dir / "kenotronix_coverage.xlsx",
+            (args.policy,),
+            "Coverage",
+        ),
+    ]
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-command per CONTRACTS command."""
+    parser = argparse.ArgumentParser(
+        prog="kenolib",
+        description="Kenotronix support policy as data: clauses, coverage, tickets and reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"kenolib {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def policy_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--policy",
+            default=None,
+            help="policy text file (default: the embedded Kenotronix policy)",
+        )
+
+    p = sub.add_parser("clauses", help="write the clause table (.csv, .xlsx or .parquet)")
+    policy_arg(p)
+    p.add_argument("--out", required=True, help="output file; the extension picks the format")
+    p.set_defaults(func=cmd_clauses)
+
+    p = sub.add_parser("coverage", help="write the topic × product coverage matrix in long form")
+    policy_arg(p)
+    p.add_argument("--out", required=True, help="output file; the extension picks the format")
+    p.set_defaults(func=cmd_coverage)
+
+    p = sub.add_parser("findings", help="write contradictions, sibling gaps and silent cells")
+    policy_arg(p)
+    p.add_argument("--out", required=True, help="output file; the extension picks the format")
+    p.set_defaults(func=cmd_findings)
+
+    p = sub.add_parser("report", help="write the management reports")
+    policy_arg(p)
+    p.add_argument("--out-dir", default=str(config.REPORTS_DIR), help="directory for the reports")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kenolib`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KenolibError as exc:
+        print(f"kenolib: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kenolib: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

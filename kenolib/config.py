@@ -1,0 +1,22 @@
+"""One place for paths and defaults (cookiecutter-data-science style)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DATA = PACKAGE_DIR / "data"
+
+#: Project root when running from a checkout (editable install); reports default below it.
+PROJECT_DIR = PACKAGE_DIR.parent
+RAW_DIR = PROJECT_DIR / "data" / "raw"
+PROCESSED_DIR = PROJECT_DIR / "data" / "processed"
+REPORTS_DIR = PROJECT_DIR / "reports"
+
+#: The embedded Kenotronix policy (a link to data/raw/ in a checkout, a copy in a wheel).
+DEFAULT_POLICY = PACKAGE_DATA / "kenotronix_support_policy.txt"
+TAXONOMY_FILE = PACKAGE_DATA / "taxonomy.yaml"
+PRODUCTS_FILE = PACKAGE_DATA / "products.yaml"
+
+#: Largest policy file accepted, in bytes (the seed is 18 kB).
+MAX_POLICY_BYTES = 5_000_000

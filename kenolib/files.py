@@ -1,0 +1,180 @@
+"""Reading text input safely and writing frames atomically, by file extension."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from kenolib.errors import KenolibError
+
+#: Leading characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+WRITABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
+
+
+@dataclass
+class DecodedText:
+    """Text decoded from a file, with what was needed to decode it."""
+
+    text: str
+    encoding: str
+    bom: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def decode_bytes(data: bytes, source: str) -> DecodedText:
+    """Decode UTF-8 (with or without BOM); fall back to cp1252 with a warning.
+
+    Raises KenolibError for empty or binary input.
+    """
+    if not data.strip():
+        raise KenolibError(
+            f"{source}: the file is empty; give a policy or ticket export with content"
+        )
+    if b"\x00" in data[:65536]:
+        raise KenolibError(
+            f"{source}: the file looks binary (it contains NUL bytes); give a UTF-8 or cp1252 text file"
+        )
+    bom = data.startswith(b"\xef\xbb\xbf")
+    try:
+        return DecodedText(data.decode("utf-8-sig"), "utf-8", bom)
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise KenolibError(
+            f"{source}: byte {utf8_error.start} is neither UTF-8 nor cp1252 text; "
+            "re-save the file as UTF-8"
+        ) from None
+    return DecodedText(
+        text,
+        "cp1252",
+        False,
+        [f"{source}: not valid UTF-8 (byte {utf8_error.start}); decoded as cp1252 (Windows-1252)"],
+    )
+
+
+def read_text(path: str | os.PathLike[str], max_bytes: int | None = None) -> DecodedText:
+    """Read a text file, refusing missing, oversized, empty or binary files with a clear message."""
+    p = Path(path)
+    if not p.exists():
+        raise KenolibError(f"{p}: no such file; check the path")
+    if p.is_dir():
+        raise KenolibError(f"{p}: is a directory; give a file")
+    size = p.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise KenolibError(f"{p}: {size:,} bytes is larger than the {max_bytes:,}-byte limit")
+    return decode_bytes(p.read_bytes(), str(p))
+
+
+def neutralise_formula(value: object) -> object:
+    """Prefix a text value that a spreadsheet would run as a formula with an apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy whose text cells cannot become formulas (OWASP CSV injection), vectorised."""
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+            continue
+        text = s.astype("string")
+        risky = text.str.match(r"^[=+\-@\t\r\n]", na=False)
+        if risky.any():
+            out[col] = s.where(~risky.to_numpy(), "'" + text)
+    out.columns = [neutralise_formula(str(c)) for c in out.columns]
+    return out
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def check_output_path(
+    out: str | os.PathLike[str],
+    inputs: tuple[str | os.PathLike[str] | None, ...] = (),
+    suffixes: tuple[str, ...] = WRITABLE_SUFFIXES,
+) -> Path:
+    """Validate an output path: known extension, not one of the inputs, parent creatable."""
+    p = Path(out)
+    if p.suffix.lower() not in suffixes:
+        raise KenolibError(
+            f"{p}: unknown output extension {p.suffix!r}; use one of {', '.join(suffixes)}"
+        )
+    for i in inputs:
+        if i is not None and (_same_file(p, Path(i)) or p.resolve() == Path(i).resolve()):
+            raise KenolibError(f"{p}: refusing to overwrite the input file; choose another --out")
+    if p.is_dir():
+        raise KenolibError(f"{p}: is a directory; give a file name")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; move it into place only if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def atomic_write(target: str | os.PathLike[str], writer: Callable[[Path], None]) -> Path:
+    """Call ``writer(tmp_path)`` and atomically move the result to ``target``."""
+    with atomic_path(target) as tmp:
+        writer(tmp)
+    return Path(target)
+
+
+def _stringify_lists(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object and out[col].map(lambda v: isinstance(v, list | tuple)).any():
+            out[col] = out[col].map(
+                lambda v: ";".join(map(str, v)) if isinstance(v, list | tuple) else v
+            )
+    return out
+
+
+def write_frame(
+    df: pd.DataFrame,
+    out: str | os.PathLike[str],
+    inputs: tuple[str | os.PathLike[str] | None, ...] = (),
+    sheet_name: str = "data",
+) -> Path:
+    """Write a frame as .csv, .xlsx or .parquet (by extension), atomically.
+
+    Text that could run as a spreadsheet formula is neutralised in .csv and .xlsx output.
+    """
+    p = check_output_path(out, inputs)
+    suffix = p.suffix.lower()
+    if suffix == ".parquet":
+        return atomic_write(p, lambda tmp: df.to_parquet(tmp, index=False))
+    flat = _stringify_lists(df)
+    if suffix == ".csv":
+        safe = neutralise_frame(flat)
+        return atomic_write(p, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8"))
+    from kenolib.export import write_simple_xlsx  # xlsx: text cells are typed as strings
+
+    return atomic_write(p, lambda tmp: write_simple_xlsx(flat, tmp, sheet_name=sheet_name))

@@ -1,0 +1,62 @@
+"""The frames' schemas, written down once and checked at the boundaries."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from kenolib.errors import KenolibError
+
+#: One row per source line of a policy (``kenolib.policy``).
+ELEMENT_COLUMNS = ["line", "kind", "product", "status", "clause_id", "text", "raw"]
+
+#: The clause table (CONTRACTS ``clauses`` plus ``qualifier``).
+CLAUSE_COLUMNS = [
+    "clause_id",
+    "product",
+    "product_label",
+    "status",
+    "heading",
+    "topic",
+    "qualifier",
+    "text",
+    "line_start",
+    "line_end",
+]
+
+#: The coverage matrix in long form (CONTRACTS ``coverage`` plus descriptive columns).
+COVERAGE_COLUMNS = [
+    "topic",
+    "product",
+    "status",
+    "inherited",
+    "clause_ids",
+    "topic_label",
+    "qualifiers",
+    "note_ids",
+    "inherited_clause_ids",
+]
+
+#: Findings about the policy: contradictions, sibling gaps, silent cells.
+FINDING_COLUMNS = [
+    "finding_id",
+    "kind",
+    "topic",
+    "product",
+    "other_product",
+    "detail",
+    "clause_ids",
+    "lines",
+]
+
+CLAUSE_STATUSES = {"supported", "not_supported", "note"}
+CELL_STATUSES = {"supported", "not_supported", "conditional", "silent"}
+VERDICTS = {"supported", "not_supported", "silent"}
+
+
+def check_frame(df: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
+    """Raise if ``df`` lacks any of ``columns``; return the frame with them first, in order."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise KenolibError(f"{name}: missing column(s) {', '.join(missing)}")
+    rest = [c for c in df.columns if c not in columns]
+    return df[columns + rest]

@@ -1,0 +1,269 @@
+"""The canonical topic taxonomy and product aliases, loaded from the YAML data files."""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from kenolib import config
+from kenolib.errors import KenolibError
+
+UNMAPPED = "unmapped"
+UNKNOWN_PRODUCT = "unknown"
+
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u00a0": " ",
+        "\u202f": " ",
+    }
+)
+_SPACES = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """Lower-case text with curly quotes, dashes and odd spaces straightened and spaces collapsed."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return _SPACES.sub(" ", text).strip().lower()
+
+
+def heading_key(text: str) -> str:
+    """Key for comparing headings: normalised, section numbers and end punctuation removed."""
+    key = normalise(text)
+    key = re.sub(r"^(section\s+)?\d+(\.\d+)*[.)]?\s+", "", key)
+    key = re.sub(r"[\s:.;,!]+$", "", key)
+    key = key.replace("&", "and")
+    return _SPACES.sub(" ", key)
+
+
+def slugify(text: str) -> str:
+    """A lower-case identifier made of letters, digits and underscores."""
+    slug = re.sub(r"[^a-z0-9]+", "_", heading_key(text)).strip("_")
+    return slug or "section"
+
+
+def _compile_terms(synonyms: list[str], patterns: list[str], where: str) -> re.Pattern[str] | None:
+    parts = [r"(?<![a-z0-9])" + re.escape(normalise(s)) + r"(?![a-z0-9])" for s in synonyms]
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise KenolibError(
+                f"{where}: bad pattern {p!r}: {exc}; fix the taxonomy file"
+            ) from None
+        parts.append(f"(?:{p})")
+    return re.compile("|".join(parts)) if parts else None
+
+
+@dataclass(frozen=True)
+class Qualifier:
+    id: str
+    label: str
+    regex: re.Pattern[str] | None
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    label: str
+    description: str
+    synonyms: tuple[str, ...]
+    patterns: tuple[str, ...]
+    regex: re.Pattern[str] | None
+    qualifiers: tuple[Qualifier, ...] = ()
+    default_qualifier: str | None = None
+    clause_topic: bool = True
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    topics: tuple[Topic, ...]
+    source: str = ""
+    by_id: dict[str, Topic] = field(default_factory=dict, compare=False)
+
+    def topic_ids(self) -> list[str]:
+        return [t.id for t in self.topics]
+
+
+def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
+    """Load and validate the topic taxonomy (default: the bundled ``taxonomy.yaml``)."""
+    path = Path(path) if path else config.TAXONOMY_FILE
+    return _load_taxonomy_cached(str(path))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_taxonomy_cached(path: str) -> Taxonomy:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise KenolibError(f"{path}: cannot read the taxonomy: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("topics"), list):
+        raise KenolibError(f"{path}: expected a mapping with a 'topics' list")
+    topics: list[Topic] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(data["topics"], 1):
+        where = f"{path}: topic {i}"
+        missing = [k for k in ("id", "label", "description") if not raw.get(k)]
+        if missing:
+            raise KenolibError(f"{where}: missing {', '.join(missing)}")
+        tid = str(raw["id"])
+        if tid in seen:
+            raise KenolibError(f"{where}: duplicate topic id {tid!r}")
+        seen.add(tid)
+        quals = tuple(
+            Qualifier(
+                str(q["id"]),
+                str(q.get("label", q["id"])),
+                _compile_terms([], list(q.get("patterns") or []), f"{where} qualifier {q['id']}"),
+            )
+            for q in raw.get("qualifiers") or []
+        )
+        default = raw.get("default")
+        if default is not None and default not in {q.id for q in quals}:
+            raise KenolibError(f"{where}: default {default!r} is not one of its qualifiers")
+        syn = tuple(str(s) for s in raw.get("synonyms") or [])
+        pats = tuple(str(p) for p in raw.get("patterns") or [])
+        topics.append(
+            Topic(
+                tid,
+                str(raw["label"]),
+                str(raw["description"]),
+                syn,
+                pats,
+                _compile_terms(list(syn), list(pats), where),
+                quals,
+                default,
+                bool(raw.get("clause_topic", True)),
+            )
+        )
+    tax = Taxonomy(tuple(topics), path)
+    tax.by_id.update({t.id: t for t in topics})
+    return tax
+
+
+def topics_frame(taxonomy: Taxonomy | None = None) -> pd.DataFrame:
+    """The taxonomy as a frame: one row per topic."""
+    tax = taxonomy or load_taxonomy()
+    return pd.DataFrame(
+        [
+            {
+                "topic": t.id,
+                "label": t.label,
+                "description": t.description,
+                "synonyms": "; ".join(t.synonyms),
+                "qualifiers": "; ".join(q.id for q in t.qualifiers),
+                "clause_topic": t.clause_topic,
+            }
+            for t in tax.topics
+        ]
+    )
+
+
+def classify_clause(heading: str, text: str, taxonomy: Taxonomy | None = None) -> tuple[str, str]:
+    """Map one clause to ``(topic, qualifier)``: the heading decides first, then the text.
+
+    Returns ``("unmapped", "")`` when no topic matches.
+    """
+    tax = taxonomy or load_taxonomy()
+    h, t = heading_key(heading), normalise(text)
+    topic = None
+    for candidate in (h, t):
+        topic = next(
+            (tp for tp in tax.topics if tp.regex is not None and tp.regex.search(candidate)), None
+        )
+        if topic is not None:
+            break
+    if topic is None:
+        return UNMAPPED, ""
+    both = f"{h} {t}"
+    qual = next(
+        (q.id for q in topic.qualifiers if q.regex is not None and q.regex.search(both)), ""
+    )
+    return topic.id, qual
+
+
+# ---------------------------------------------------------------------------------------------
+# Products
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    label: str
+    family: str
+    headings: tuple[str, ...]
+    labels: tuple[str, ...]
+
+
+def load_products(path: str | Path | None = None) -> tuple[Product, ...]:
+    """Load the canonical products, in report order, from ``products.yaml``."""
+    return _load_products_cached(str(Path(path) if path else config.PRODUCTS_FILE))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_products_cached(path: str) -> tuple[Product, ...]:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise KenolibError(f"{path}: cannot read the product aliases: {exc}") from None
+    out = []
+    for raw in data.get("products", []):
+        out.append(
+            Product(
+                str(raw["id"]),
+                str(raw.get("label", raw["id"])),
+                str(raw.get("family", raw["id"])),
+                tuple(str(h) for h in raw.get("headings") or []),
+                tuple(str(h) for h in raw.get("labels") or []),
+            )
+        )
+    if not out:
+        raise KenolibError(f"{path}: no products defined")
+    return tuple(out)
+
+
+def product_ids(products: tuple[Product, ...] | None = None) -> list[str]:
+    """Canonical product ids in report order (``overview`` first)."""
+    return [p.id for p in (products or load_products())]
+
+
+def product_families(products: tuple[Product, ...] | None = None) -> dict[str, str]:
+    """Map product id to its family."""
+    return {p.id: p.family for p in (products or load_products())}
+
+
+def heading_aliases(products: tuple[Product, ...] | None = None) -> dict[str, str]:
+    """Map a normalised section heading to its product id."""
+    out: dict[str, str] = {}
+    for p in products or load_products():
+        for h in p.headings:
+            out[heading_key(h)] = p.id
+    return out
+
+
+def label_aliases(products: tuple[Product, ...] | None = None) -> dict[str, str]:
+    """Map a normalised helpdesk product label (and each product id) to its product id."""
+    out: dict[str, str] = {}
+    for p in products or load_products():
+        if p.id == "overview":
+            continue
+        for h in (*p.labels, *p.headings, p.id, p.label):
+            out[heading_key(h)] = p.id
+    return out
