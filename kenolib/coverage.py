@@ -205,3 +205,53 @@ def policy_findings(clauses: pd.DataFrame, coverage: pd.DataFrame | None = None)
     df = pd.DataFrame(found, columns=[c for c in schemas.FINDING_COLUMNS if c != "finding_id"])
     df.insert(0, "finding_id", [f"F{i:03d}" for i in range(1, len(df) + 1)])
     return schemas.check_frame(df, schemas.FINDING_COLUMNS, "findings")
+
+
+def siblings(product: str, products: list[str]) -> list[str]:
+    """Products of the same family as ``product`` (all other products if it has none)."""
+    families = product_families()
+    others = [p for p in products if p not in (product, OVERVIEW)]
+    same = [p for p in others if families.get(p, p) == families.get(product, product)]
+    return same or others
+
+
+def product_contrasts(coverage: pd.DataFrame, product: str) -> pd.DataFrame:
+    """What ``product`` covers that its siblings do not (``only_here``), and vice versa.
+
+    "Covers" means a supported or conditional cell; "does not" a not-supported or silent one.
+    """
+    products = list(dict.fromkeys(coverage["product"]))
+    if product not in products:
+        raise KeyError(f"unknown product {product!r}; known: {', '.join(products)}")
+    covers = coverage["status"].isin([SUPPORTED, CONDITIONAL])
+    cells = coverage.assign(covers=covers).set_index(["topic", "product"])
+    rows = []
+    for sib in siblings(product, products):
+        for topic in dict.fromkeys(coverage["topic"]):
+            here, there = cells.loc[(topic, product)], cells.loc[(topic, sib)]
+            if here["covers"] == there["covers"]:
+                continue
+            rows.append(
+                {
+                    "topic": topic,
+                    "topic_label": here["topic_label"],
+                    "sibling": sib,
+                    "direction": "only_here" if here["covers"] else "only_sibling",
+                    "product_status": here["status"] + (" (overview)" if here["inherited"] else ""),
+                    "sibling_status": there["status"]
+                    + (" (overview)" if there["inherited"] else ""),
+                    "clause_ids": ";".join(
+                        i for i in (here["clause_ids"], there["clause_ids"]) if i
+                    ),
+                }
+            )
+    columns = [
+        "topic",
+        "topic_label",
+        "sibling",
+        "direction",
+        "product_status",
+        "sibling_status",
+        "clause_ids",
+    ]
+    return pd.DataFrame(rows, columns=columns)

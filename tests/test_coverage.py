@@ -70,3 +70,18 @@ def test_sibling_gaps_and_silent(clauses):
     silent = f[f["kind"] == "silent"]
     assert ((silent["topic"] == "migrations") & (silent["product"] == "shared_hosting")).any()
     assert f["finding_id"].is_unique
+
+
+def test_product_contrasts(clauses):
+    from kenolib.coverage import product_contrasts
+
+    cov = coverage_matrix(clauses)
+    mwp = product_contrasts(cov, "managed_wordpress")
+    assert set(mwp["sibling"]) == {"shared_hosting"}
+    here = set(mwp.loc[mwp["direction"] == "only_here", "topic"])
+    assert {"backups", "wordpress_core", "bug_reports"} <= here
+    there = set(mwp.loc[mwp["direction"] == "only_sibling", "topic"])
+    assert {"one_click_apps", "dns"} <= there  # conditional on shared hosting, ✖ on MWP
+    assert "seo" not in here | there  # ✖ for both
+    dev = product_contrasts(cov, "vps_developer")
+    assert "licences" in set(dev.loc[dev["direction"] == "only_sibling", "topic"])
