@@ -81,6 +81,47 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from kenolib.diff import change_counts, diff_policies
+    from kenolib.files import check_output_path, write_frame
+
+    inputs = (args.old, args.new, args.tickets)
+    check_output_path(args.out, inputs)
+    if args.impact_out is not None:
+        if args.tickets is None:
+            raise KenolibError("--impact-out needs --tickets T (the ticket history to judge)")
+        check_output_path(args.impact_out, inputs)
+        if Path(args.impact_out).resolve() == Path(args.out).resolve():
+            raise KenolibError(f"{args.impact_out}: --impact-out must differ from --out")
+    old, new = _parsed(args.old), _parsed(args.new)
+    diff = diff_policies(old, new)
+    counts = change_counts(diff)
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+    impact_line = None
+    if args.tickets is not None:
+        from kenolib.diff import verdict_impact
+        from kenolib.tickets import load_tickets
+
+        tickets = load_tickets(args.tickets, fmt=args.format)
+        impact = verdict_impact(tickets, old, new)
+        moved = impact["direction"].value_counts()
+        hours = impact["agent_minutes"].sum() / 60.0
+        impact_line = (
+            f"{len(impact)} of {len(tickets)} tickets change verdict or clause "
+            f"({int(moved.get('into_scope', 0))} into scope, "
+            f"{int(moved.get('out_of_scope', 0))} out of scope, "
+            f"{int(moved.get('other', 0))} other; {hours:.1f} agent hours)"
+        )
+        if args.impact_out is not None:
+            written = write_frame(impact, args.impact_out, inputs, "Impact")
+            impact_line += f"; wrote {written}"
+    out = write_frame(diff, args.out, inputs, "Policy changes")
+    if impact_line:
+        print(impact_line)
+    print(f"{len(diff)} changes ({summary}); wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per CONTRACTS command."""
     parser = argparse.ArgumentParser(
@@ -116,6 +157,21 @@ def build_parser() -> argparse.ArgumentParser:
     policy_arg(p)
     p.add_argument("--out-dir", default=str(config.REPORTS_DIR), help="directory for the reports")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("diff", help="write what changed between two versions of a policy")
+    p.add_argument("old", help="the old policy text file")
+    p.add_argument("new", help="the new policy text file")
+    p.add_argument("--out", required=True, help="output file; the extension picks the format")
+    p.add_argument(
+        "--tickets", default=None, help="ticket history: also judge which tickets change verdict"
+    )
+    p.add_argument(
+        "--format",
+        default="auto",
+        help="ticket export format (auto, generic, zendesk, freshdesk, jira, whmcs)",
+    )
+    p.add_argument("--impact-out", default=None, help="file for the per-ticket impact table")
+    p.set_defaults(func=cmd_diff)
     return parser
 
 

@@ -60,3 +60,64 @@ def check_frame(df: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame
         raise KenolibError(f"{name}: missing column(s) {', '.join(missing)}")
     rest = [c for c in df.columns if c not in columns]
     return df[columns + rest]
+
+
+#: What changed between two policy versions (CONTRACTS ``diff`` plus how each pair was matched).
+DIFF_COLUMNS = [
+    "product",
+    "topic",
+    "heading",
+    "change",
+    "old_status",
+    "new_status",
+    "old_text",
+    "new_text",
+    "qualifier",
+    "old_heading",
+    "new_heading",
+    "old_clause_id",
+    "new_clause_id",
+    "old_lines",
+    "new_lines",
+    "match",
+    "similarity",
+]
+
+#: Tickets whose verdict (or deciding clause) changes between two policy versions.
+IMPACT_COLUMNS = [
+    "ticket_id",
+    "created_at",
+    "month",
+    "product",
+    "topic",
+    "old_verdict",
+    "new_verdict",
+    "direction",
+    "agent_minutes",
+    "old_clause_id",
+    "new_clause_id",
+]
+
+#: The impact by product, topic, month and direction.
+IMPACT_SUMMARY_COLUMNS = [
+    "product",
+    "topic",
+    "month",
+    "direction",
+    "tickets",
+    "agent_hours",
+    "tickets_without_minutes",
+]
+
+#: Monthly averages of the impact by product, topic and direction.
+IMPACT_HEADLINE_COLUMNS = [
+    "product",
+    "topic",
+    "direction",
+    "tickets",
+    "agent_hours",
+    "months",
+    "tickets_per_month",
+    "agent_hours_per_month",
+    "sentence",
+]

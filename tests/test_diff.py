@@ -1,0 +1,405 @@
+"""Policy versions: each change reported once, nothing spurious; the CLI; the ticket impact."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from kenolib import schemas
+from kenolib.cli import main
+from kenolib.diff import (
+    as_clauses,
+    change_counts,
+    clause_map,
+    diff_policies,
+    impact_from_crossrefs,
+    impact_headline,
+    impact_summary,
+    match_clauses,
+)
+from kenolib.errors import KenolibError
+from kenolib.policy import parse_policy, parse_policy_text
+
+from .conftest import FIXTURES, SEED
+
+POLICIES = FIXTURES / "policies"
+
+# (product, topic, heading, change, old_status, new_status) expected against the seed
+EXPECTED = {
+    "a_backups_supported.txt": {
+        (
+            "shared_hosting",
+            "backups",
+            "DATA BACKUP",
+            "status_changed",
+            "not_supported",
+            "supported",
+        ),
+    },
+    "b_reworded.txt": {
+        ("vps_dedicated", "security", "SECURITY", "text_changed", "supported", "supported"),
+    },
+    "c_added_removed.txt": {
+        ("vps_dedicated", "security", "MALWARE CLEANUP", "added", None, "supported"),
+        (
+            "vps_developer",
+            "server_administration",
+            "USER ADMINISTRATION",
+            "removed",
+            "not_supported",
+            None,
+        ),
+    },
+    "d_cosmetic.txt": {
+        ("managed_wordpress", "webmail", "WEBMAIL", "text_changed", "supported", "supported"),
+    },
+    "e_crlf_bom_quotes.txt": set(),
+    "f_overview_flip.txt": {
+        ("overview", "seo", "SEO settings", "status_changed", "not_supported", "supported"),
+    },
+}
+EXPECTED["g_combined.txt"] = set().union(*(EXPECTED[k] for k in EXPECTED if k[0] in "abcdf"))
+
+
+def _rows(diff: pd.DataFrame) -> list[tuple]:
+    cols = ["product", "topic", "heading", "change", "old_status", "new_status"]
+    return [
+        tuple(None if pd.isna(v) else v for v in row)
+        for row in diff[cols].itertuples(index=False, name=None)
+    ]
+
+
+@pytest.fixture(scope="module")
+def seed_policy():
+    return parse_policy(SEED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_change_reported_once_and_nothing_spurious(seed_policy, name):
+    diff = diff_policies(seed_policy, parse_policy(POLICIES / name))
+    rows = _rows(diff)
+    assert len(rows) == len(set(rows)), "a change was reported twice"
+    assert set(rows) == EXPECTED[name]
+    assert list(diff.columns[:8]) == [
+        "product",
+        "topic",
+        "heading",
+        "change",
+        "old_status",
+        "new_status",
+        "old_text",
+        "new_text",
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_clause_of_both_versions_appears_exactly_once(seed_policy, name):
+    new = parse_policy(POLICIES / name)
+    matched = match_clauses(seed_policy, new)
+    old_ids = matched["old_clause_id"].dropna()
+    new_ids = matched["new_clause_id"].dropna()
+    assert sorted(old_ids) == sorted(seed_policy.clauses["clause_id"])
+    assert sorted(new_ids) == sorted(new.clauses["clause_id"])
+
+
+def test_identical_policies_give_an_empty_diff_with_the_columns(seed_policy):
+    diff = diff_policies(seed_policy, seed_policy)
+    assert diff.empty
+    assert list(diff.columns) == schemas.DIFF_COLUMNS
+    assert change_counts(diff) == {
+        "added": 0,
+        "removed": 0,
+        "status_changed": 0,
+        "text_changed": 0,
+    }
+
+
+def test_status_change_keeps_old_and_new_text_and_lines(seed_policy):
+    diff = diff_policies(seed_policy, POLICIES / "a_backups_supported.txt")
+    row = diff.iloc[0]
+    assert row["old_text"].startswith("The customer is responsible for performing")
+    assert row["new_text"].startswith("We take daily backups")
+    assert row["old_clause_id"] == "shared_hosting.N03"
+    assert row["new_clause_id"].startswith("shared_hosting.S")
+    assert row["old_lines"] == "65-66"  # heading and body lines in the seed
+    # the other direction is the mirror image
+    back = diff_policies(POLICIES / "a_backups_supported.txt", seed_policy)
+    assert _rows(back) == [
+        ("shared_hosting", "backups", "DATA BACKUP", "status_changed", "supported", "not_supported")
+    ]
+
+
+def test_reworded_headings_are_reported_only_when_asked(seed_policy):
+    diff = diff_policies(seed_policy, POLICIES / "d_cosmetic.txt", include_heading_changes=True)
+    renamed = diff[diff["change"] == "heading_changed"]
+    assert set(zip(renamed["old_heading"], renamed["new_heading"], strict=True)) == {
+        ("SURVEILLANCE", "MONITORING OF YOUR OWN APPLICATIONS"),
+        ("EQUIPMENT", "SERVER EQUIPMENT"),
+    }
+    assert (diff["change"] == "text_changed").sum() == 1
+
+
+def test_threshold_decides_whether_a_heavy_rewording_is_one_change(seed_policy):
+    strict = diff_policies(
+        seed_policy, POLICIES / "d_cosmetic.txt", threshold=0.95, loose_threshold=0.95
+    )
+    assert sorted(strict["change"]) == ["added", "removed"]
+    assert set(strict["topic"]) == {"webmail"}
+
+
+def _edit(seed_text: str, old: str, new: str) -> str:
+    assert seed_text.count(old) == 1, old
+    return seed_text.replace(old, new)
+
+
+def test_heading_under_both_statuses_is_not_confused(seed_text, seed_policy):
+    # MYSQL is both a SUPPORTED and a NON SUPPORTED clause of shared hosting: reword the
+    # supported one and move it to the top of its list; only that one is reported.
+    mysql_s = "MYSQL\nWe will monitor and maintain the basic function of shared MySQL.\n"
+    text = _edit(seed_text, mysql_s, "")
+    text = _edit(
+        text,
+        "SHARED ACCOMMODATION\nSUPPORTED:\n",
+        "SHARED ACCOMMODATION\nSUPPORTED:\nMYSQL\nWe monitor and maintain shared MySQL servers.\n",
+    )
+    diff = diff_policies(seed_policy, parse_policy_text(text))
+    assert _rows(diff) == [
+        ("shared_hosting", "databases", "MYSQL", "text_changed", "supported", "supported")
+    ]
+    assert diff.iloc[0]["old_clause_id"] == "shared_hosting.S09"
+
+
+def test_heading_under_both_statuses_flipped_pairs_by_heading(seed_text, seed_policy):
+    # the NON SUPPORTED SSL CERTIFICATES of VPS becomes supported: the supported one of the
+    # same heading stays unchanged, the flipped one is one status change
+    third = (
+        "SSL CERTIFICATES\nInstallation and administration of third-party SSL certificates is "
+        "the customer’s responsibility and is not supported by Kenotronix.\nAPPLICATION VARIETY"
+    )
+    text = _edit(seed_text, third, "APPLICATION VARIETY")
+    text = _edit(
+        text,
+        "PERFORMANCE MONITORING\nKenotronix provides a performance monitoring tool in myaccount "
+        "called “Server Status”.\nSECURITY",
+        "PERFORMANCE MONITORING\nKenotronix provides a performance monitoring tool in myaccount "
+        "called “Server Status”.\nSSL CERTIFICATES\nWe install third-party SSL certificates "
+        "on request.\nSECURITY",
+    )
+    diff = diff_policies(seed_policy, parse_policy_text(text))
+    assert _rows(diff) == [
+        ("vps_dedicated", "ssl", "SSL CERTIFICATES", "status_changed", "not_supported", "supported")
+    ]
+    assert diff.iloc[0]["old_clause_id"] == "vps_dedicated.N12"
+
+
+def test_a_clause_moved_to_another_product_is_removed_and_added(seed_text, seed_policy):
+    clause = "DEFAULT THEME\nWe will take care of the presence, availability and operation of the default theme provided with our managed WordPress hosting product.\n"
+    text = _edit(seed_text, clause, "")
+    text = _edit(text, "VPS DEVELOPER\n* For all", "VPS DEVELOPER\n* For all")
+    text = _edit(text, "SSH AVAILABILITY\n", clause + "SSH AVAILABILITY\n")
+    diff = diff_policies(seed_policy, parse_policy_text(text))
+    assert sorted(zip(diff["product"], diff["change"], strict=True)) == [
+        ("managed_wordpress", "removed"),
+        ("vps_developer", "added"),
+    ]
+
+
+def test_clause_tables_from_files_and_frames(tmp_path, seed_policy):
+    new = parse_policy(POLICIES / "g_combined.txt")
+    out = tmp_path / "new_clauses.csv"
+    new.clauses.to_csv(out, index=False)
+    reread = pd.read_csv(out)  # qualifier comes back as NaN where empty
+    from_frame = diff_policies(seed_policy.clauses, reread)
+    from_path = diff_policies(SEED, POLICIES / "g_combined.txt")
+    assert _rows(from_frame) == _rows(from_path)
+    assert len(from_path) == 6
+    with pytest.raises(KenolibError, match="missing column"):
+        as_clauses(reread.drop(columns=["heading"]))
+    with pytest.raises(KenolibError, match="no such file"):
+        diff_policies(SEED, tmp_path / "missing.txt")
+
+
+def test_clause_map_follows_renumbered_clauses(seed_policy):
+    matched = match_clauses(seed_policy, POLICIES / "c_added_removed.txt")
+    ids = clause_map(matched)
+    assert ids["vps_dedicated.S13"] == "vps_dedicated.S14"  # SECURITY, after MALWARE CLEANUP
+    assert ids["vps_developer.N06"] == "vps_developer.N05"  # after USER ADMINISTRATION went
+    assert "vps_developer.N05" not in ids  # the removed clause
+
+
+# --- command line --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ext", ["csv", "xlsx", "parquet"])
+def test_cli_round_trip(tmp_path, ext, capsys):
+    out = tmp_path / f"diff.{ext}"
+    assert main(["diff", str(SEED), str(POLICIES / "g_combined.txt"), "--out", str(out)]) == 0
+    reader = {"csv": pd.read_csv, "xlsx": pd.read_excel, "parquet": pd.read_parquet}[ext]
+    df = reader(out)
+    assert list(df.columns) == schemas.DIFF_COLUMNS
+    assert df["change"].value_counts().to_dict() == {
+        "status_changed": 2,
+        "text_changed": 2,
+        "added": 1,
+        "removed": 1,
+    }
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1].startswith("6 changes (1 added, 1 removed, 2 status_changed")
+    assert printed[-1].endswith(str(out))
+
+
+def test_cli_identical_writes_an_empty_table(tmp_path, capsys):
+    out = tmp_path / "d.csv"
+    args = ["diff", str(SEED), str(POLICIES / "e_crlf_bom_quotes.txt"), "--out", str(out)]
+    assert main(args) == 0
+    df = pd.read_csv(out)
+    assert df.empty and list(df.columns) == schemas.DIFF_COLUMNS
+    assert capsys.readouterr().out.startswith("0 changes")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kenolib.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize("content,needle", [(b"", "empty"), (b"just prose\n", "no policy")])
+def test_cli_bad_policy_exits_2_with_one_line(tmp_path, content, needle):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(content)
+    out = tmp_path / "d.csv"
+    res = run_cli("diff", str(SEED), str(bad), "--out", str(out))
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and str(bad) in lines[0]
+    assert not out.exists()
+
+
+def test_cli_refuses_to_overwrite_an_input_or_a_bad_extension(tmp_path, seed_text, capsys):
+    new = tmp_path / "new.csv"
+    new.write_text(seed_text, encoding="utf-8")
+    assert main(["diff", str(SEED), str(new), "--out", str(new)]) == 2
+    assert "overwrite the input" in capsys.readouterr().err
+    assert new.read_text(encoding="utf-8") == seed_text
+    assert main(["diff", str(SEED), str(SEED), "--out", str(tmp_path / "d.txt")]) == 2
+    assert "unknown output extension" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "diff",
+                str(SEED),
+                str(SEED),
+                "--out",
+                str(tmp_path / "d.csv"),
+                "--impact-out",
+                str(tmp_path / "i.csv"),
+            ]
+        )
+        == 2
+    )
+    assert "--tickets" in capsys.readouterr().err
+
+
+# --- impact, from precomputed cross-references (no dependency on the crossref module) -------
+
+
+def _xref(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "ticket_id",
+            "created_at",
+            "product",
+            "topic",
+            "verdict",
+            "clause_id",
+            "agent_minutes",
+        ],
+    )
+
+
+def test_impact_from_crossrefs_directions_hours_and_renumbered_clauses():
+    old = _xref(
+        [
+            (
+                "T1",
+                "2026-01-05",
+                "shared_hosting",
+                "backups",
+                "not_supported",
+                "shared_hosting.N03",
+                30,
+            ),
+            (
+                "T2",
+                "2026-01-20",
+                "shared_hosting",
+                "backups",
+                "not_supported",
+                "shared_hosting.N03",
+                45,
+            ),
+            ("T3", "2026-02-02", "vps_dedicated", "ssl", "supported", "vps_dedicated.S11", 15),
+            (
+                "T4",
+                "2026-02-10",
+                "vps_dedicated",
+                "backups",
+                "not_supported",
+                "vps_dedicated.N05",
+                20,
+            ),
+            ("T5", "2026-03-01", "g_suite", "migrations", "silent", None, None),
+            ("T6", "2026-03-03", "vps_developer", "security", "silent", None, 60),
+        ]
+    )
+    new = old.copy()
+    new["verdict"] = [
+        "supported",
+        "supported",
+        "not_supported",
+        "not_supported",
+        "silent",
+        "not_supported",
+    ]
+    new["clause_id"] = [
+        "shared_hosting.S10",
+        "shared_hosting.S10",
+        "vps_dedicated.N12",
+        "vps_dedicated.N04",  # renumbered only: the same clause
+        None,
+        "vps_developer.N02",
+    ]
+    ids = {"vps_dedicated.N05": "vps_dedicated.N04", "shared_hosting.N03": "shared_hosting.S10"}
+    impact = impact_from_crossrefs(old, new, ids)
+    assert list(impact.columns) == schemas.IMPACT_COLUMNS
+    assert list(impact["ticket_id"]) == ["T1", "T2", "T3", "T6"]
+    assert list(impact["direction"]) == ["into_scope", "into_scope", "out_of_scope", "other"]
+    assert list(impact["month"]) == ["2026-01", "2026-01", "2026-02", "2026-03"]
+    # without the clause map, the renumbered clause looks like a change
+    assert "T4" in set(impact_from_crossrefs(old, new)["ticket_id"])
+
+    summary = impact_summary(impact)
+    into = summary[summary["direction"] == "into_scope"].iloc[0]
+    assert (into["product"], into["month"], into["tickets"], into["agent_hours"]) == (
+        "shared_hosting",
+        "2026-01",
+        2,
+        1.25,
+    )
+    head = impact_headline(impact, months=3)
+    row = head[head["direction"] == "into_scope"].iloc[0]
+    assert row["tickets"] == 2 and row["tickets_per_month"] == pytest.approx(0.67)
+    assert "tickets a month move into scope" in row["sentence"]
+
+
+def test_impact_refuses_mismatched_crossrefs():
+    old = _xref([("T1", "2026-01-05", "vps_dedicated", "ssl", "supported", "x", 1)])
+    new = _xref([("T2", "2026-01-05", "vps_dedicated", "ssl", "supported", "x", 1)])
+    with pytest.raises(KenolibError, match="same tickets"):
+        impact_from_crossrefs(old, new)
+    with pytest.raises(KenolibError, match="missing column"):
+        impact_from_crossrefs(old.drop(columns=["verdict"]), new)
