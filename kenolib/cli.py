@@ -63,20 +63,22 @@ def cmd_findings(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from kenolib.coverage import coverage_matrix
-    from kenolib.files import write_frame
+    from kenolib.report import write_reports
 
-    parsed = _parsed(args.policy)
-    out_dir = Path(args.out_dir)
-    written = [
-        write_frame(parsed.clauses, out_dir / "kenotronix_clauses.xlsx", (args.policy,), "Clauses"),
-        write_frame(
-            coverage_matrix(parsed.clauses),
-            out_dir / "kenotronix_coverage.xlsx",
-            (args.policy,),
-            "Coverage",
-        ),
-    ]
+    if args.format != "auto" and args.tickets is None:
+        raise KenolibError("--format needs --tickets T (the ticket export it describes)")
+    if args.hourly_rate is not None and args.hourly_rate < 0:
+        raise KenolibError(f"--hourly-rate {args.hourly_rate:g}: give a rate of 0 or more")
+    written = write_reports(
+        policy=args.policy,
+        tickets=args.tickets,
+        fmt=args.format,
+        out_dir=args.out_dir,
+        hourly_rate=args.hourly_rate,
+        baseline=args.baseline,
+        progress=True,
+        on_warning=lambda w: _warn([w]),
+    )
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
@@ -153,9 +155,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output file; the extension picks the format")
     p.set_defaults(func=cmd_findings)
 
-    p = sub.add_parser("report", help="write the management reports")
+    p = sub.add_parser(
+        "report", help="write the Excel workbook and the offline HTML report (policy + tickets)"
+    )
     policy_arg(p)
+    p.add_argument(
+        "--tickets", default=None, help="ticket export (default: the bundled sample history)"
+    )
+    p.add_argument(
+        "--format",
+        default="auto",
+        help="ticket export format (auto, generic, zendesk, freshdesk, jira, whmcs)",
+    )
     p.add_argument("--out-dir", default=str(config.REPORTS_DIR), help="directory for the reports")
+    p.add_argument(
+        "--hourly-rate", type=float, default=None, help="cost of an agent hour, for the Summary"
+    )
+    p.add_argument(
+        "--baseline", default=None, help="an older policy: adds a Policy changes sheet and section"
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("diff", help="write what changed between two versions of a policy")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -439,3 +440,28 @@ def policy_changes_section(
         frames["impact_summary"] = impact_summary(impact)
         frames["impact_headline"] = impact_headline(impact, history_months(tickets) or None)
     return frames
+
+
+def impact_figure(summary: pd.DataFrame, title: str | None = None) -> Any:
+    """A plotly bar chart of the tickets moving per month (from ``impact_summary``)."""
+    import plotly.express as px
+
+    summary = schemas.check_frame(summary, schemas.IMPACT_SUMMARY_COLUMNS, "impact summary")
+    data = summary.assign(
+        what=summary["product"].str.replace("_", " ")
+        + " / "
+        + summary["topic"].str.replace("_", " ")
+    )
+    fig = px.bar(
+        data,
+        x="month",
+        y="tickets",
+        color="direction",
+        pattern_shape="what",
+        hover_data=["product", "topic", "agent_hours"],
+        category_orders={"direction": [INTO_SCOPE, OUT_OF_SCOPE, OTHER]},
+        title=title or "Tickets whose verdict changes under the new policy, by month",
+    )
+    fig.update_xaxes(type="category", title="month")
+    fig.update_yaxes(title="tickets")
+    return fig

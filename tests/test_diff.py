@@ -15,6 +15,7 @@ from kenolib.diff import (
     change_counts,
     clause_map,
     diff_policies,
+    impact_figure,
     impact_from_crossrefs,
     impact_headline,
     impact_summary,
@@ -403,3 +404,18 @@ def test_impact_refuses_mismatched_crossrefs():
         impact_from_crossrefs(old, new)
     with pytest.raises(KenolibError, match="missing column"):
         impact_from_crossrefs(old.drop(columns=["verdict"]), new)
+
+
+def test_impact_figure_has_one_bar_group_per_direction():
+    old = _xref(
+        [
+            ("T1", "2026-01-05", "shared_hosting", "backups", "not_supported", "a", 30),
+            ("T2", "2026-02-05", "shared_hosting", "backups", "not_supported", "a", 30),
+            ("T3", "2026-02-09", "vps_dedicated", "ssl", "supported", "b", 10),
+        ]
+    )
+    new = old.assign(verdict=["supported", "supported", "silent"], clause_id=["c", "c", None])
+    fig = impact_figure(impact_summary(impact_from_crossrefs(old, new)))
+    names = {trace.name.split(",")[0] for trace in fig.data}
+    assert names == {"into_scope", "out_of_scope"}
+    assert sorted(x for trace in fig.data for x in trace.x) == ["2026-01", "2026-02", "2026-02"]
