@@ -1,0 +1,361 @@
+"""The management reports: the workbook and the HTML page, written for real and read back."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import openpyxl
+import pandas as pd
+import pytest
+from bs4 import BeautifulSoup
+
+from kenolib import report
+from kenolib.cli import main
+from kenolib.errors import KenolibError
+from kenolib.export import (
+    EXCEL_MAX_CELL_CHARS,
+    HEADER_ROW,
+    TRUNCATION_MARKER,
+    load_theme,
+    safe_sheet_title,
+    safe_table_name,
+)
+
+FORMULAS = ['=HYPERLINK("http://x","y")', "+1", "@SUM(A1)", "-2+3"]
+SCRIPT = "</script><script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(1)>"
+HUGE = "x" * (EXCEL_MAX_CELL_CHARS + 500)
+
+BASE_SHEETS = [
+    "Summary",
+    "Coverage",
+    "Clauses",
+    "Findings",
+    "Tickets by topic",
+    "Out of scope",
+    "Policy gaps",
+    "About",
+]
+
+
+def crossref_frame(n: int = 40) -> pd.DataFrame:
+    """A small crossref-shaped history (CONTRACTS columns) with hostile ticket text."""
+    subjects = [*FORMULAS, SCRIPT, IMG, "bell\x07 and\x0b tab", HUGE]
+    verdicts = ["not_supported", "supported", "silent"]
+    rows = []
+    for i in range(n):
+        verdict = "not_supported" if i < len(subjects) else verdicts[i % 3]
+        topic = ["backups", "dns", "migrations", "ssl"][i % 4]
+        rows.append(
+            {
+                "ticket_id": f"T{i:04d}",
+                "created_at": pd.Timestamp("2026-01-05") + pd.Timedelta(days=7 * i),
+                "subject": subjects[i] if i < len(subjects) else f"question {i} about {topic}",
+                "body": f"body {i}",
+                "agent_minutes": 30.0 + i,
+                "product": ["shared_hosting", "vps_dedicated", "g_suite"][i % 3],
+                "topic": topic,
+                "verdict": verdict,
+                "clause_id": "overview.N14" if verdict == "not_supported" else "",
+                "clause_product": "overview" if verdict == "not_supported" else "",
+                "clause_heading": "Content and data backups" if verdict == "not_supported" else "",
+                "clause_text": "Content and data backups" if verdict == "not_supported" else "",
+                "confidence": 0.9,
+                "evidence": SCRIPT if i == 0 else "backup",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def ticket_data(seed, xref: pd.DataFrame) -> report.ReportData:
+    """ReportData with the ticket frames derived from ``xref`` (group-bys, as the crossref
+    aggregates give them)."""
+    data = report.policy_report_data(seed)
+    data.tickets_source = "test history"
+    data.tickets = len(xref)
+    data.verdicts = xref.groupby(["product", "verdict"]).size().reset_index(name="tickets")
+    data.tickets_by_topic = (
+        xref.groupby(["verdict", "product", "topic"])
+        .agg(tickets=("ticket_id", "size"), agent_hours=("agent_minutes", "sum"))
+        .reset_index()
+    )
+    silent = xref[xref["verdict"] == "silent"]
+    data.policy_gaps = (
+        silent.groupby(["topic", "product"])
+        .agg(tickets=("ticket_id", "size"), examples=("subject", lambda s: " | ".join(s[:3])))
+        .reset_index()
+    )
+    # the hostile subjects are silent-topic examples too, so they reach the HTML tables
+    data.policy_gaps.loc[0, "examples"] = f"{SCRIPT} | {IMG}"
+    month = xref["created_at"].dt.to_period("M").astype(str)
+    monthly = xref.assign(month=month, oos=xref["verdict"].eq("not_supported"))
+    data.monthly = (
+        monthly.groupby(["month", "product"])
+        .agg(tickets=("ticket_id", "size"), out_of_scope=("oos", "sum"))
+        .reset_index()
+    )
+    data.monthly["share"] = data.monthly["out_of_scope"] / data.monthly["tickets"]
+    oos = xref["verdict"] == "not_supported"
+    cols = [c for c in report.OUT_OF_SCOPE_COLUMNS if c in xref.columns]
+    data.out_of_scope = xref.loc[oos, cols].reset_index(drop=True)
+    data.out_of_scope_hours = float(xref.loc[oos, "agent_minutes"].sum() / 60)
+    return data
+
+
+@pytest.fixture(scope="module")
+def policy_only(tmp_path_factory, seed):
+    out = tmp_path_factory.mktemp("policy_only")
+    paths, stats = report.write_report_files(report.policy_report_data(seed), out)
+    return paths, stats
+
+
+@pytest.fixture(scope="module")
+def with_tickets(tmp_path_factory, seed):
+    out = tmp_path_factory.mktemp("tickets")
+    data = ticket_data(seed, crossref_frame())
+    paths, stats = report.write_report_files(data, out, max_rows=12)
+    return paths, stats, data
+
+
+def table_frame(ws, name: str) -> pd.DataFrame:
+    ref = ws.tables[name].ref
+    rows = [[c.value for c in r] for r in ws[ref]]
+    return pd.DataFrame(rows[1:], columns=rows[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Workbook
+
+
+def test_policy_only_workbook_sheets_tables_and_properties(policy_only):
+    (xlsx, html_path), _ = policy_only
+    assert xlsx.name == "kenotronix_support_report.xlsx" and html_path.suffix == ".html"
+    wb = openpyxl.load_workbook(xlsx)
+    assert wb.sheetnames == BASE_SHEETS
+    names = [t for ws in wb for t in ws.tables]
+    assert len(names) == len({n.lower() for n in names}) >= 6
+    for ws in wb:
+        assert len(ws.title) <= 31
+        assert ws["A1"].value == ws.title and ws["A1"].font.b
+        assert ws["A2"].value  # the one-line explanation
+        assert ws.freeze_panes in ("A3", "A4", "C4")
+        for table in ws.tables.values():
+            first = ws[table.ref.split(":")[0]]
+            header = [c.value for c in ws[table.ref][0]]
+            assert all(isinstance(h, str) for h in header)
+            assert [c.name for c in table.tableColumns] == header
+            assert table.autoFilter is not None and table.autoFilter.ref == table.ref
+            assert first.row in (HEADER_ROW, *range(4, 60))
+    props = wb.properties
+    assert props.creator == "kenolib" and props.title and props.subject and props.keywords
+    assert "5953e115" in (props.description or "")
+    clauses = table_frame(wb["Clauses"], "tblClauses")
+    assert len(clauses) == 127 and clauses["clause_id"].is_unique
+    assert wb["Clauses"].freeze_panes == "A4"
+
+
+def test_summary_has_key_figures_and_native_chart(policy_only, seed):
+    (xlsx, _), _ = policy_only
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb["Summary"]
+    assert len(ws._charts) >= 1
+    chart = ws._charts[0]
+    assert chart.tagname == "barChart" and len(chart.series) == 4
+    figures = dict(table_frame(ws, "tblKeyFigures").itertuples(index=False, name=None))
+    assert figures["Policy SHA-256"] == seed.sha256
+    assert figures["Clauses"] == 127
+    assert figures["Contradictions with the overview table"] == 3
+    assert figures["Products"] == 6
+    assert "Generated (UTC)" in figures and "Policy source" in figures
+    gaps = table_frame(ws, "tblTopGaps")
+    assert set(gaps["kind"]) <= {"contradiction", "sibling_gap"} and len(gaps)
+    # pandas reads the same sheet: the figure/value table sits under the title rows
+    df = pd.read_excel(xlsx, sheet_name="Summary", header=HEADER_ROW - 1)
+    assert list(df.columns[:2]) == ["Figure", "Value"]
+
+
+def test_coverage_marks_fills_inheritance_comments_and_links(policy_only, seed):
+    (xlsx, _), _ = policy_only
+    theme = load_theme()
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb["Coverage"]
+    assert ws.freeze_panes == "C4"
+    header = [c.value for c in ws[HEADER_ROW]][: 2 + 7]
+    assert header[:2] == ["topic", "topic_id"] and "Shared hosting" in header
+    cov = seed.clauses  # noqa: F841  (the seed policy's clauses decide the cells below)
+    rows = {ws.cell(r, 2).value: r for r in range(HEADER_ROW + 1, ws.max_row + 1)}
+    col = {h: i + 1 for i, h in enumerate(header)}
+    seen = set()
+    for r in range(HEADER_ROW + 1, HEADER_ROW + 1 + 38):
+        for c in range(3, 3 + 7):
+            cell = ws.cell(r, c)
+            status = next(
+                s for s, v in theme["statuses"].items() if cell.value.startswith(v["mark"])
+            )
+            inherited = cell.value.endswith(theme["inherited_suffix"])
+            want = theme["statuses"][status]["inherited_fill" if inherited else "fill"]
+            assert cell.fill.fgColor.rgb[-6:] == want
+            assert cell.font.i == inherited
+            seen.add((status, inherited))
+            if status != "silent":
+                assert cell.comment is not None and re.search(r"\w+\.[SNX]\d\d", cell.comment.text)
+                assert cell.hyperlink.location.startswith("'Clauses'!A")
+    assert {("supported", False), ("not_supported", True), ("conditional", False)} <= seen
+    assert ("silent", False) in seen
+    # the backups cell of managed WordPress contradicts the overview: its own clause decides
+    backups = ws.cell(rows["backups"], col["Managed WordPress"])
+    assert backups.value.startswith("✔") and "managed_wordpress.S07" in backups.comment.text
+    # the link lands on the clause's row in Clauses
+    target = backups.hyperlink.location.split("!A")[1]
+    assert wb["Clauses"].cell(int(target), 1).value == "managed_wordpress.S07"
+    # the legend is below the table, one row per mark
+    legend = [ws.cell(r, 1).value for r in range(HEADER_ROW + 39, ws.max_row + 1)]
+    for spec in theme["statuses"].values():
+        assert any(v and v.startswith(spec["mark"]) for v in legend)
+
+
+def test_ticket_workbook_neutralises_formulas_and_cleans_text(with_tickets):
+    (xlsx, _), stats, data = with_tickets
+    wb = openpyxl.load_workbook(xlsx)
+    subjects = {}
+    for title in [t for t in wb.sheetnames if t.startswith("Out of scope")]:
+        ws = wb[title]
+        header = [c.value for c in ws[HEADER_ROW]]
+        col = header.index("subject") + 1
+        for r in range(HEADER_ROW + 1, ws.max_row + 1):
+            cell = ws.cell(r, col)
+            subjects[cell.value] = cell
+    for f in FORMULAS:
+        assert f in subjects, f
+        assert subjects[f].data_type == "s"
+    assert "bell and tab" in subjects  # \x07 and \x0b removed
+    cut = [v for v in subjects if v and v.endswith(TRUNCATION_MARKER)]
+    assert len(cut) == 1 and len(cut[0]) == EXCEL_MAX_CELL_CHARS
+    assert stats.truncated_cells == 1 and stats.cleaned_cells == 1
+    figures = dict(table_frame(wb["Summary"], "tblKeyFigures").itertuples(index=False, name=None))
+    assert figures["Cells cut at 32,767 characters (marked …[truncated by kenolib])"] == 1
+    assert figures["Cells with control characters removed"] == 1
+    assert figures["Tickets analysed"] == 40
+    assert figures["Tickets out of scope (not supported)"] == len(data.out_of_scope)
+    about = table_frame(wb["About"], "tblAbout")
+    assert {"pandas version", "openpyxl version", "kenolib version"} <= set(about["item"])
+    # pandas reads the formula text back as text, not as a computed value
+    df = pd.read_excel(xlsx, sheet_name="Out of scope", header=HEADER_ROW - 1)
+    assert '=HYPERLINK("http://x","y")' in set(df["subject"])
+    assert "+1" in set(df["subject"].astype(str))
+
+
+def test_detail_continues_on_numbered_sheets(with_tickets):
+    (xlsx, _), stats, data = with_tickets
+    wb = openpyxl.load_workbook(xlsx)
+    n = len(data.out_of_scope)
+    per_sheet = 12 - HEADER_ROW
+    parts = [t for t in wb.sheetnames if t.startswith("Out of scope")]
+    assert len(parts) == -(-n // per_sheet) >= 2
+    assert parts[1] == "Out of scope (2)"
+    assert stats.split["Out of scope"] == parts[1:]
+    ids = []
+    for t in parts:
+        ws = wb[t]
+        assert ws.max_row <= 12 and ws.freeze_panes == "A4"
+        (table,) = ws.tables.values()
+        ids += list(table_frame(ws, table.name)["ticket_id"])
+    assert ids == list(data.out_of_scope["ticket_id"])  # nothing lost, nothing repeated
+    figures = dict(table_frame(wb["Summary"], "tblKeyFigures").itertuples(index=False, name=None))
+    assert "Out of scope (2)" in figures["Detail sheets split at Excel's row limit"]
+    names = [t for ws in wb for t in ws.tables]
+    assert len(names) == len({x.lower() for x in names})
+    assert len(wb["Summary"]._charts) == 2  # coverage + verdicts
+
+
+def test_sheet_and_table_names_are_valid():
+    assert safe_sheet_title("a/b:c*d?e[f]" + "x" * 40) == "a_b_c_d_e_f_" + "x" * 19
+    assert safe_sheet_title("Summary", ["summary"]) == "Summary (2)"
+    assert safe_table_name("Out of scope") == "Outofscope"
+    assert safe_table_name("A1") == "T_A1"
+    assert safe_table_name("tblX", ["tblx"]) == "tblX_2"
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+
+
+def test_html_is_offline_and_ticket_text_is_inert(with_tickets):
+    (_, html_path), _, _ = with_tickets
+    text = html_path.read_text(encoding="utf-8")
+    soup = BeautifulSoup(text, "html.parser")
+    scripts = soup.find_all("script")
+    assert scripts and not [s for s in scripts if s.get("src")]
+    assert not [link for link in soup.find_all("link") if link.get("href")]
+    assert "cdn.plot.ly" not in " ".join(str(s.get("src")) for s in scripts)
+    # plotly.js inlined once, one script per figure (coverage, verdicts, trend, gaps)
+    assert sum("Plotly.newPlot" in (s.string or "") for s in scripts) == 4
+    assert len(scripts) == 5
+    assert text.lower().count("<script") == text.lower().count("</script") == 5
+    # no live ticket markup: neither an <img> nor the injected script exists as a tag
+    assert not soup.find_all("img")
+    assert not [s for s in scripts if "alert(1)" in (s.string or "") and len(s.string) < 100]
+    assert SCRIPT not in text and IMG not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    tables = soup.find_all("table")
+    assert any(IMG in t.get_text() for t in tables)  # shown as text, to the reader
+
+
+def test_html_policy_only_has_heatmap_with_clause_hover(policy_only):
+    (_, html_path), _ = policy_only
+    text = html_path.read_text(encoding="utf-8")
+    soup = BeautifulSoup(text, "html.parser")
+    assert soup.title.string == load_theme()["html"]["title"]
+    assert '"type":"heatmap"' in text
+    assert "managed_wordpress.S07" in text  # clause ids in the hover data
+    assert len(soup.find_all("script")) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Files and command line
+
+
+def test_failed_write_leaves_no_report_and_keeps_old_one(tmp_path, seed, monkeypatch):
+    old = tmp_path / report.XLSX_NAME
+    old.write_bytes(b"previous report")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report, "write_html", boom)
+    with pytest.raises(RuntimeError):
+        report.write_report_files(report.policy_report_data(seed), tmp_path)
+    assert old.read_bytes() == b"previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [report.XLSX_NAME]
+
+
+def test_out_dir_that_is_a_file_is_a_user_error(tmp_path, seed):
+    f = tmp_path / "reports"
+    f.write_text("not a dir", encoding="utf-8")
+    with pytest.raises(KenolibError, match="not a directory"):
+        report.write_report_files(report.policy_report_data(seed), f)
+
+
+def test_cli_report_names_the_files_last(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(report.config, "SAMPLE_TICKETS", tmp_path / "missing.csv.gz", raising=False)
+    assert main(["report", "--out-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    xlsx, html_path = tmp_path / report.XLSX_NAME, tmp_path / report.HTML_NAME
+    assert out[-1] == f"wrote {xlsx}, {html_path}"
+    assert xlsx.stat().st_size > 10_000 and html_path.stat().st_size > 1_000_000
+    assert oct(xlsx.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_cli_report_rejects_format_without_tickets(tmp_path, capsys):
+    assert main(["report", "--format", "zendesk", "--out-dir", str(tmp_path)]) == 2
+    assert "--format needs --tickets" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
