@@ -232,8 +232,10 @@ def _column_values(s: pd.Series, stats: WorkbookStats) -> list[object]:
             s = s.dt.tz_convert("UTC").dt.tz_localize(None)
         return [None if v is pd.NaT else v.to_pydatetime() for v in s.astype(object)]
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-        obj = s.astype(object)
-        return obj.where(s.notna(), None).tolist()
+        ok = s.notna()
+        if pd.api.types.is_float_dtype(s):
+            ok &= ~s.isin([math.inf, -math.inf])  # Excel has no infinity: leave the cell empty
+        return s.astype(object).where(ok, None).tolist()
     if pd.api.types.is_object_dtype(s):
         kinds = s.map(lambda v: isinstance(v, str | list | tuple) or v is None or v is pd.NA)
         if not kinds.all():  # mixed values (numbers and text): keep each value's own type
@@ -602,6 +604,9 @@ def write_summary_sheet(ws, data: ReportData, theme: dict[str, Any], stats: Work
     ws.append([_string_cell(ws, "Figure", styles.header), _string_cell(ws, "Value", styles.header)])
     fcols = [_column_values(figures[c], stats) for c in figures.columns]
     for f, v in zip(*fcols, strict=True):
+        if isinstance(v, float) and "share" in f.lower():
+            v = WriteOnlyCell(ws, value=v)
+            v.number_format = "0.0%"
         ws.append(
             [
                 _string_cell(ws, f, None, styles.wrap),

@@ -359,3 +359,37 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_baseline_adds_policy_changes_sheet_and_section(tmp_path, capsys):
+    from tests.conftest import FIXTURES
+
+    baseline = FIXTURES / "policies" / "a_backups_supported.txt"
+    written = report.write_reports(
+        baseline=baseline, out_dir=tmp_path, progress=False, use_tickets=False
+    )
+    wb = openpyxl.load_workbook(written[0])
+    assert wb.sheetnames == [*BASE_SHEETS[:-1], "Policy changes", "About"]
+    ws = wb["Policy changes"]
+    (table,) = ws.tables.values()
+    changes = table_frame(ws, table.name)
+    assert len(changes) >= 1 and "change" in changes.columns
+    soup = BeautifulSoup(written[1].read_text(encoding="utf-8"), "html.parser")
+    assert "Policy changes" in [h.get_text() for h in soup.find_all("h2")]
+
+
+def test_missing_and_infinite_numbers_leave_empty_cells(tmp_path):
+    from openpyxl import Workbook
+
+    from kenolib.export import WorkbookStats, write_table_sheets
+
+    df = pd.DataFrame(
+        {"x": [1.5, float("inf"), None], "when": pd.to_datetime(["2026-01-01", None, None])}
+    )
+    wb = Workbook(write_only=True)
+    stats = WorkbookStats()
+    write_table_sheets(wb, "T", "t", df, "tblT", load_theme(), stats)
+    wb.save(tmp_path / "t.xlsx")
+    ws = openpyxl.load_workbook(tmp_path / "t.xlsx")["T"]
+    assert [ws.cell(r, 1).value for r in (4, 5, 6)] == [1.5, None, None]
+    assert ws.cell(4, 2).value.year == 2026 and ws.cell(5, 2).value is None
