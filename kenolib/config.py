@@ -17,6 +17,12 @@ REPORTS_DIR = PROJECT_DIR / "reports"
 DEFAULT_POLICY = PACKAGE_DATA / "kenotronix_support_policy.txt"
 TAXONOMY_FILE = PACKAGE_DATA / "taxonomy.yaml"
 PRODUCTS_FILE = PACKAGE_DATA / "products.yaml"
+#: Helpdesk export column maps, the synthetic-ticket vocabulary and the ticket classifier's signals.
+HELPDESKS_FILE = PACKAGE_DATA / "helpdesks.yaml"
+SYNTH_VOCABULARY_FILE = PACKAGE_DATA / "synth_vocabulary.yaml"
+TICKET_SIGNALS_FILE = PACKAGE_DATA / "ticket_signals.yaml"
+#: The bundled sample ticket history (``kenolib synth --n 3000 --seed 7``).
+SAMPLE_TICKETS = PACKAGE_DATA / "sample_tickets.csv.gz"
 
 #: Largest policy file accepted, in bytes (the seed is 18 kB).
 MAX_POLICY_BYTES = 5_000_000

@@ -48,6 +48,40 @@ FINDING_COLUMNS = [
     "lines",
 ]
 
+#: Generic ticket input (CONTRACTS): required first, then optional.
+TICKET_REQUIRED = ["ticket_id", "created_at", "subject"]
+TICKET_COLUMNS = [
+    "ticket_id",
+    "created_at",
+    "product",
+    "subject",
+    "body",
+    "status",
+    "priority",
+    "agent_minutes",
+    "resolved_at",
+    "tags",
+]
+
+#: Columns ``kenolib.crossref.crossref`` adds to a ticket frame (CONTRACTS ``crossref`` first).
+CROSSREF_COLUMNS = [
+    "ticket_id",
+    "product",
+    "topic",
+    "verdict",
+    "clause_id",
+    "clause_product",
+    "clause_heading",
+    "clause_text",
+    "confidence",
+    "evidence",
+]
+CROSSREF_EXTRA_COLUMNS = ["product_label", "product_source", "topic_label", "qualifier"]
+
+#: Labelled tickets for ``kenolib evaluate``: generic columns plus the expected answers.
+LABELLED_COLUMNS = ["expected_verdict", "expected_topic"]
+LABELLED_OPTIONAL = ["expected_product", "expected_clause_id"]
+
 CLAUSE_STATUSES = {"supported", "not_supported", "note"}
 CELL_STATUSES = {"supported", "not_supported", "conditional", "silent"}
 VERDICTS = {"supported", "not_supported", "silent"}

@@ -1,0 +1,473 @@
+"""Loading helpdesk ticket exports (generic, Zendesk, Freshdesk, Jira, WHMCS) into one frame.
+
+The output has exactly one row per input data row, in input order. It holds the generic ticket
+columns (``schemas.TICKET_COLUMNS``, normalised: dates parsed, minutes numeric, HTML bodies as
+plain text) first, then every original column of the export unchanged. An original column whose
+name equals a generic column name is kept under ``source_<name>`` (so ``product`` in a generic
+file becomes ``source_product`` beside the normalised ``product``). Warnings (cp1252 decoding,
+repeated headers, unparseable dates, unknown product labels) are one-line strings in
+``df.attrs["warnings"]``.
+
+Column maps live in ``kenolib/data/helpdesks.yaml``.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import yaml
+
+from kenolib import config
+from kenolib.errors import KenolibError
+from kenolib.schemas import TICKET_COLUMNS, TICKET_REQUIRED
+from kenolib.taxonomy import heading_key, label_aliases
+
+FORMATS = ("generic", "zendesk", "freshdesk", "jira", "whmcs")
+READABLE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".parquet")
+#: Largest uncompressed size accepted inside an .xlsx (zip-bomb guard), in bytes.
+MAX_XLSX_UNCOMPRESSED = 2_000_000_000
+SOURCE_PREFIX = "source_"
+
+_HTML_TAG = r"<[a-zA-Z/!][^>]*>"
+_ENTITIES = {
+    "&nbsp;": " ",
+    "&lt;": "<",
+    "&gt;": ">",
+    "&quot;": '"',
+    "&#39;": "'",
+    "&#039;": "'",
+    "&apos;": "'",
+    "&rsquo;": "'",
+    "&lsquo;": "'",
+    "&ldquo;": '"',
+    "&rdquo;": '"',
+    "&hellip;": "...",
+    "&ndash;": "-",
+    "&mdash;": "-",
+    "&amp;": "&",  # last, so "&amp;lt;" stays "&lt;"
+}
+
+
+@functools.lru_cache(maxsize=4)
+def load_helpdesks(path: str | None = None) -> dict[str, dict[str, Any]]:
+    """The helpdesk column maps (``kenolib/data/helpdesks.yaml``), by format name."""
+    p = Path(path) if path else config.HELPDESKS_FILE
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise KenolibError(f"{p}: cannot read the helpdesk column maps: {exc}") from None
+    formats = data.get("formats") if isinstance(data, dict) else None
+    if not isinstance(formats, dict) or not formats:
+        raise KenolibError(f"{p}: expected a mapping with a 'formats' section")
+    return formats
+
+
+def _header_key(name: str) -> str:
+    return re.sub(r"\s+", " ", str(name).replace("\ufeff", "")).strip().lower()
+
+
+def _find(columns: list[str], candidates: list[str]) -> str | None:
+    """The first candidate header present in ``columns`` (exact, then case-insensitive)."""
+    for c in candidates:
+        if c in columns:
+            return c
+    keys = {_header_key(c): c for c in reversed(columns)}
+    for c in candidates:
+        if _header_key(c) in keys:
+            return keys[_header_key(c)]
+    return None
+
+
+def detect_format(columns: list[str]) -> str | None:
+    """The export format whose header signature ``columns`` match, or None."""
+    for name, spec in load_helpdesks().items():
+        if all(_find(columns, [s]) is not None for s in spec.get("signature", [])):
+            return name
+    return None
+
+
+def _dedupe_header(names: list[str], source: str, warnings: list[str]) -> list[str]:
+    """Make header names unique (``Labels``, ``Labels.1``, ...), warning about repeats."""
+    seen: dict[str, int] = {}
+    out = []
+    for i, raw in enumerate(names):
+        name = str(raw).replace("\ufeff", "").strip() or f"column_{i + 1}"
+        if name in seen:
+            seen[name] += 1
+            out.append(f"{name}.{seen[name] - 1}")
+        else:
+            seen[name] = 1
+            out.append(name)
+    repeated = {k: v for k, v in seen.items() if v > 1}
+    if repeated:
+        desc = ", ".join(f"{k!r} ×{v}" for k, v in repeated.items())
+        warnings.append(f"{source}: repeated header(s) {desc}; kept as name, name.1, ...")
+    return out
+
+
+def _sniff_delimiter(head: str) -> str:
+    """``,``, ``;`` or tab: whichever occurs most in the header line outside quotes."""
+    line = re.sub(r'"[^"]*"', "", head.split("\n", 1)[0])
+    counts = {d: line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _arrow_read(data: bytes, path: Path, warnings: list[str], encoding: str) -> pa.Table:
+    head = data[:65536].decode(encoding, errors="ignore").lstrip("\ufeff")
+    delimiter = _sniff_delimiter(head)
+    try:
+        header = next(csv.reader(io.StringIO(head), delimiter=delimiter))
+    except (StopIteration, csv.Error) as exc:
+        raise KenolibError(f"{path}: cannot read the header line ({exc})") from None
+    names = _dedupe_header(header, str(path), warnings)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return pacsv.read_csv(
+        pa.py_buffer(data),
+        read_options=pacsv.ReadOptions(
+            column_names=names, skip_rows=1, block_size=1 << 24, encoding=encoding
+        ),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _read_csv(path: Path, warnings: list[str]) -> pd.DataFrame:
+    data = path.read_bytes()
+    if not data.strip():
+        raise KenolibError(f"{path}: the file is empty; export the tickets again")
+    if b"\x00" in data[:65536]:
+        raise KenolibError(
+            f"{path}: the file looks binary (NUL bytes); give a CSV, .xlsx or .parquet export"
+        )
+    # UTF-8 (BOM or not) first; pyarrow validates every text cell. cp1252 is the fallback.
+    try:
+        data[:65536].decode("utf-8-sig")
+        utf8_head = True
+    except UnicodeDecodeError as exc:
+        utf8_head = exc.start >= 65530  # a character cut at the end of the sample is fine
+    table = None
+    if utf8_head:
+        tries: list[str] = []
+        try:
+            table = _arrow_read(data, path, tries, "utf8")
+            warnings.extend(tries)
+        except pa.ArrowInvalid as exc:
+            if "utf8" not in str(exc).lower() and "utf-8" not in str(exc).lower():
+                msg = str(exc).splitlines()[0]
+                raise KenolibError(
+                    f"{path}: not a readable CSV ({msg}); check the delimiter and quoting"
+                ) from None
+    if table is None:
+        warnings.append(f"{path}: not valid UTF-8; decoded as cp1252 (Windows-1252)")
+        try:
+            table = _arrow_read(data, path, warnings, "cp1252")
+        except pa.ArrowInvalid as exc:
+            msg = str(exc).splitlines()[0]
+            raise KenolibError(
+                f"{path}: not a readable CSV ({msg}); check the delimiter and quoting"
+            ) from None
+    del data
+    return table.to_pandas(
+        types_mapper=lambda t: pd.StringDtype("pyarrow") if t == pa.string() else None
+    )
+
+
+def _read_xlsx(path: Path, warnings: list[str]) -> pd.DataFrame:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            total = sum(i.file_size for i in zf.infolist())
+    except zipfile.BadZipFile:
+        raise KenolibError(f"{path}: not a valid .xlsx file; re-save it from Excel") from None
+    if total > MAX_XLSX_UNCOMPRESSED:
+        raise KenolibError(
+            f"{path}: the workbook unpacks to {total:,} bytes (over {MAX_XLSX_UNCOMPRESSED:,}); "
+            "export the tickets as CSV instead"
+        )
+    from openpyxl import load_workbook
+
+    # data_only=False: a formula cell reads as its formula text (never evaluated, kept as text).
+    wb = load_workbook(path, read_only=True, data_only=False)
+    try:
+        ws = wb.worksheets[0]
+        rows = ws.iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise KenolibError(f"{path}: the first sheet is empty; export the tickets again")
+        names = _dedupe_header(["" if h is None else str(h) for h in header], str(path), warnings)
+        body = [list(r) for r in rows]
+    finally:
+        wb.close()
+    # Trailing fully blank rows are an artefact of the sheet's dimension, not tickets.
+    while body and all(v is None or v == "" for v in body[-1]):
+        body.pop()
+    width = len(names)
+    body = [(r + [None] * width)[:width] for r in body]
+    df = pd.DataFrame(body, columns=names, dtype=object)
+    for c in df.columns:
+        df[c] = df[c].map(_cell_text).astype(pd.StringDtype("pyarrow"))
+    return df
+
+
+def _cell_text(v: object) -> str:
+    if v is None:
+        return ""
+    if hasattr(v, "isoformat") and not isinstance(v, str):
+        return v.isoformat(sep=" ") if hasattr(v, "hour") else v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _read_parquet(path: Path, warnings: list[str]) -> pd.DataFrame:
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise KenolibError(f"{path}: not a readable Parquet file ({exc})") from None
+    names = _dedupe_header([str(c) for c in df.columns], str(path), warnings)
+    df.columns = names
+    return df
+
+
+def read_table(path: str | Path, warnings: list[str] | None = None) -> pd.DataFrame:
+    """Read a CSV/XLSX/Parquet file as-is (every CSV/XLSX column as text), header de-duplicated."""
+    p = Path(path)
+    warnings = [] if warnings is None else warnings
+    if not p.exists():
+        raise KenolibError(f"{p}: no such file; check the path")
+    if p.is_dir():
+        raise KenolibError(f"{p}: is a directory; give a ticket export file")
+    suffix = p.suffix.lower()
+    if suffix == ".xlsx":
+        return _read_xlsx(p, warnings)
+    if suffix == ".parquet":
+        return _read_parquet(p, warnings)
+    if suffix in (".csv", ".txt", ".tsv") or suffix == "":
+        return _read_csv(p, warnings)
+    raise KenolibError(
+        f"{p}: unknown ticket file extension {p.suffix!r}; use .csv, .xlsx or .parquet"
+    )
+
+
+def _text(s: pd.Series) -> pd.Series:
+    """A column as pyarrow-backed text with missing values as empty strings."""
+    if not isinstance(s.dtype, pd.StringDtype):
+        s = s.astype("string[pyarrow]")
+    return s.fillna("")
+
+
+def html_to_text(s: pd.Series) -> pd.Series:
+    """Vectorised HTML to text: block tags to newlines, other tags removed, entities decoded."""
+    arr = pa.array(_text(s), type=pa.string())
+    arr = pc.replace_substring_regex(arr, r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n")
+    arr = pc.replace_substring_regex(arr, _HTML_TAG, "")
+    for ent, rep in _ENTITIES.items():
+        arr = pc.replace_substring(arr, ent, rep)
+    out = pd.Series(arr.to_pandas(types_mapper=pd.ArrowDtype), index=s.index)
+    out = out.astype("string[pyarrow]")
+    # Rare numeric or named entities left over: decode only those rows.
+    rest = out.str.contains(r"&#?[a-zA-Z0-9]{2,8};", regex=True)
+    if rest.any():
+        import html
+
+        out[rest] = out[rest].map(html.unescape)
+    return out
+
+
+def parse_dates(
+    s: pd.Series, formats: list[str], null_values: list[str] | tuple[str, ...] = ()
+) -> tuple[pd.Series, int, list[str]]:
+    """Parse text dates trying ``formats`` in order; return (dates, bad count, bad examples).
+
+    Blank cells and ``null_values`` become NaT without counting as bad.
+    """
+    text = _text(s).str.strip()
+    blank = (text == "") | text.isin(list(null_values))
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    todo = ~blank
+    for fmt in formats:
+        if not todo.any():
+            break
+        kwargs = {"format": "ISO8601"} if fmt == "ISO8601" else {"format": fmt}
+        parsed = pd.to_datetime(text[todo], errors="coerce", **kwargs)
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        parsed = parsed.astype("datetime64[ns]")
+        ok = parsed.notna()
+        out.loc[ok[ok].index] = parsed[ok]
+        todo = todo & out.isna()
+    bad = todo & out.isna()
+    return out, int(bad.sum()), text[bad].head(3).tolist()
+
+
+def parse_minutes(s: pd.Series, unit: str) -> pd.Series:
+    """Agent minutes from a column in ``unit`` (minutes, seconds, hours or ``h:mm``)."""
+    text = _text(s).str.strip().str.replace(",", ".", regex=False)
+    if unit == "hhmm":
+        parts = text.str.extract(r"^(\d+):(\d{1,2})(?::(\d{1,2}))?$")
+        h = pd.to_numeric(parts[0], errors="coerce")
+        m = pd.to_numeric(parts[1], errors="coerce")
+        sec = pd.to_numeric(parts[2], errors="coerce").fillna(0)
+        out = h * 60 + m + sec / 60
+        plain = pd.to_numeric(text, errors="coerce")
+        return out.fillna(plain).astype("float64")
+    num = pd.to_numeric(text, errors="coerce").astype("float64")
+    factor = {"minutes": 1.0, "seconds": 1 / 60, "hours": 60.0}.get(unit)
+    if factor is None:
+        raise KenolibError(f"helpdesks.yaml: unknown minutes unit {unit!r}")
+    return num * factor
+
+
+def _clean_label(s: pd.Series) -> pd.Series:
+    # Zendesk/Freshdesk list fields may hold "a, b"; keep the first entry as the product label.
+    return _text(s).str.strip()
+
+
+def unknown_labels(labels: pd.Series) -> pd.Series:
+    """Counts of non-blank product labels that match no product alias (by label)."""
+    aliases = label_aliases()
+    uniq = pd.Series(labels.dropna().unique())
+    uniq = uniq[uniq.str.strip() != ""]
+    known = uniq.map(lambda v: heading_key(str(v)) in aliases)
+    unknown = set(uniq[~known.astype(bool)])
+    if not unknown:
+        return pd.Series(dtype="int64")
+    return labels[labels.isin(unknown)].value_counts()
+
+
+def normalise_tickets(
+    raw: pd.DataFrame, fmt: str, source: str, warnings: list[str] | None = None
+) -> pd.DataFrame:
+    """Map a raw export frame (all text) to generic + original columns; see the module doc."""
+    warnings = [] if warnings is None else warnings
+    specs = load_helpdesks()
+    if fmt not in specs:
+        raise KenolibError(f"unknown ticket format {fmt!r}; use one of auto, {', '.join(specs)}")
+    spec = specs[fmt]
+    cols = [str(c) for c in raw.columns]
+    n = len(raw)
+    found: dict[str, str | None] = {
+        g: _find(cols, list(spec.get("columns", {}).get(g) or [])) for g in TICKET_COLUMNS
+    }
+    missing = [g for g in spec.get("required", TICKET_REQUIRED) if found.get(g) is None]
+    if missing:
+        g = missing[0]
+        wanted = " or ".join(repr(c) for c in spec["columns"].get(g) or [g])
+        raise KenolibError(
+            f"{source}: missing required column {wanted} (for {g}) in the {fmt} format; "
+            f"columns found: {', '.join(cols) or '(none)'}"
+        )
+    out: dict[str, pd.Series] = {}
+    index = raw.index
+    out["ticket_id"] = _text(raw[found["ticket_id"]]).str.strip()
+    for g in ("created_at", "resolved_at"):
+        if found[g] is None:
+            out[g] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+            continue
+        dates, bad, examples = parse_dates(
+            raw[found[g]], list(spec.get("dates") or ["ISO8601"]), spec.get("null_dates") or []
+        )
+        out[g] = dates
+        if bad:
+            warnings.append(
+                f"{source}: {bad} of {n} values in column {found[g]!r} are not dates "
+                f"(e.g. {', '.join(repr(e) for e in examples)}); kept as missing"
+            )
+    out["product"] = (
+        _clean_label(raw[found["product"]])
+        if found["product"]
+        else pd.Series("", index=index, dtype="string[pyarrow]")
+    )
+    subject = _text(raw[found["subject"]])
+    body = (
+        _text(raw[found["body"]])
+        if found["body"]
+        else pd.Series("", index=index, dtype="string[pyarrow]")
+    )
+    html = spec.get("html_body", False)
+    if html == "auto":
+        html = bool(found["body"]) and bool(body.str.contains(_HTML_TAG, regex=True).any())
+    out["subject"] = html_to_text(subject) if html else subject
+    out["body"] = html_to_text(body) if html else body
+    for g in ("status", "priority"):
+        out[g] = (
+            _text(raw[found[g]]).str.strip()
+            if found[g]
+            else pd.Series("", index=index, dtype="string[pyarrow]")
+        )
+    if found["agent_minutes"]:
+        out["agent_minutes"] = parse_minutes(
+            raw[found["agent_minutes"]], spec.get("minutes", "minutes")
+        )
+    else:
+        out["agent_minutes"] = pd.Series(np.nan, index=index, dtype="float64")
+    repeated = (spec.get("repeated") or {}).get("tags")
+    if repeated:
+        tag_cols = [c for c in cols if re.fullmatch(re.escape(repeated) + r"(\.\d+)?", c)]
+        if tag_cols:
+            tags = _text(raw[tag_cols[0]]).str.strip()
+            for c in tag_cols[1:]:
+                t = _text(raw[c]).str.strip()
+                tags = tags.where(t == "", tags.where(tags == "", tags + ",") + t)
+            out["tags"] = tags
+        else:
+            out["tags"] = pd.Series("", index=index, dtype="string[pyarrow]")
+    elif found["tags"]:
+        out["tags"] = _text(raw[found["tags"]]).str.strip()
+    else:
+        out["tags"] = pd.Series("", index=index, dtype="string[pyarrow]")
+    unknown = unknown_labels(out["product"])
+    if len(unknown):
+        top = ", ".join(f"{k!r} ×{v}" for k, v in unknown.head(5).items())
+        warnings.append(
+            f"{source}: {int(unknown.sum())} tickets have a product label matching no product "
+            f"({top}{', ...' if len(unknown) > 5 else ''}); judged against the overview table "
+            "unless the text names a product"
+        )
+    norm = pd.DataFrame({g: out[g] for g in TICKET_COLUMNS}, index=index)
+    renamed = raw.rename(columns={c: SOURCE_PREFIX + c for c in cols if c in TICKET_COLUMNS})
+    df = pd.concat([norm, renamed], axis=1)
+    df.index = pd.RangeIndex(n)
+    df.attrs["warnings"] = list(warnings)
+    df.attrs["format"] = fmt
+    df.attrs["source"] = source
+    return df
+
+
+def load_tickets(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
+    """Load a ticket export (.csv/.xlsx/.parquet) of format ``fmt`` (or detected with ``auto``).
+
+    One row per input row, in order; generic columns first, then the original columns.
+    """
+    p = Path(path)
+    warnings: list[str] = []
+    raw = read_table(p, warnings)
+    cols = [str(c) for c in raw.columns]
+    if fmt == "auto":
+        detected = detect_format(cols)
+        if detected is None:
+            raise KenolibError(
+                f"{p}: cannot tell which helpdesk wrote this file from its header "
+                f"({', '.join(cols[:12])}{', ...' if len(cols) > 12 else ''}); "
+                f"give --format {'|'.join(FORMATS)}"
+            )
+        fmt = detected
+    if len(raw) == 0:
+        warnings.append(f"{p}: the export has a header but no tickets")
+    return normalise_tickets(raw, fmt, str(p), warnings)
