@@ -17,10 +17,11 @@ import pandas as pd
 import yaml
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.hyperlink import Hyperlink
@@ -293,6 +294,22 @@ def _string_cell(ws, value: str, font: Font | None = None, alignment=None) -> Wr
     return cell
 
 
+def _style_array(ws, alignment: Alignment) -> StyleArray:
+    """The style of a cell with ``alignment``, computed once and shared by many cells."""
+    cell = WriteOnlyCell(ws)
+    cell.alignment = alignment
+    return cell._style
+
+
+def _text_cell_fast(ws, value: str, style: StyleArray | None) -> Cell:
+    """A text cell for already-cleaned text: typed as a string (never a formula or an error
+    value such as ``#N/A``), sharing a precomputed style; skips openpyxl's per-value checks."""
+    cell = Cell(ws, row=1, column=1, style_array=style)
+    cell._value = value
+    cell.data_type = "s"
+    return cell
+
+
 def _width(header: str, values: list[object], theme: dict[str, Any]) -> float:
     wb = theme["workbook"]
     if header in wb.get("widths", {}):
@@ -365,17 +382,18 @@ def write_table_sheets(
             ws.column_dimensions[get_column_letter(i)].width = w
         write_title(ws, sheet_title, note, styles)
         ws.append([_string_cell(ws, h, styles.header) for h in headers])
+        wrap_style = _style_array(ws, styles.wrap)
         for _ in range(start, stop):
-            row = next(rows)
             ws.append(
                 [
-                    _string_cell(ws, v, None, styles.wrap if wrap else None)
-                    if isinstance(v, str)
+                    _text_cell_fast(ws, v, wrap_style if wrap else None)
+                    if v.__class__ is str and (wrap or v[:1] == "=" or v in ERROR_CODES)
                     else v
-                    for v, wrap in zip(row, wrapped, strict=True)
+                    for v, wrap in zip(next(rows), wrapped, strict=True)
                 ]
             )
-            bar.update(1)
+            if bar.disable is False:
+                bar.update(1)
         if stop > start and headers:
             name = safe_table_name(table_name if k == 0 else f"{table_name}_{k + 1}", stats.tables)
             _add_table(

@@ -393,3 +393,18 @@ def test_missing_and_infinite_numbers_leave_empty_cells(tmp_path):
     ws = openpyxl.load_workbook(tmp_path / "t.xlsx")["T"]
     assert [ws.cell(r, 1).value for r in (4, 5, 6)] == [1.5, None, None]
     assert ws.cell(4, 2).value.year == 2026 and ws.cell(5, 2).value is None
+
+
+def test_charts_escape_text_and_show_clauses_on_hover(seed):
+    from kenolib import charts
+    from kenolib.coverage import coverage_matrix
+
+    cov = coverage_matrix(seed.clauses)
+    fig = charts.coverage_heatmap(cov, seed.clauses)
+    hover = [h for row in fig.data[0].customdata for h in row]
+    assert any("managed_wordpress.S07" in h and "backup" in h.lower() for h in hover)
+    assert len(fig.data[0].z) == cov["topic"].nunique()
+    gaps = pd.DataFrame({"topic": [IMG, "dns"], "tickets": [3, 5], "examples": [SCRIPT, "x"]})
+    bar = charts.silent_topics_bar(gaps, hover="examples")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in list(bar.data[0].y)
+    assert IMG not in bar.to_json() and "<script>" not in bar.to_json()
