@@ -22,7 +22,7 @@ from kenolib.export import (
     safe_table_name,
 )
 
-FORMULAS = ['=HYPERLINK("http://x","y")', "+1", "@SUM(A1)", "-2+3"]
+FORMULAS = ['=HYPERLINK("http://x","y")', "+1", "@SUM(A1)", "-2+3", "#N/A", "=1+1"]
 SCRIPT = "</script><script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 HUGE = "x" * (EXCEL_MAX_CELL_CHARS + 500)
@@ -49,7 +49,7 @@ def crossref_frame(n: int = 40) -> pd.DataFrame:
         topic = ["backups", "dns", "migrations", "ssl"][i % 4]
         rows.append(
             {
-                "ticket_id": f"T{i:04d}",
+                "ticket_id": "=1+2" if i == 1 else f"T{i:04d}",
                 "created_at": pd.Timestamp("2026-01-05") + pd.Timedelta(days=7 * i),
                 "subject": subjects[i] if i < len(subjects) else f"question {i} about {topic}",
                 "body": f"body {i}",
@@ -229,6 +229,10 @@ def test_ticket_workbook_neutralises_formulas_and_cleans_text(with_tickets):
     for f in FORMULAS:
         assert f in subjects, f
         assert subjects[f].data_type == "s"
+    ws = wb["Out of scope"]
+    assert (
+        ws.cell(HEADER_ROW + 2, 1).value == "=1+2" and ws.cell(HEADER_ROW + 2, 1).data_type == "s"
+    )
     assert "bell and tab" in subjects  # \x07 and \x0b removed
     cut = [v for v in subjects if v and v.endswith(TRUNCATION_MARKER)]
     assert len(cut) == 1 and len(cut[0]) == EXCEL_MAX_CELL_CHARS
