@@ -120,7 +120,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     out = write_frame(diff, args.out, inputs, "Policy changes")
     if impact_line:
         print(impact_line)
-    print(f"{len(diff)} changes ({summary}); wrote {out}")
+    print(f"{len(diff)} change{'' if len(diff) == 1 else 's'} ({summary}); wrote {out}")
     return 0
 
 

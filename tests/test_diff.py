@@ -15,11 +15,13 @@ from kenolib.diff import (
     change_counts,
     clause_map,
     diff_policies,
+    history_months,
     impact_figure,
     impact_from_crossrefs,
     impact_headline,
     impact_summary,
     match_clauses,
+    verdict_impact,
 )
 from kenolib.errors import KenolibError
 from kenolib.policy import parse_policy, parse_policy_text
@@ -419,3 +421,65 @@ def test_impact_figure_has_one_bar_group_per_direction():
     names = {trace.name.split(",")[0] for trace in fig.data}
     assert names == {"into_scope", "out_of_scope"}
     assert sorted(x for trace in fig.data for x in trace.x) == ["2026-01", "2026-02", "2026-02"]
+
+
+# --- impact through the real cross-reference, on a hand-checked ticket set -----------------
+
+IMPACT_TICKETS = FIXTURES / "impact_tickets.csv"
+
+
+def test_verdict_impact_on_hand_checked_tickets(seed_policy):
+    # Hand-checked: under a_backups_supported.txt only the six shared-hosting backup restore
+    # requests (IMP-01..06: 30+45, 20+25, 40+60 agent minutes in Jan, Feb, Mar 2026) move into
+    # scope; VPS, developer VPS and WordPress backups, and the shared-hosting email client, SSL,
+    # webmail, MySQL and FTP client tickets keep their verdict and (renumbered) clause.
+    from kenolib.tickets import load_tickets
+
+    tickets = load_tickets(IMPACT_TICKETS)
+    assert len(tickets) == 15
+    new = parse_policy(POLICIES / "a_backups_supported.txt")
+    impact = verdict_impact(tickets, seed_policy, new)
+    assert list(impact["ticket_id"]) == [f"IMP-0{i}" for i in range(1, 7)]
+    assert set(impact["direction"]) == {"into_scope"}
+    assert set(impact["old_clause_id"]) == {"shared_hosting.N03"}
+    # without following the renumbering, IMP-11 (N08 -> N07) and IMP-15 (N09 -> N08) would show
+    from kenolib.crossref import crossref
+
+    naive = impact_from_crossrefs(
+        crossref(tickets, seed_policy.clauses), crossref(tickets, new.clauses)
+    )
+    assert set(naive["ticket_id"]) - set(impact["ticket_id"]) == {"IMP-11", "IMP-15"}
+    assert impact["agent_minutes"].sum() == 220
+    summary = impact_summary(impact)
+    assert list(summary["month"]) == ["2026-01", "2026-02", "2026-03"]
+    assert list(summary["tickets"]) == [2, 2, 2]
+    assert list(summary["agent_hours"]) == [1.25, 0.75, 1.67]
+    head = impact_headline(impact, history_months(tickets))
+    assert len(head) == 1
+    assert head.loc[0, "tickets_per_month"] == 2.0
+    assert head.loc[0, "agent_hours"] == pytest.approx(3.67)
+    assert head.loc[0, "sentence"].startswith(
+        "shared hosting / backups: 2 tickets a month move into scope"
+    )
+
+
+def test_identical_policy_moves_no_ticket(seed_policy):
+    from kenolib.tickets import load_tickets
+
+    tickets = load_tickets(IMPACT_TICKETS)
+    assert verdict_impact(tickets, seed_policy, POLICIES / "e_crlf_bom_quotes.txt").empty
+
+
+def test_cli_impact_round_trip(tmp_path, capsys):
+    out, imp = tmp_path / "diff.xlsx", tmp_path / "impact.csv"
+    args = ["diff", str(SEED), str(POLICIES / "a_backups_supported.txt"), "--out", str(out)]
+    args += ["--tickets", str(IMPACT_TICKETS), "--impact-out", str(imp)]
+    assert main(args) == 0
+    impact = pd.read_csv(imp)
+    assert list(impact.columns) == schemas.IMPACT_COLUMNS
+    assert len(impact) == 6 and impact["agent_minutes"].sum() == 220
+    assert len(pd.read_excel(out)) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("6 of 15 tickets change verdict or clause (6 into scope")
+    assert "3.7 agent hours" in lines[0]
+    assert lines[-1].startswith("1 change (0 added, 0 removed, 1 status_changed")
