@@ -397,26 +397,25 @@ def impact_headline(impact: pd.DataFrame, months: int | None = None) -> pd.DataF
     out["tickets_per_month"] = (out["tickets"] / span).round(2)
     out["agent_hours"] = out["agent_hours"].round(2)
     out["agent_hours_per_month"] = (out["agent_hours"] / span).round(2)
-    words = (
-        out["direction"]
-        .map({INTO_SCOPE: "move into scope", OUT_OF_SCOPE: "move out of scope"})
-        .fillna("change clause or verdict")
-    )
-    out["sentence"] = (
-        out["product"].str.replace("_", " ")
-        + " / "
-        + out["topic"].str.replace("_", " ")
-        + ": "
-        + out["tickets_per_month"].map("{:g}".format)
-        + " tickets a month "
-        + words
-        + " ("
-        + out["tickets"].astype(str)
-        + " over "
-        + out["months"].astype(str)
-        + " months, "
-        + out["agent_hours"].map("{:g}".format)
-        + " agent hours)"
+    words = {INTO_SCOPE: "move into scope", OUT_OF_SCOPE: "move out of scope"}
+    # one sentence per group (a handful of rows: product x topic x direction)
+    out["sentence"] = pd.Series(
+        [
+            f"{str(p).replace('_', ' ')} / {str(t).replace('_', ' ')}: {per:g} tickets a month "
+            f"{words.get(d, 'change clause or verdict')} ({n} over {span} months, "
+            f"{h:g} agent hours)"
+            for p, t, d, n, per, h in zip(
+                out["product"],
+                out["topic"],
+                out["direction"],
+                out["tickets"],
+                out["tickets_per_month"],
+                out["agent_hours"],
+                strict=True,
+            )
+        ],
+        index=out.index,
+        dtype=object,
     )
     out = out.sort_values(["tickets", "product", "topic"], ascending=[False, True, True])
     return schemas.check_frame(

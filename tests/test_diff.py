@@ -483,3 +483,12 @@ def test_cli_impact_round_trip(tmp_path, capsys):
     assert lines[0].startswith("6 of 15 tickets change verdict or clause (6 into scope")
     assert "3.7 agent hours" in lines[0]
     assert lines[-1].startswith("1 change (0 added, 0 removed, 1 status_changed")
+
+
+def test_summaries_of_an_empty_impact_have_their_columns():
+    old = _xref([("T1", "2026-01-05", "vps_dedicated", "ssl", "supported", "x", 1)])
+    impact = impact_from_crossrefs(old, old.astype({"ticket_id": "string"}))
+    assert impact.empty and list(impact.columns) == schemas.IMPACT_COLUMNS
+    assert list(impact_summary(impact).columns) == schemas.IMPACT_SUMMARY_COLUMNS
+    head = impact_headline(impact, months=12)
+    assert head.empty and list(head.columns) == schemas.IMPACT_HEADLINE_COLUMNS
