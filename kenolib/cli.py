@@ -88,6 +88,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from kenolib.files import check_output_path, write_frame
 
     inputs = (args.old, args.new, args.tickets)
+    if args.format != "auto" and args.tickets is None:
+        raise KenolibError("--format needs --tickets T (the ticket export it describes)")
     check_output_path(args.out, inputs)
     if args.impact_out is not None:
         if args.tickets is None:

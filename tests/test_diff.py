@@ -304,6 +304,14 @@ def test_cli_refuses_to_overwrite_an_input_or_a_bad_extension(tmp_path, seed_tex
         == 2
     )
     assert "--tickets" in capsys.readouterr().err
+    assert (
+        main(
+            ["diff", str(SEED), str(SEED), "--out", str(tmp_path / "d.csv"), "--format", "zendesk"]
+        )
+        == 2
+    )
+    assert "--format needs --tickets" in capsys.readouterr().err
+    assert not (tmp_path / "d.csv").exists()
 
 
 # --- impact, from precomputed cross-references (no dependency on the crossref module) -------
