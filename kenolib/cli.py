@@ -126,6 +126,72 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_bar(total: int, desc: str):
+    """A tqdm bar on a terminal only (stderr), else a no-op."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="tickets", disable=not sys.stderr.isatty())
+
+
+#: Excel's row limit (header row included).
+XLSX_MAX_ROWS = 1_048_576
+
+
+def cmd_crossref(args: argparse.Namespace) -> int:
+    from kenolib.crossref import crossref
+    from kenolib.files import check_output_path, write_frame
+    from kenolib.tickets import load_tickets
+
+    check_output_path(args.out, (args.tickets, args.policy))
+    parsed = _parsed(args.policy)
+    tickets = load_tickets(args.tickets, fmt=args.format)
+    _warn(tickets.attrs.get("warnings", []))
+    if Path(args.out).suffix.lower() == ".xlsx" and len(tickets) >= XLSX_MAX_ROWS:
+        raise KenolibError(
+            f"{args.out}: {len(tickets):,} tickets do not fit Excel's {XLSX_MAX_ROWS:,} rows; "
+            "write .parquet or .csv instead (kenolib report summarises huge histories)"
+        )
+    with _progress_bar(len(tickets), "classifying") as bar:
+        xref = crossref(tickets, parsed.clauses, progress=bar.update)
+    out = write_frame(xref, args.out, inputs=(args.tickets, args.policy), sheet_name="Crossref")
+    counts = xref["verdict"].value_counts()
+    print(
+        f"{len(xref)} tickets: {int(counts.get('supported', 0))} supported, "
+        f"{int(counts.get('not_supported', 0))} not supported, "
+        f"{int(counts.get('silent', 0))} silent"
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from kenolib.files import check_output_path, write_frame
+    from kenolib.synth import synth_tickets
+
+    check_output_path(args.out)
+    if Path(args.out).suffix.lower() == ".xlsx" and args.n >= XLSX_MAX_ROWS:
+        raise KenolibError(
+            f"{args.out}: {args.n:,} tickets do not fit Excel's {XLSX_MAX_ROWS:,} rows; "
+            "write .parquet or .csv instead"
+        )
+    df = synth_tickets(args.n, seed=args.seed)
+    out = write_frame(df, args.out, sheet_name="Tickets")
+    print(f"wrote {len(df)} synthetic tickets (seed {args.seed}) to {out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from kenolib.crossref import evaluate, format_evaluation
+    from kenolib.tickets import load_tickets
+
+    parsed = _parsed(args.policy)
+    labelled = load_tickets(args.labelled, fmt=args.format)
+    _warn(labelled.attrs.get("warnings", []))
+    ev = evaluate(labelled, parsed.clauses)
+    print(format_evaluation(ev, source=args.labelled, mistakes=args.mistakes))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per CONTRACTS command."""
     parser = argparse.ArgumentParser(
@@ -192,6 +258,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--impact-out", default=None, help="file for the per-ticket impact table")
     p.set_defaults(func=cmd_diff)
+
+    fmt_help = (
+        "ticket export format: auto (from the header), generic, zendesk, freshdesk, jira, whmcs"
+    )
+    p = sub.add_parser("crossref", help="judge every ticket against the policy, citing the clause")
+    p.add_argument("tickets", help="ticket export (.csv, .xlsx or .parquet)")
+    p.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "generic", "zendesk", "freshdesk", "jira", "whmcs"],
+        help=fmt_help,
+    )
+    policy_arg(p)
+    p.add_argument("--out", required=True, help="output file; the extension picks the format")
+    p.set_defaults(func=cmd_crossref)
+
+    p = sub.add_parser("synth", help="write a reproducible synthetic ticket history")
+    p.add_argument("--n", type=int, required=True, help="number of tickets")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same n and seed, same file)")
+    p.add_argument("--out", required=True, help="output file; the extension picks the format")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser(
+        "evaluate", help="measure crossref on labelled tickets (expected_verdict, expected_topic)"
+    )
+    p.add_argument("labelled", help="labelled tickets (generic columns + expected_*)")
+    p.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "generic", "zendesk", "freshdesk", "jira", "whmcs"],
+        help=fmt_help,
+    )
+    policy_arg(p)
+    p.add_argument("--mistakes", type=int, default=15, help="how many mistakes to list")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -1,0 +1,1126 @@
+"""Every ticket against the policy: product, topic, qualifier, verdict and the clause that decided.
+
+How a ticket is judged (the rules the labelled sets follow):
+
+1. **Product**: the ticket's product/department label through ``products.yaml`` labels; when the
+   label is blank or names no product, the product the text names ("my dev vps"); else
+   ``unknown``. ``product_source`` says which (``label``, ``text``, ``none``).
+2. **Topic**: the taxonomy topic with the highest signal score (``ticket_signals.yaml``) over the
+   subject (weighted ``subject_weight``×) and the start of the body, after HTML, quoted replies
+   (``On ... wrote:``, ``>`` lines, forwarded headers) and signatures are cut. ``evidence`` lists
+   the signals that decided. No signal at all gives topic ``unmapped``.
+3. **Qualifier** (topics with variants): the variant whose signals score highest, else the
+   topic's ``default``.
+4. **Verdict**: clauses of the product's section with that topic (qualifier equal or empty), else
+   the overview table's, else ``silent``. Several candidates: the one whose distinctive words
+   best overlap the ticket, else the first in the policy. Hardware requests about a colocation
+   customer's own equipment are ``silent`` (the overview excludes colocation).
+5. **Confidence**: the raw score margin of the topic, mapped through the calibration table of
+   ``ticket_signals.yaml`` (observed verdict accuracy per margin bin on the labelled dev set).
+
+All of it runs on whole columns: one lower-casing and word split of the bytes with numpy, one
+vectorised lookup of every word in a hash table of signal words, numpy ``bincount`` for the
+tickets × topics score matrix, and array lookups into a precomputed (product, topic, qualifier)
+-> clause table. No Python runs per ticket.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import yaml
+
+from kenolib import config
+from kenolib.errors import KenolibError
+from kenolib.schemas import (
+    CLAUSE_COLUMNS,
+    CROSSREF_COLUMNS,
+    CROSSREF_EXTRA_COLUMNS,
+    LABELLED_COLUMNS,
+    VERDICTS,
+    check_frame,
+)
+from kenolib.taxonomy import (
+    UNKNOWN_PRODUCT,
+    UNMAPPED,
+    Taxonomy,
+    heading_key,
+    label_aliases,
+    load_taxonomy,
+    normalise,
+)
+
+#: Rows classified per batch (bounds memory; the progress bar advances per batch).
+BATCH_ROWS = 250_000
+#: Cut quoted replies, forwarded messages and signatures: everything from the first marker on.
+_QUOTE_CUT = (
+    r"(?is)\n[ \t]*(>|on [^\n]{0,160}wrote:|-{2,}|_{5,}|from: [^\n]*\n(sent|to|date):|"
+    r"sent from my |(kind |best |warm )?regards\b|thanks?( you)?,? *\n|cheers,? *\n).*"
+)
+_STOPWORDS = frozenset(
+    "a an the and or of to in on for with by from at as is are be we our your you it its this that "
+    "all any not no will can may must should their his her them they us which who what when how "
+    "such including include includes provided customer client kenotronix".split()
+)
+_WORD = re.compile(r"[a-z0-9\x80-\uffff]+")
+_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_K2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_BLOOM_BITS = 14
+
+
+def _words(text: str) -> list[str]:
+    """Split text into classifier words exactly as tickets are split (lower-case, alnum runs)."""
+    return _WORD.findall(normalise(text).replace("'", " "))
+
+
+def _word_keys(words: list[str]) -> np.ndarray:
+    """64-bit keys of words, computed as ``_token_keys`` computes them on ticket bytes."""
+    out = np.zeros(len(words), dtype=np.uint64)
+    for i, w in enumerate(words):
+        b = bytes(c | 32 for c in w.encode("utf-8"))
+        first = int.from_bytes(b[:8].ljust(8, b"\0"), "little")
+        last = int.from_bytes(b[-8:], "little") if len(b) > 8 else 0
+        out[i] = _mix(np.uint64(first), np.uint64(last), np.uint64(len(b)))
+    return out
+
+
+def _mix(first, last, length):
+    with np.errstate(over="ignore"):
+        return (first ^ (last * _K1)) * _K2 + length
+
+
+# ---------------------------------------------------------------------------------------------
+# Signals
+
+
+@dataclass
+class Signals:
+    """The compiled classifier: word hash table, phrase keys and per-signal classes."""
+
+    classes: list[str]  # "topic:x", "product:x", "qual:topic:q", "colo", "clause:<id>"
+    entries: list[str]  # signal surface text (for evidence)
+    entry_class: np.ndarray  # int, per (entry, class) pair: class index
+    entry_weight: np.ndarray  # float, per pair
+    entry_ptr: np.ndarray  # CSR pointer: pairs of entry e are entry_ptr[e]:entry_ptr[e+1]
+    word_keys: np.ndarray  # sorted uint64 keys of vocabulary words
+    slot_vid: np.ndarray  # per _prefilter_hash slot: vocabulary id, -1 empty, -2 shared
+    vocab_keys: np.ndarray  # key per vocabulary id
+    word_ids: np.ndarray  # vocabulary id per sorted key
+    word_entry: np.ndarray  # entry id of the single-word signal per vocabulary id, -1 if none
+    phrase_keys: dict[int, tuple[np.ndarray, np.ndarray]]  # n -> (sorted n-gram codes, entry ids)
+    phrase_starter: np.ndarray  # bool per vocabulary id: first word of some phrase
+    phrase_prefixes: dict[int, np.ndarray]  # k -> sorted codes of k-word prefixes of longer phrases
+    max_phrase: int
+    phrase_gap: int
+    n_vocab: int
+    subject_weight: float
+    body_chars: int
+    calibration: tuple[np.ndarray, np.ndarray]
+    colocation_labels: set[str]
+    topic_ids: list[str]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@functools.lru_cache(maxsize=4)
+def load_signals_file(path: str | None = None) -> dict[str, Any]:
+    """The raw signal lists (``kenolib/data/ticket_signals.yaml``)."""
+    p = Path(path) if path else config.TICKET_SIGNALS_FILE
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise KenolibError(f"{p}: cannot read the ticket signals: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("topics"), dict):
+        raise KenolibError(f"{p}: expected a mapping with a 'topics' section")
+    return data
+
+
+def build_signals(
+    clauses: pd.DataFrame, taxonomy: Taxonomy | None = None, path: str | None = None
+) -> Signals:
+    """Compile the signal lists (+ taxonomy synonyms + clause cue words) into lookup arrays."""
+    tax = taxonomy or load_taxonomy()
+    data = load_signals_file(path)
+    weights = {k: float(v) for k, v in (data.get("weights") or {}).items()}
+    tax_w = float(data.get("taxonomy_weight", 1.0))
+    exclude = {normalise(s) for s in data.get("exclude_taxonomy_synonyms") or []}
+    known = set(tax.topic_ids())
+    unknown = set(data["topics"]) - known
+    if unknown:
+        raise KenolibError(f"ticket_signals.yaml: unknown topic(s) {sorted(unknown)}")
+
+    pairs: dict[tuple[str, ...], dict[str, float]] = {}  # words -> class -> weight
+
+    stop = {w for s_ in data.get("stopwords") or [] for w in _words(str(s_))}
+
+    def add(phrase: str, cls: str, weight: float, plural: bool = True) -> None:
+        words = tuple(w for w in _words(phrase) if w not in stop) or tuple(_words(phrase))[:0]
+        if not words or len(words) > 5:
+            return
+        variants = [words]
+        if plural and len(words) == 1 and not words[0].endswith("s") and words[0].isalpha():
+            variants.append((words[0] + "s",))
+        for v in variants:
+            slot = pairs.setdefault(v, {})
+            slot[cls] = max(slot.get(cls, 0.0), weight)
+
+    for t in tax.topics:
+        for syn in t.synonyms:
+            if normalise(syn) not in exclude:
+                add(syn, f"topic:{t.id}", tax_w)
+    for tid, levels in data["topics"].items():
+        for level, phrases in (levels or {}).items():
+            if level not in weights:
+                raise KenolibError(f"ticket_signals.yaml: topic {tid}: unknown strength {level!r}")
+            for ph in phrases or []:
+                add(str(ph), f"topic:{tid}", weights[level])
+    for pid, phrases in (data.get("products") or {}).items():
+        for ph in phrases:
+            add(str(ph), f"product:{pid}", 1.0, plural=False)
+    for ph in data.get("colocation") or []:
+        add(str(ph), "colo", 1.0, plural=False)
+    for tid, quals in (data.get("qualifiers") or {}).items():
+        topic = tax.by_id.get(tid)
+        if topic is None:
+            raise KenolibError(f"ticket_signals.yaml: qualifiers for unknown topic {tid!r}")
+        ids = {q.id for q in topic.qualifiers}
+        for qid, phrases in quals.items():
+            if qid not in ids:
+                raise KenolibError(f"ticket_signals.yaml: {tid} has no qualifier {qid!r}")
+            for ph in phrases:
+                add(str(ph), f"qual:{tid}:{qid}", 1.0, plural=False)
+    for cid, words in _clause_cues(clauses).items():
+        for w in words:
+            add(w, f"clause:{cid}", 1.0, plural=False)
+
+    classes = sorted({c for slot in pairs.values() for c in slot})
+    cindex = {c: i for i, c in enumerate(classes)}
+    entries = [" ".join(w) for w in pairs]
+    ptr = [0]
+    e_cls: list[int] = []
+    e_w: list[float] = []
+    for slot in pairs.values():
+        for c, w in slot.items():
+            e_cls.append(cindex[c])
+            e_w.append(w)
+        ptr.append(len(e_cls))
+    vocab = sorted({w for words in pairs for w in words})
+    vid = {w: i for i, w in enumerate(vocab)}
+    keys = _word_keys(vocab)
+    if len(np.unique(keys)) != len(keys):
+        raise KenolibError("ticket_signals.yaml: two signal words hash alike; rename one")
+    order = np.argsort(keys)
+    slot_vid = np.full(1 << _BLOOM_BITS, -1, dtype=np.int64)
+    for i, w in enumerate(vocab):
+        b = bytes(c | 32 for c in w.encode("utf-8"))
+        first = np.array([int.from_bytes(b[:8].ljust(8, b"\0"), "little")], dtype=np.uint64)
+        h = int(_prefilter_hash(first, np.array([len(b)], dtype=np.uint64))[0])
+        slot_vid[h] = i if slot_vid[h] == -1 else -2
+    word_entry = np.full(len(vocab), -1, dtype=np.int64)
+    by_n: dict[int, tuple[list[int], list[int]]] = {}
+    V = len(vocab) + 1
+    for e, words in enumerate(pairs):
+        if len(words) == 1:
+            word_entry[vid[words[0]]] = e
+            continue
+        code = 0
+        for w in words:
+            code = code * V + vid[w]
+        codes, ents = by_n.setdefault(len(words), ([], []))
+        codes.append(code)
+        ents.append(e)
+    starter = np.zeros(len(vocab) + 1, dtype=bool)
+    prefixes: dict[int, set[int]] = {}
+    for words in pairs:
+        if len(words) < 2:
+            continue
+        starter[vid[words[0]]] = True
+        code = vid[words[0]]
+        for k in range(2, len(words)):
+            code = code * V + vid[words[k - 1]]
+            prefixes.setdefault(k, set()).add(code)
+    phrase_keys = {}
+    for n, (codes, ents) in by_n.items():
+        arr = np.array(codes, dtype=np.int64)
+        o = np.argsort(arr)
+        phrase_keys[n] = (arr[o], np.array(ents, dtype=np.int64)[o])
+    cal = data.get("calibration") or {}
+    edges = np.array(cal.get("edges") or [1.01], dtype=np.float64)
+    acc = np.array(cal.get("accuracy") or [0.5], dtype=np.float64)
+    if len(edges) != len(acc):
+        raise KenolibError("ticket_signals.yaml: calibration edges and accuracy differ in length")
+    return Signals(
+        classes=classes,
+        entries=entries,
+        entry_class=np.array(e_cls, dtype=np.int64),
+        entry_weight=np.array(e_w, dtype=np.float64),
+        entry_ptr=np.array(ptr, dtype=np.int64),
+        word_keys=keys[order],
+        slot_vid=slot_vid,
+        vocab_keys=keys,
+        word_ids=np.arange(len(vocab), dtype=np.int64)[order],
+        word_entry=word_entry,
+        phrase_keys=phrase_keys,
+        phrase_starter=starter,
+        phrase_prefixes={k: np.array(sorted(v), dtype=np.int64) for k, v in prefixes.items()},
+        max_phrase=max(by_n, default=1),
+        phrase_gap=int(data.get("phrase_gap", 3)),
+        n_vocab=V,
+        subject_weight=float(data.get("subject_weight", 2.5)),
+        body_chars=int(data.get("body_chars", 600)),
+        calibration=(edges, acc),
+        colocation_labels={heading_key(s) for s in data.get("colocation_labels") or []},
+        topic_ids=tax.topic_ids(),
+    )
+
+
+def _clause_cues(clauses: pd.DataFrame) -> dict[str, list[str]]:
+    """Distinctive words of clauses that share a (product, topic) cell, for tie-breaking."""
+    out: dict[str, list[str]] = {}
+    c = clauses[clauses["status"] != "note"]
+    for _, grp in c.groupby(["product", "topic"], sort=False):
+        if len(grp) < 2:
+            continue
+        words = {
+            r.clause_id: set(_words(f"{r.heading} {r.text}")) - _STOPWORDS for r in grp.itertuples()
+        }
+        common = set.intersection(*words.values())
+        for cid, ws in words.items():
+            out[cid] = sorted(w for w in ws - common if len(w) > 2)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Text preparation and tokenising (whole columns)
+
+
+def _as_text(s: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    arr = s if isinstance(s, pa.Array | pa.ChunkedArray) else pa.array(s, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pa.types.is_string(arr.type):
+        arr = pc.cast(arr, pa.string())  # one batch is far below the 2 GiB string limit
+    return pc.fill_null(arr, "")
+
+
+def classification_text(subject: pa.Array, body: pa.Array, body_chars: int) -> pa.Array:
+    """``subject \\n body-start `` with quoted replies, signatures and leftover tags removed."""
+    b = pc.utf8_slice_codeunits(body, 0, body_chars * 3)
+    if pc.any(pc.match_substring(b, "<")).as_py():
+        b = pc.replace_substring_regex(b, r"<[a-zA-Z/!][^>]*>", " ")
+    b = pc.binary_join_element_wise("\n", b, "")
+    b = pc.replace_substring_regex(b, _QUOTE_CUT, "")
+    b = pc.utf8_slice_codeunits(b, 0, body_chars)
+    return pc.binary_join_element_wise(subject, " \n ", b, " ", "")
+
+
+@dataclass
+class _Tokens:
+    row: np.ndarray  # row of each matched signal occurrence
+    entry: np.ndarray  # entry id
+    in_subject: np.ndarray  # bool
+
+
+def _lookup_words(keys: np.ndarray, sig: Signals) -> np.ndarray:
+    """Vocabulary id of each key, -1 if the word is no signal word."""
+    pos = np.searchsorted(sig.word_keys, keys)
+    pos[pos >= len(sig.word_keys)] = 0
+    hit = sig.word_keys[pos] == keys
+    return np.where(hit, sig.word_ids[pos], -1)
+
+
+def _prefilter_hash(first: np.ndarray, length: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return ((first ^ length) * _K2) >> np.uint64(64 - _BLOOM_BITS)
+
+
+def _tokenise(text: pa.Array, subject_len: np.ndarray, sig: Signals) -> _Tokens:
+    """Find every signal (word or phrase) in ``text``; vectorised over the text's bytes.
+
+    Bytes are case-folded by setting bit 5 (exact for ASCII letters; signal words get the same
+    folding), words are maximal runs of letters, digits and non-ASCII bytes, and each word's
+    first and last eight bytes plus its length make a 64-bit key looked up in the sorted keys
+    of the signal words (after a 16 kB bitmap filter that discards most non-signal words).
+    """
+    text = text.cast(pa.large_string()) if not pa.types.is_large_string(text.type) else text
+    _, off_buf, data_buf = text.buffers()
+    n = len(text)
+    offsets = np.frombuffer(off_buf, dtype=np.int64)[text.offset : text.offset + n + 1]
+    base = int(offsets[0])
+    end = int(offsets[-1])
+    empty = _Tokens(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool))
+    if data_buf is None or end == base:
+        return empty
+    raw = np.frombuffer(data_buf, dtype=np.uint8)[base:end]
+    offsets = offsets - base + 1  # one leading space byte below
+    d = np.empty(raw.size + 9, dtype=np.uint8)
+    d[0] = 32
+    d[1 : raw.size + 1] = raw
+    d[raw.size + 1 :] = 32
+    np.bitwise_or(d, 32, out=d)
+    tmp = np.subtract(d, np.uint8(97))
+    alnum = tmp < 26
+    np.subtract(d, np.uint8(48), out=tmp)
+    alnum |= tmp < 10
+    alnum |= d >= 128
+    del tmp
+    alnum[-8:] = False
+    edges = np.flatnonzero(alnum[1:] != alnum[:-1]) + 1
+    del alnum
+    starts = edges[0::2]
+    length = edges[1::2] - starts
+    del edges
+    words = np.ndarray(shape=(d.size - 7,), dtype="<u8", buffer=d.data, strides=(1,))
+    first = words[starts]
+    shift = ((8 - np.minimum(length, 8)) * 8).astype(np.uint64)
+    first <<= shift
+    first >>= shift
+    ulen = length.astype(np.uint64)
+    slot = sig.slot_vid[_prefilter_hash(first, ulen)]
+    keep = np.flatnonzero(slot != -1)
+    first = first[keep]
+    ulen = ulen[keep]
+    starts = starts[keep]
+    slot = slot[keep]
+    long_ = ulen > 8
+    last = np.zeros(len(keep), dtype=np.uint64)
+    last[long_] = words[(starts[long_] + ulen[long_].astype(np.int64) - 8)]
+    keys = _mix(first, last, ulen)
+    # A slot holding one signal word: compare keys; a shared slot (-2): binary search.
+    vid = np.where(sig.vocab_keys[slot.clip(0, None)] == keys, slot, -1)
+    shared = np.flatnonzero(slot == -2)
+    if len(shared):
+        vid[shared] = _lookup_words(keys[shared], sig)
+    found = vid >= 0
+    hit = keep[found]  # token indices of signal words
+    h_vid = vid[found]
+    h_start = starts[found]
+    del first, last, ulen, starts, vid, keep
+    found_pos: list[np.ndarray] = []
+    found_entry: list[np.ndarray] = []
+    uni = sig.word_entry[h_vid]
+    ok = uni >= 0
+    found_pos.append(h_start[ok])
+    found_entry.append(uni[ok])
+    # Phrases: runs of consecutive signal words (token indices i, i+1, ...) whose words so far
+    # are the start of some phrase; the candidate set shrinks with every extra word.
+    V = sig.n_vocab
+    L = len(hit)
+    cand = (
+        np.flatnonzero(sig.phrase_starter[h_vid[:-1]] & (np.diff(hit) <= sig.phrase_gap))
+        if L > 1
+        else hit[:0]
+    )
+    code = h_vid[cand].astype(np.int64)
+    for k in range(2, sig.max_phrase + 1):
+        nxt = cand + k - 1
+        ok = nxt < L
+        cand, code, nxt = cand[ok], code[ok], nxt[ok]
+        ok = hit[nxt] - hit[nxt - 1] <= sig.phrase_gap
+        cand, code, nxt = cand[ok], code[ok] * V + h_vid[nxt[ok]], nxt[ok]
+        if not len(cand):
+            break
+        if k in sig.phrase_keys:
+            pk, pe = sig.phrase_keys[k]
+            pos = np.searchsorted(pk, code).clip(0, len(pk) - 1)
+            m = pk[pos] == code
+            found_pos.append(h_start[cand[m]])
+            found_entry.append(pe[pos[m]])
+        prefixes = sig.phrase_prefixes.get(k)
+        if prefixes is None:
+            break
+        pos = np.searchsorted(prefixes, code).clip(0, max(len(prefixes) - 1, 0))
+        ok = prefixes[pos] == code if len(prefixes) else np.zeros(len(code), bool)
+        cand, code = cand[ok], code[ok]
+    pos = np.concatenate(found_pos)
+    entry = np.concatenate(found_entry)
+    row = np.searchsorted(offsets, pos, side="right") - 1
+    in_subject = (pos - offsets[row]) < subject_len[row]
+    return _Tokens(row, entry, in_subject)
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdict table
+
+
+@dataclass
+class VerdictTable:
+    """(product, topic, qualifier) -> candidate clauses, precomputed from the clause table."""
+
+    products: list[str]  # product ids incl. "unknown" (last)
+    topics: list[str]  # taxonomy topic ids + "unmapped" (last)
+    qualifiers: dict[str, list[str]]  # topic -> qualifier ids (index 0.. ; default marked)
+    default_q: np.ndarray  # per topic: index of the default qualifier (0 if none)
+    cand: np.ndarray  # [P, T, Qmax, K] clause row indices, -1 padded
+    clauses: pd.DataFrame  # the clause table (non-notes), positional
+
+
+def verdict_table(clauses: pd.DataFrame, taxonomy: Taxonomy | None = None) -> VerdictTable:
+    """Candidate clauses for every (product, topic, qualifier) cell, per rule 4."""
+    tax = taxonomy or load_taxonomy()
+    cl = check_frame(clauses, CLAUSE_COLUMNS, "clauses")
+    cl = cl[cl["status"].isin(["supported", "not_supported"])].reset_index(drop=True)
+    sections = [p for p in dict.fromkeys(cl["product"]) if p != "overview"]
+    products = [*sections, UNKNOWN_PRODUCT]
+    topics = [*tax.topic_ids(), UNMAPPED]
+    quals = {t.id: [q.id for q in t.qualifiers] for t in tax.topics}
+    qmax = max([1, *(len(v) for v in quals.values())])
+    default_q = np.array(
+        [quals[t.id].index(t.default_qualifier) if t.default_qualifier else 0 for t in tax.topics]
+        + [0],
+        dtype=np.int64,
+    )
+    cells: dict[tuple[int, int, int], list[int]] = {}
+    kmax = 1
+    by_pt = {k: list(g.index) for k, g in cl.groupby(["product", "topic"], sort=False)}
+    for pi, p in enumerate(products):
+        for ti, t in enumerate(topics[:-1]):
+            qs = quals.get(t) or [""]
+            for qi, q in enumerate(qs):
+                chosen: list[int] = []
+                for source in (p, "overview"):
+                    rows = by_pt.get((source, t), [])
+                    ok = [r for r in rows if not q or cl.at[r, "qualifier"] in ("", q)]
+                    if ok:
+                        chosen = ok
+                        break
+                if chosen:
+                    cells[(pi, ti, qi)] = chosen
+                    kmax = max(kmax, len(chosen))
+    cand = np.full((len(products), len(topics), qmax, kmax), -1, dtype=np.int64)
+    for (pi, ti, qi), rows in cells.items():
+        cand[pi, ti, qi, : len(rows)] = rows
+    return VerdictTable(products, topics, quals, default_q, cand, cl)
+
+
+# ---------------------------------------------------------------------------------------------
+# Classification
+
+
+def _product_from_labels(labels: pd.Series, sections: list[str]) -> np.ndarray:
+    """Product index per row from its label (via aliases), -1 when the label names none."""
+    aliases = label_aliases()
+    codes, uniq = pd.factorize(labels.fillna("").astype(str), sort=False)
+    idx = {p: i for i, p in enumerate(sections)}
+    mapped = np.array(
+        [idx.get(aliases.get(heading_key(u), ""), -1) for u in uniq] or [-1], dtype=np.int64
+    )
+    return np.where(codes >= 0, mapped[np.maximum(codes, 0)], -1)
+
+
+def _colocation_label(labels: pd.Series, sig: Signals) -> np.ndarray:
+    codes, uniq = pd.factorize(labels.fillna("").astype(str), sort=False)
+    flag = np.array([heading_key(u) in sig.colocation_labels for u in uniq] or [False])
+    return flag[np.maximum(codes, 0)] & (codes >= 0)
+
+
+def _classify_batch(
+    subject: pa.Array, body: pa.Array, labels: pd.Series, sig: Signals, vt: VerdictTable
+) -> dict[str, np.ndarray]:
+    n = len(subject)
+    text = classification_text(subject, body, sig.body_chars)
+    subject_len = pc.binary_length(subject).to_numpy(zero_copy_only=False).astype(np.int64)
+    tok = _tokenise(text, subject_len, sig)
+    # expand entries to (class, weight) pairs
+    cnt = sig.entry_ptr[tok.entry + 1] - sig.entry_ptr[tok.entry]
+    rep = np.repeat(np.arange(len(tok.entry)), cnt)
+    pair = np.repeat(sig.entry_ptr[tok.entry], cnt) + (
+        np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    )
+    cls = sig.entry_class[pair]
+    w = sig.entry_weight[pair] * np.where(tok.in_subject[rep], sig.subject_weight, 1.0)
+    row = tok.row[rep]
+    entry = tok.entry[rep]
+
+    C = len(sig.classes)
+    kind = np.array([c.split(":", 1)[0] for c in sig.classes])
+    cname = np.array([c.split(":", 1)[-1] for c in sig.classes])
+    T = len(vt.topics)
+    topic_of_class = np.full(C, -1, dtype=np.int64)
+    tpos = {t: i for i, t in enumerate(vt.topics)}
+    for ci in np.flatnonzero(kind == "topic"):
+        topic_of_class[ci] = tpos[cname[ci]]
+    # topic scores (n x T)
+    is_t = topic_of_class[cls] >= 0
+    scores = np.bincount(
+        row[is_t] * T + topic_of_class[cls[is_t]], weights=w[is_t], minlength=n * T
+    ).reshape(n, T)
+    # colocation-only topic preference: the winner is the best scored topic
+    best = scores.argmax(axis=1)
+    top = scores[np.arange(n), best]
+    scores[np.arange(n), best] = -1
+    second = scores.max(axis=1).clip(0, None)
+    del scores
+    topic = np.where(top > 0, best, T - 1)
+    margin = np.where(top > 0, (top - second) / (top + 1.0), 0.0)
+
+    # product: label first, then text
+    P = len(vt.products)
+    sections = vt.products[:-1]
+    prod = _product_from_labels(labels, sections)
+    source = np.where(prod >= 0, 1, 0)
+    ppos = {p: i for i, p in enumerate(sections)}
+    prod_of_class = np.full(C, -1, dtype=np.int64)
+    for ci in np.flatnonzero(kind == "product"):
+        prod_of_class[ci] = ppos.get(cname[ci], -1)
+    is_p = prod_of_class[cls] >= 0
+    if is_p.any():
+        pscore = np.bincount(
+            row[is_p] * (P - 1) + prod_of_class[cls[is_p]], weights=w[is_p], minlength=n * (P - 1)
+        ).reshape(n, P - 1)
+        tprod = pscore.argmax(axis=1)
+        has = pscore[np.arange(n), tprod] > 0
+        use = (prod < 0) & has
+        prod = np.where(use, tprod, prod)
+        source = np.where(use, 2, source)
+    prod = np.where(prod < 0, P - 1, prod)
+
+    # qualifier: per topic, the best scored variant else the default
+    qual = vt.default_q[topic].copy()
+    qual_classes = np.flatnonzero(kind == "qual")
+    if len(qual_classes):
+        qt = np.array([tpos[cname[c].split(":")[0]] for c in qual_classes])
+        qq = np.array(
+            [
+                vt.qualifiers[cname[c].split(":")[0]].index(cname[c].split(":")[1])
+                for c in qual_classes
+            ]
+        )
+        qmap = np.full(C, -1, dtype=np.int64)
+        qmap[qual_classes] = np.arange(len(qual_classes))
+        is_q = qmap[cls] >= 0
+        if is_q.any():
+            qi = qmap[cls[is_q]]
+            rq = row[is_q]
+            ok = qt[qi] == topic[rq]  # only the variants of the ticket's own topic count
+            Qn = len(qual_classes)
+            qscore = np.bincount(rq[ok] * Qn + qi[ok], weights=w[is_q][ok], minlength=n * Qn)
+            qscore = qscore.reshape(n, Qn)
+            bq = qscore.argmax(axis=1)
+            hasq = qscore[np.arange(n), bq] > 0
+            qual = np.where(hasq, qq[bq], qual)
+
+    # colocation: label or text cue
+    colo = _colocation_label(labels, sig)
+    colo_c = np.flatnonzero(kind == "colo")
+    if len(colo_c):
+        colo_rows = np.unique(row[np.isin(cls, colo_c)])
+        colo[colo_rows] = True
+
+    # candidate clauses and tie-break by clause cue overlap
+    cand = vt.cand[prod, topic, qual]  # n x K
+    chosen = cand[:, 0].copy()
+    if cand.shape[1] > 1:
+        multi = np.flatnonzero(cand[:, 1] >= 0)
+        if len(multi):
+            clause_cls = {
+                ci: int(r)
+                for ci in np.flatnonzero(kind == "clause")
+                for r in np.flatnonzero(vt.clauses["clause_id"].to_numpy() == cname[ci])
+            }
+            cmap = np.full(C, -1, dtype=np.int64)
+            for ci, r in clause_cls.items():
+                cmap[ci] = r
+            is_c = cmap[cls] >= 0
+            R = len(vt.clauses)
+            ov = np.zeros((n, 0))
+            if is_c.any():
+                in_multi = np.zeros(n, dtype=bool)
+                in_multi[multi] = True
+                is_c &= in_multi[row]
+                key = np.sort(row[is_c] * R + cmap[cls[is_c]])
+                first_k = np.flatnonzero(np.diff(key, prepend=-1) != 0)
+                uk = key[first_k]
+                cntk = np.diff(np.append(first_k, len(key)))
+                lookup_rows = cand[multi]  # m x K
+                flat_keys = multi[:, None] * R + np.where(lookup_rows >= 0, lookup_rows, 0)
+                pos = np.searchsorted(uk, flat_keys)
+                pos[pos >= len(uk)] = 0
+                hitk = (uk[pos] == flat_keys) & (lookup_rows >= 0)
+                ov = np.where(hitk, cntk[pos], 0)
+                ov = np.where(lookup_rows >= 0, ov, -1)
+                chosen[multi] = lookup_rows[np.arange(len(multi)), ov.argmax(axis=1)]
+    hardware = tpos.get("hardware", -1)
+    chosen = np.where(colo & (topic == hardware), -1, chosen)
+    # evidence: the signals of the winning topic
+    win = (topic_of_class[cls] == topic[row]) & (topic[row] != T - 1)
+    ev_key = _sorted_unique(row[win] * len(sig.entries) + entry[win])
+    ev_row = ev_key // len(sig.entries)
+    ev_entry = ev_key % len(sig.entries)
+    return {
+        "product": prod,
+        "product_source": source,
+        "topic": topic,
+        "qualifier": qual,
+        "clause": chosen,
+        "margin": margin,
+        "colo": colo,
+        "ev_row": ev_row,
+        "ev_entry": ev_entry,
+    }
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique`` for int arrays by sorting (much faster here than numpy's hash unique)."""
+    a = np.sort(a)
+    return a[np.diff(a, prepend=a[:1] - 1) != 0] if len(a) else a
+
+
+def _evidence(n: int, ev_row: np.ndarray, ev_entry: np.ndarray, entries: list[str]) -> pa.Array:
+    counts = np.bincount(ev_row, minlength=n)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    values = pa.array(entries, type=pa.string()).take(pa.array(ev_entry))
+    lists = pa.ListArray.from_arrays(pa.array(offsets), values)
+    return pc.binary_join(lists, ", ")
+
+
+def calibrated_confidence(margin: np.ndarray, sig: Signals) -> np.ndarray:
+    """Map raw topic margins to the observed accuracy of their bin (ticket_signals.yaml)."""
+    edges, acc = sig.calibration
+    b = np.searchsorted(edges, margin, side="right").clip(0, len(acc) - 1)
+    return acc[b]
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(clauses_key: str, taxonomy_source: str) -> tuple[Signals, VerdictTable]:
+    clauses = _CLAUSE_CACHE[clauses_key]
+    tax = load_taxonomy(taxonomy_source or None)
+    return build_signals(clauses, tax), verdict_table(clauses, tax)
+
+
+_CLAUSE_CACHE: dict[str, pd.DataFrame] = {}
+
+
+def _prepare(clauses: pd.DataFrame, taxonomy: Taxonomy | None) -> tuple[Signals, VerdictTable]:
+    key = str(pd.util.hash_pandas_object(clauses.astype(str), index=False).sum())
+    _CLAUSE_CACHE[key] = clauses
+    return _compiled(key, taxonomy.source if taxonomy is not None else "")
+
+
+def crossref(
+    tickets: pd.DataFrame,
+    clauses: pd.DataFrame,
+    taxonomy: Taxonomy | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Every ticket with its product, topic, verdict and the clause that decided (CONTRACTS).
+
+    Returns the input rows (same order and count, original columns kept) with the crossref
+    columns first. The ticket's own ``product`` label moves to ``product_label``. ``progress``
+    is called with the number of rows done after each batch.
+    """
+    tax = taxonomy or load_taxonomy()
+    missing = [c for c in ("ticket_id", "subject") if c not in tickets.columns]
+    if missing:
+        raise KenolibError(
+            f"tickets: missing column(s) {', '.join(missing)}; "
+            f"columns found: {', '.join(map(str, tickets.columns))}"
+        )
+    sig, vt = _prepare(clauses, tax)
+    n = len(tickets)
+    labels = (
+        tickets["product"]
+        if "product" in tickets.columns
+        else pd.Series("", index=tickets.index, dtype="string")
+    )
+    body_col = tickets["body"] if "body" in tickets.columns else pd.Series("", index=tickets.index)
+    parts: dict[str, list[np.ndarray]] = {}
+    evidence: list[pa.Array] = []
+    for start in range(0, n, BATCH_ROWS):
+        stop = min(n, start + BATCH_ROWS)
+        res = _classify_batch(
+            _as_text(tickets["subject"].iloc[start:stop]),
+            _as_text(body_col.iloc[start:stop]),
+            labels.iloc[start:stop],
+            sig,
+            vt,
+        )
+        evidence.append(
+            _evidence(stop - start, res.pop("ev_row"), res.pop("ev_entry"), sig.entries)
+        )
+        for k, v in res.items():
+            parts.setdefault(k, []).append(v)
+        if progress is not None:
+            progress(stop - start)
+    if n == 0:
+        parts = {
+            k: [np.zeros(0, dtype=np.int64)]
+            for k in ("product", "product_source", "topic", "qualifier", "clause")
+        }
+        parts["margin"] = [np.zeros(0)]
+        evidence = [pa.array([], type=pa.string())]
+    res = {k: np.concatenate(v) for k, v in parts.items()}
+    cl = vt.clauses
+    chosen = res["clause"]
+    has = chosen >= 0
+    safe = np.where(has, chosen, 0)
+
+    def clause_col(col: str) -> pd.Series:
+        vals = cl[col].astype(str).to_numpy(dtype=object) if len(cl) else np.array([""], object)
+        out = np.where(has, vals[safe] if len(cl) else "", "")
+        return pd.Series(out, dtype="string[pyarrow]")
+
+    status = clause_col("status")
+    verdict = status.where(has, "silent")
+    topic_ids = np.array(vt.topics, dtype=object)[res["topic"]]
+    qual_table = {
+        (ti, qi): q
+        for ti, t in enumerate(vt.topics)
+        for qi, q in enumerate(vt.qualifiers.get(t) or [])
+    }
+    qkeys = res["topic"] * 16 + res["qualifier"]
+    uq, inv = np.unique(qkeys, return_inverse=True)
+    qual = (
+        np.array([qual_table.get((int(k) // 16, int(k) % 16), "") for k in uq], dtype=object)[
+            inv.reshape(-1)
+        ]
+        if len(uq)
+        else np.array([], dtype=object)
+    )
+    labels_tax = {t.id: t.label for t in tax.topics}
+    labels_tax[UNMAPPED] = "Unmapped"
+    margin = res["margin"]
+    conf = calibrated_confidence(margin, sig)
+    conf = np.where(res["topic"] == len(vt.topics) - 1, min(conf.min(initial=0.3), 0.3), conf)
+    out = pd.DataFrame(
+        {
+            "ticket_id": tickets["ticket_id"].astype("string[pyarrow]").to_numpy(),
+            "product": pd.Series(
+                np.array(vt.products, dtype=object)[res["product"]], dtype="string[pyarrow]"
+            ),
+            "topic": pd.Series(topic_ids, dtype="string[pyarrow]"),
+            "verdict": verdict,
+            "clause_id": clause_col("clause_id"),
+            "clause_product": clause_col("product"),
+            "clause_heading": clause_col("heading"),
+            "clause_text": clause_col("text"),
+            "confidence": np.round(conf, 3),
+            "evidence": pd.Series(
+                pa.chunked_array(evidence).to_pandas(types_mapper=pd.ArrowDtype)
+            ).astype("string[pyarrow]"),
+            "product_label": labels.astype("string[pyarrow]").fillna("").to_numpy(),
+            "product_source": pd.Series(
+                np.array(["none", "label", "text"], dtype=object)[res["product_source"]],
+                dtype="string[pyarrow]",
+            ),
+            "topic_label": pd.Series(
+                pd.Series(topic_ids).map(labels_tax).to_numpy(dtype=object), dtype="string[pyarrow]"
+            ),
+            "qualifier": pd.Series(qual, dtype="string[pyarrow]"),
+        }
+    )
+    rest = tickets.drop(
+        columns=[
+            c for c in tickets.columns if c in set(CROSSREF_COLUMNS) | set(CROSSREF_EXTRA_COLUMNS)
+        ]
+    ).reset_index(drop=True)
+    result = pd.concat([out, rest], axis=1)
+    result.attrs = dict(tickets.attrs)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Aggregates (pure functions of a crossref frame)
+
+
+def _minutes(xref: pd.DataFrame) -> pd.Series:
+    if "agent_minutes" in xref.columns:
+        return pd.to_numeric(xref["agent_minutes"], errors="coerce").fillna(0.0)
+    return pd.Series(0.0, index=xref.index)
+
+
+def _product_order(values: pd.Series) -> list[str]:
+    from kenolib.taxonomy import product_ids
+
+    known = [p for p in product_ids() if p != "overview"] + [UNKNOWN_PRODUCT]
+    seen = list(dict.fromkeys(values.astype(str)))
+    return [p for p in known if p in seen] + [p for p in seen if p not in known]
+
+
+def _check_xref(xref: pd.DataFrame) -> pd.DataFrame:
+    return check_frame(xref, CROSSREF_COLUMNS, "crossref frame")
+
+
+def verdict_by_product(xref: pd.DataFrame) -> pd.DataFrame:
+    """Tickets per product and verdict: product, supported, not_supported, silent, tickets."""
+    x = _check_xref(xref)
+    tab = pd.crosstab(x["product"].astype(str), x["verdict"].astype(str))
+    for v in ("supported", "not_supported", "silent"):
+        if v not in tab.columns:
+            tab[v] = 0
+    tab = tab[["supported", "not_supported", "silent"]]
+    tab = tab.reindex(_product_order(x["product"])).fillna(0).astype("int64")
+    tab["tickets"] = tab.sum(axis=1)
+    out = tab.reset_index().rename(columns={"index": "product"})
+    out.columns.name = None
+    return out.rename(columns={out.columns[0]: "product"})
+
+
+def monthly_out_of_scope(xref: pd.DataFrame) -> pd.DataFrame:
+    """Per month and product: tickets, out_of_scope (verdict not_supported) and their share.
+
+    Tickets without a creation date are counted under month ``NaT``, not dropped.
+    """
+    x = _check_xref(xref)
+    created = pd.to_datetime(x.get("created_at"), errors="coerce")
+    month = created.dt.to_period("M").dt.to_timestamp()
+    frame = pd.DataFrame(
+        {
+            "month": month,
+            "product": x["product"].astype(str),
+            "out": (x["verdict"] == "not_supported").astype("int64"),
+        }
+    )
+    g = frame.groupby(["month", "product"], dropna=False, sort=True)
+    out = g["out"].agg(tickets="size", out_of_scope="sum").reset_index()
+    out["share"] = (out["out_of_scope"] / out["tickets"]).round(4)
+    return out
+
+
+def out_of_scope_hours(xref: pd.DataFrame, hourly_rate: float | None = None) -> pd.DataFrame:
+    """Agent hours on out-of-scope (not_supported) tickets per product and topic (+ cost)."""
+    x = _check_xref(xref)
+    if hourly_rate is not None and hourly_rate < 0:
+        raise KenolibError(f"hourly rate must be zero or more (got {hourly_rate})")
+    m = x["verdict"] == "not_supported"
+    frame = pd.DataFrame(
+        {
+            "product": x.loc[m, "product"].astype(str),
+            "topic": x.loc[m, "topic"].astype(str),
+            "minutes": _minutes(x)[m],
+        }
+    )
+    out = (
+        frame.groupby(["product", "topic"], sort=False)["minutes"]
+        .agg(tickets="size", agent_minutes="sum")
+        .reset_index()
+    )
+    out["agent_hours"] = (out.pop("agent_minutes") / 60).round(2)
+    if hourly_rate is not None:
+        out["cost"] = (out["agent_hours"] * hourly_rate).round(2)
+    return out.sort_values(["agent_hours", "tickets"], ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+
+
+def silent_topics(xref: pd.DataFrame, examples: int = 3) -> pd.DataFrame:
+    """Topics of policy-silent tickets ranked by volume, with example ticket ids and subjects."""
+    x = _check_xref(xref)
+    total = max(len(x), 1)
+    m = x["verdict"] == "silent"
+    s = x[m]
+    frame = pd.DataFrame(
+        {
+            "topic": s["topic"].astype(str),
+            "minutes": _minutes(x)[m],
+        }
+    )
+    g = frame.groupby("topic", sort=False)["minutes"].agg(tickets="size", agent_minutes="sum")
+    out = g.reset_index()
+    out["agent_hours"] = (out.pop("agent_minutes") / 60).round(2)
+    out["share"] = (out["tickets"] / total).round(4)
+    tax = load_taxonomy()
+    labels = {t.id: t.label for t in tax.topics}
+    out.insert(1, "topic_label", out["topic"].map(labels).fillna("Unmapped"))
+    subj = s["subject"].astype(str) if "subject" in s.columns else pd.Series("", index=s.index)
+    head = pd.DataFrame(
+        {"topic": s["topic"].astype(str), "id": s["ticket_id"].astype(str), "subject": subj}
+    )
+    head = head.groupby("topic", sort=False).head(max(examples, 0))
+    ex = head.groupby("topic", sort=False).agg(
+        example_ticket_ids=("id", "; ".join), example_subjects=("subject", " | ".join)
+    )
+    out = out.merge(ex, left_on="topic", right_index=True, how="left")
+    return out.sort_values(["tickets", "agent_hours"], ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+
+
+def tickets_by_topic(xref: pd.DataFrame) -> pd.DataFrame:
+    """Tickets and agent hours per verdict, product and topic."""
+    x = _check_xref(xref)
+    frame = pd.DataFrame(
+        {
+            "verdict": x["verdict"].astype(str),
+            "product": x["product"].astype(str),
+            "topic": x["topic"].astype(str),
+            "minutes": _minutes(x),
+        }
+    )
+    out = (
+        frame.groupby(["verdict", "product", "topic"], sort=True)["minutes"]
+        .agg(tickets="size", agent_minutes="sum")
+        .reset_index()
+    )
+    out["agent_hours"] = (out.pop("agent_minutes") / 60).round(2)
+    return out
+
+
+def low_confidence(xref: pd.DataFrame, threshold: float = 0.6) -> pd.DataFrame:
+    """Tickets whose confidence is below ``threshold`` (least confident first): for review."""
+    x = _check_xref(xref)
+    cols = [c for c in (*CROSSREF_COLUMNS, "product_label", "subject") if c in x.columns]
+    low = x.loc[x["confidence"] < threshold, cols]
+    return low.sort_values("confidence", kind="stable").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation against a labelled set
+
+
+@dataclass
+class Evaluation:
+    """How well crossref reproduces a labelled set."""
+
+    n: int
+    verdict_accuracy: float
+    topic_accuracy: float
+    clause_accuracy: float | None
+    product_accuracy: float | None
+    per_class: pd.DataFrame  # verdict, precision, recall, f1, support
+    confusion: pd.DataFrame  # expected verdict x predicted verdict
+    mistakes: pd.DataFrame  # rows where verdict, topic or clause differ
+    calibration: pd.DataFrame  # confidence bin, tickets, verdict accuracy
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "verdict_accuracy": self.verdict_accuracy,
+            "topic_accuracy": self.topic_accuracy,
+            "clause_accuracy": self.clause_accuracy,
+            "product_accuracy": self.product_accuracy,
+        }
+
+
+def _blank(s: pd.Series) -> pd.Series:
+    return s.astype("string").fillna("").str.strip()
+
+
+def evaluate(
+    labelled: pd.DataFrame, clauses: pd.DataFrame, taxonomy: Taxonomy | None = None
+) -> Evaluation:
+    """Run crossref on labelled tickets and compare with ``expected_*`` columns."""
+    missing = [c for c in LABELLED_COLUMNS if c not in labelled.columns]
+    if missing:
+        raise KenolibError(
+            f"labelled tickets: missing column(s) {', '.join(missing)}; "
+            f"columns found: {', '.join(map(str, labelled.columns))}"
+        )
+    x = crossref(labelled, clauses, taxonomy)
+    exp_v = _blank(labelled["expected_verdict"]).str.lower().reset_index(drop=True)
+    bad = sorted(set(exp_v) - VERDICTS)
+    if bad:
+        raise KenolibError(
+            f"labelled tickets: expected_verdict has value(s) {bad}; use {sorted(VERDICTS)}"
+        )
+    exp_t = _blank(labelled["expected_topic"]).reset_index(drop=True)
+    pv = x["verdict"].astype(str)
+    pt = x["topic"].astype(str)
+    ok_v = pv == exp_v
+    ok_t = pt == exp_t
+    n = len(x)
+    clause_acc = product_acc = None
+    ok_c = pd.Series(True, index=x.index)
+    if "expected_clause_id" in labelled.columns:
+        exp_c = _blank(labelled["expected_clause_id"]).reset_index(drop=True)
+        ok_c = _blank(x["clause_id"]) == exp_c
+        clause_acc = float(ok_c.mean()) if n else 0.0
+    ok_p = pd.Series(True, index=x.index)
+    if "expected_product" in labelled.columns:
+        exp_p = _blank(labelled["expected_product"]).reset_index(drop=True)
+        ok_p = x["product"].astype(str) == exp_p
+        product_acc = float(ok_p.mean()) if n else 0.0
+    rows = []
+    for v in ("supported", "not_supported", "silent"):
+        tp = int(((pv == v) & (exp_v == v)).sum())
+        pred = int((pv == v).sum())
+        sup = int((exp_v == v).sum())
+        prec = tp / pred if pred else float("nan")
+        rec = tp / sup if sup else float("nan")
+        f1 = 2 * prec * rec / (prec + rec) if pred and sup and (prec + rec) else float("nan")
+        rows.append(
+            {
+                "verdict": v,
+                "precision": prec,
+                "recall": rec,
+                "f1": f1,
+                "support": sup,
+                "predicted": pred,
+            }
+        )
+    per_class = pd.DataFrame(rows)
+    order = ["supported", "not_supported", "silent"]
+    confusion = (
+        pd.crosstab(exp_v.rename("expected"), pv.rename("predicted"))
+        .reindex(index=order, columns=order)
+        .fillna(0)
+        .astype("int64")
+    )
+    wrong = ~(ok_v & ok_t & ok_c)
+    cols = ["ticket_id", "product", "topic", "verdict", "clause_id", "confidence", "evidence"]
+    mistakes = x.loc[wrong, cols].copy()
+    mistakes.insert(1, "subject", labelled["subject"].reset_index(drop=True)[wrong].to_numpy())
+    mistakes["expected_verdict"] = exp_v[wrong]
+    mistakes["expected_topic"] = exp_t[wrong]
+    if "expected_clause_id" in labelled.columns:
+        mistakes["expected_clause_id"] = _blank(labelled["expected_clause_id"]).reset_index(
+            drop=True
+        )[wrong]
+    if "expected_product" in labelled.columns:
+        mistakes["expected_product"] = _blank(labelled["expected_product"]).reset_index(drop=True)[
+            wrong
+        ]
+    cal = pd.DataFrame({"confidence": x["confidence"], "correct": ok_v & ok_c})
+    calibration = (
+        cal.groupby("confidence")["correct"].agg(tickets="size", accuracy="mean").reset_index()
+    )
+    return Evaluation(
+        n=n,
+        verdict_accuracy=float(ok_v.mean()) if n else 0.0,
+        topic_accuracy=float(ok_t.mean()) if n else 0.0,
+        clause_accuracy=clause_acc,
+        product_accuracy=product_acc,
+        per_class=per_class,
+        confusion=confusion,
+        mistakes=mistakes.reset_index(drop=True),
+        calibration=calibration,
+    )
+
+
+def format_evaluation(ev: Evaluation, source: str = "", mistakes: int = 15) -> str:
+    """The evaluation as text for the terminal."""
+    pct = lambda v: "n/a" if v is None else f"{100 * v:.1f} %"  # noqa: E731
+    lines = [
+        f"evaluated {ev.n} labelled tickets{f' from {source}' if source else ''}",
+        f"verdict accuracy: {pct(ev.verdict_accuracy)}",
+        f"topic accuracy:   {pct(ev.topic_accuracy)}",
+        f"clause accuracy:  {pct(ev.clause_accuracy)}",
+        f"product accuracy: {pct(ev.product_accuracy)}",
+        "",
+        "per verdict:",
+        ev.per_class.to_string(index=False, float_format=lambda v: f"{v:.3f}"),
+        "",
+        "confusion (rows expected, columns predicted):",
+        ev.confusion.to_string(),
+        "",
+        "confidence vs observed accuracy (verdict and clause right):",
+        ev.calibration.to_string(index=False, float_format=lambda v: f"{v:.3f}"),
+    ]
+    if mistakes and len(ev.mistakes):
+        lines += ["", f"first {min(mistakes, len(ev.mistakes))} of {len(ev.mistakes)} mistakes:"]
+        for r in ev.mistakes.head(mistakes).itertuples():
+            lines.append(
+                f"  {r.ticket_id}: {str(r.subject)[:60]!r} -> {r.product}/{r.topic}/{r.verdict}"
+                f" {r.clause_id or '-'}; expected {r.expected_topic}/{r.expected_verdict}"
+                f" {getattr(r, 'expected_clause_id', '') or '-'} [{r.evidence}]"
+            )
+    return "\n".join(lines)
