@@ -88,9 +88,12 @@ def _lines(start: object, end: object) -> str:
     return f"{s}" if s == e else f"{s}-{e}"
 
 
-def _similarity(a: str, b: str) -> float:
+def _similarity(a: str, b: str, floor: float = 0.0) -> float:
+    """difflib ratio of two strings; 0.0 when its cheap upper bounds are already below ``floor``."""
+    if a == b:
+        return 1.0
     sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    if sm.real_quick_ratio() < 0.5 or sm.quick_ratio() < 0.5:
+    if sm.real_quick_ratio() < floor or sm.quick_ratio() < floor:
         return 0.0
     return sm.ratio()
 
@@ -171,10 +174,12 @@ def match_clauses(
 
     # exact tiers first (cheap), then fuzzy similarity among the clauses still unmatched
     assign([c for oi, ni in pairs if (c := candidate(oi, ni, None)) is not None])
+    floor = min(threshold, loose_threshold)
     rest = [(oi, ni) for oi, ni in pairs if oi not in o_used and ni not in n_used]
     fuzzy = []
     for oi, ni in rest:
-        c = candidate(oi, ni, _similarity(o_recs[oi]["_full"], n_recs[ni]["_full"]))
+        sim = _similarity(o_recs[oi]["_full"], n_recs[ni]["_full"], floor)
+        c = candidate(oi, ni, sim)
         if c is not None:
             fuzzy.append(c)
     assign(fuzzy)

@@ -500,3 +500,28 @@ def test_summaries_of_an_empty_impact_have_their_columns():
     assert list(impact_summary(impact).columns) == schemas.IMPACT_SUMMARY_COLUMNS
     head = impact_headline(impact, months=12)
     assert head.empty and list(head.columns) == schemas.IMPACT_HEADLINE_COLUMNS
+
+
+def test_policy_changes_section_frames_for_the_report():
+    from kenolib.diff import policy_changes_section
+    from kenolib.tickets import load_tickets
+
+    only_diff = policy_changes_section(SEED, POLICIES / "f_overview_flip.txt")
+    assert list(only_diff) == ["diff"] and len(only_diff["diff"]) == 1
+    frames = policy_changes_section(
+        SEED, POLICIES / "a_backups_supported.txt", load_tickets(IMPACT_TICKETS)
+    )
+    assert list(frames) == ["diff", "impact", "impact_summary", "impact_headline"]
+    assert len(frames["impact"]) == 6
+    assert frames["impact_summary"]["tickets"].sum() == 6
+    assert frames["impact_headline"].loc[0, "months"] == 3  # Jan to Mar 2026
+
+
+def test_a_section_spelling_missing_from_products_yaml_is_removed_and_added(seed_text, seed_policy):
+    # a known limitation, stated in the README: the fix is one line in products.yaml
+    new = parse_policy_text(_edit(seed_text, "VPS DEVELOPER\n", "CLOUD DEVELOPER SERVERS\n"))
+    assert any("not in products.yaml" in w for w in new.warnings)
+    diff = diff_policies(seed_policy, new)
+    n_dev = (seed_policy.clauses["product"] == "vps_developer").sum()
+    assert (diff["change"] == "removed").sum() == n_dev
+    assert set(diff.loc[diff["change"] == "added", "product"]) == {"cloud_developer_servers"}
