@@ -31,22 +31,7 @@ HTML_NAME = "kenotronix_support_report.html"
 OVERVIEW = "overview"
 
 #: Columns of the Out of scope sheet, in order (those the ticket history lacks are skipped).
-OUT_OF_SCOPE_COLUMNS = [
-    "ticket_id",
-    "created_at",
-    "product",
-    "subject",
-    "topic",
-    "verdict",
-    "clause_id",
-    "clause_product",
-    "clause_heading",
-    "confidence",
-    "evidence",
-    "agent_minutes",
-    "status",
-    "priority",
-]
+OUT_OF_SCOPE_COLUMNS = schemas.REPORT_OUT_OF_SCOPE_COLUMNS
 
 
 @dataclass
@@ -165,7 +150,15 @@ def top_gaps(data: ReportData, n: int = 10) -> pd.DataFrame:
     if data.has_tickets and gaps is not None and len(gaps) and "tickets" in gaps.columns:
         keep = [
             c
-            for c in ("topic", "topic_label", "product", "tickets", "agent_hours", "examples")
+            for c in (
+                "topic",
+                "topic_label",
+                "product",
+                "tickets",
+                "share",
+                "agent_hours",
+                "example_subjects",
+            )
             if c in gaps.columns
         ]
         return gaps.nlargest(n, "tickets")[keep].reset_index(drop=True)
@@ -287,7 +280,9 @@ def build_html(data: ReportData, theme: dict[str, Any] | None = None) -> str:
             figs.append(("Trend", "", charts.monthly_trend(data.monthly)))
         if data.policy_gaps is not None and len(data.policy_gaps) and "tickets" in data.policy_gaps:
             label = "topic_label" if "topic_label" in data.policy_gaps.columns else "topic"
-            hover = "examples" if "examples" in data.policy_gaps.columns else None
+            hover = next(
+                (c for c in ("example_subjects", "examples") if c in data.policy_gaps), None
+            )
             figs.append(
                 (
                     "Policy gaps",
@@ -439,7 +434,7 @@ def write_reports(
         use_tickets = False
     if use_tickets:
         steps.set_postfix_str("cross-referencing tickets")
-        add_tickets(data, parsed, tickets, fmt, hourly_rate)
+        add_tickets(data, parsed, tickets, fmt, hourly_rate, progress=show)
     steps.update(1)
     for w in data.warnings if on_warning else ():
         on_warning(w)
@@ -467,6 +462,7 @@ def add_tickets(
     tickets: str | os.PathLike[str] | None,
     fmt: str,
     hourly_rate: float | None,
+    progress: bool = False,
 ) -> ReportData:
     """Load and cross-reference a ticket history and add its frames to ``data``."""
     from kenolib import crossref as xr
@@ -475,32 +471,39 @@ def add_tickets(
     source = tickets if tickets is not None else config.SAMPLE_TICKETS
     df = load_tickets(source, fmt=fmt)
     data.warnings += list(df.attrs.get("warnings", []))
-    xref = xr.crossref(df, parsed.clauses)
+    with tqdm(total=len(df), desc="cross-reference", unit="ticket", disable=not progress) as bar:
+        xref = xr.crossref(df, parsed.clauses, progress=bar.update)
+    del df
     return add_crossref(data, xref, str(source), hourly_rate)
 
 
 def add_crossref(
     data: ReportData, xref: pd.DataFrame, source: str, hourly_rate: float | None = None
 ) -> ReportData:
-    """Add a cross-referenced ticket history's frames (verdicts, gaps, out of scope) to ``data``."""
+    """Add a cross-referenced ticket history's frames (verdicts, gaps, out of scope) to ``data``.
+
+    ``xref`` is :func:`kenolib.crossref.crossref` output (CONTRACTS crossref columns).
+    """
     from kenolib import crossref as xr
 
+    xref = schemas.check_frame(xref, schemas.CROSSREF_COLUMNS, "crossref frame")
     data.tickets_source = source
     data.tickets = len(xref)
     data.hourly_rate = hourly_rate
-    data.verdicts = (
-        xref.groupby(["product", "verdict"], observed=True, sort=True)
-        .size()
-        .reset_index(name="tickets")
+    wide = xr.verdict_by_product(xref).drop(columns="tickets", errors="ignore")
+    data.verdicts = wide.melt(
+        id_vars="product",
+        value_vars=[v for v in ("supported", "not_supported", "silent") if v in wide.columns],
+        var_name="verdict",
+        value_name="tickets",
     )
     data.tickets_by_topic = xr.tickets_by_topic(xref)
     data.policy_gaps = xr.silent_topics(xref, examples=3)
     data.monthly = xr.monthly_out_of_scope(xref)
-    oos = xref["verdict"] == "not_supported"
+    oos = (xref["verdict"] == "not_supported").to_numpy()
     cols = [c for c in OUT_OF_SCOPE_COLUMNS if c in xref.columns]
     data.out_of_scope = xref.loc[oos, cols].reset_index(drop=True)
     if "agent_minutes" in xref.columns:
-        data.out_of_scope_hours = float(
-            pd.to_numeric(xref.loc[oos, "agent_minutes"], errors="coerce").sum() / 60
-        )
+        minutes = pd.to_numeric(xref.loc[oos, "agent_minutes"], errors="coerce")
+        data.out_of_scope_hours = float(minutes.sum() / 60)
     return data

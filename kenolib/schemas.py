@@ -82,6 +82,23 @@ CROSSREF_EXTRA_COLUMNS = ["product_label", "product_source", "topic_label", "qua
 LABELLED_COLUMNS = ["expected_verdict", "expected_topic"]
 LABELLED_OPTIONAL = ["expected_product", "expected_clause_id"]
 
+#: The report's *Out of scope* sheet: ticket columns kept, in order (absent ones are skipped).
+REPORT_OUT_OF_SCOPE_COLUMNS = [
+    "ticket_id",
+    "created_at",
+    "product",
+    "subject",
+    "topic",
+    "clause_id",
+    "clause_product",
+    "clause_heading",
+    "confidence",
+    "evidence",
+    "agent_minutes",
+    "status",
+    "priority",
+]
+
 CLAUSE_STATUSES = {"supported", "not_supported", "note"}
 CELL_STATUSES = {"supported", "not_supported", "conditional", "silent"}
 VERDICTS = {"supported", "not_supported", "silent"}

@@ -40,67 +40,45 @@ BASE_SHEETS = [
 
 
 def crossref_frame(n: int = 40) -> pd.DataFrame:
-    """A small crossref-shaped history (CONTRACTS columns) with hostile ticket text."""
+    """A small crossref-shaped history (CONTRACTS columns) with hostile ticket text.
+
+    The first rows are out of scope (formula-looking, control-character and huge subjects);
+    two silent tickets carry markup, so it reaches the Policy gaps examples and the HTML.
+    """
     subjects = [*FORMULAS, SCRIPT, IMG, "bell\x07 and\x0b tab", HUGE]
     verdicts = ["not_supported", "supported", "silent"]
     rows = []
     for i in range(n):
         verdict = "not_supported" if i < len(subjects) else verdicts[i % 3]
         topic = ["backups", "dns", "migrations", "ssl"][i % 4]
+        subject = subjects[i] if i < len(subjects) else f"question {i} about {topic}"
+        if i in (n - 2, n - 1):
+            verdict, topic, subject = "silent", "ddos", [SCRIPT, IMG][n - 1 - i]
+        decided = verdict != "silent"
         rows.append(
             {
                 "ticket_id": "=1+2" if i == 1 else f"T{i:04d}",
-                "created_at": pd.Timestamp("2026-01-05") + pd.Timedelta(days=7 * i),
-                "subject": subjects[i] if i < len(subjects) else f"question {i} about {topic}",
-                "body": f"body {i}",
-                "agent_minutes": 30.0 + i,
                 "product": ["shared_hosting", "vps_dedicated", "g_suite"][i % 3],
                 "topic": topic,
                 "verdict": verdict,
-                "clause_id": "overview.N14" if verdict == "not_supported" else "",
-                "clause_product": "overview" if verdict == "not_supported" else "",
-                "clause_heading": "Content and data backups" if verdict == "not_supported" else "",
-                "clause_text": "Content and data backups" if verdict == "not_supported" else "",
+                "clause_id": "overview.N14" if decided else "",
+                "clause_product": "overview" if decided else "",
+                "clause_heading": "Content and data backups" if decided else "",
+                "clause_text": "Content and data backups" if decided else "",
                 "confidence": 0.9,
                 "evidence": SCRIPT if i == 0 else "backup",
+                "created_at": pd.Timestamp("2026-01-05") + pd.Timedelta(days=7 * i),
+                "subject": subject,
+                "body": f"body {i}",
+                "agent_minutes": 30.0 + i,
             }
         )
     return pd.DataFrame(rows)
 
 
 def ticket_data(seed, xref: pd.DataFrame) -> report.ReportData:
-    """ReportData with the ticket frames derived from ``xref`` (group-bys, as the crossref
-    aggregates give them)."""
-    data = report.policy_report_data(seed)
-    data.tickets_source = "test history"
-    data.tickets = len(xref)
-    data.verdicts = xref.groupby(["product", "verdict"]).size().reset_index(name="tickets")
-    data.tickets_by_topic = (
-        xref.groupby(["verdict", "product", "topic"])
-        .agg(tickets=("ticket_id", "size"), agent_hours=("agent_minutes", "sum"))
-        .reset_index()
-    )
-    silent = xref[xref["verdict"] == "silent"]
-    data.policy_gaps = (
-        silent.groupby(["topic", "product"])
-        .agg(tickets=("ticket_id", "size"), examples=("subject", lambda s: " | ".join(s[:3])))
-        .reset_index()
-    )
-    # the hostile subjects are silent-topic examples too, so they reach the HTML tables
-    data.policy_gaps.loc[0, "examples"] = f"{SCRIPT} | {IMG}"
-    month = xref["created_at"].dt.to_period("M").astype(str)
-    monthly = xref.assign(month=month, oos=xref["verdict"].eq("not_supported"))
-    data.monthly = (
-        monthly.groupby(["month", "product"])
-        .agg(tickets=("ticket_id", "size"), out_of_scope=("oos", "sum"))
-        .reset_index()
-    )
-    data.monthly["share"] = data.monthly["out_of_scope"] / data.monthly["tickets"]
-    oos = xref["verdict"] == "not_supported"
-    cols = [c for c in report.OUT_OF_SCOPE_COLUMNS if c in xref.columns]
-    data.out_of_scope = xref.loc[oos, cols].reset_index(drop=True)
-    data.out_of_scope_hours = float(xref.loc[oos, "agent_minutes"].sum() / 60)
-    return data
+    """ReportData for the seed policy plus ``xref``, through the crossref aggregates."""
+    return report.add_crossref(report.policy_report_data(seed), xref, "test history", 50.0)
 
 
 @pytest.fixture(scope="module")
