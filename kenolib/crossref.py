@@ -163,7 +163,10 @@ def build_signals(
     stop = {w for s_ in data.get("stopwords") or [] for w in _words(str(s_))}
 
     def add(phrase: str, cls: str, weight: float, plural: bool = True) -> None:
-        words = tuple(w for w in _words(phrase) if w not in stop) or tuple(_words(phrase))[:0]
+        raw = _words(phrase)
+        words = tuple(w for w in raw if w not in stop)
+        if len(raw) > 1 and len(words) < 2:
+            return  # "is down" would become "down": a different, weaker signal
         if not words or len(words) > 5:
             return
         variants = [words]
@@ -201,6 +204,11 @@ def build_signals(
     for cid, words in _clause_cues(clauses).items():
         for w in words:
             add(w, f"clause:{cid}", 1.0, plural=False)
+    known_ids = set(clauses["clause_id"])
+    for cid, phrases in (data.get("clause_hints") or {}).items():
+        if cid in known_ids:  # hints for clauses another policy version does not have are unused
+            for ph in phrases:
+                add(str(ph), f"clause:{cid}", 3.0)
 
     classes = sorted({c for slot in pairs.values() for c in slot})
     cindex = {c: i for i, c in enumerate(classes)}
@@ -461,6 +469,7 @@ class VerdictTable:
     qualifiers: dict[str, list[str]]  # topic -> qualifier ids (index 0.. ; default marked)
     default_q: np.ndarray  # per topic: index of the default qualifier (0 if none)
     cand: np.ndarray  # [P, T, Qmax, K] clause row indices, -1 padded
+    topic_remap: np.ndarray  # [P, T] -> topic index: product-specific meaning of a topic
     clauses: pd.DataFrame  # the clause table (non-notes), positional
 
 
@@ -499,7 +508,16 @@ def verdict_table(clauses: pd.DataFrame, taxonomy: Taxonomy | None = None) -> Ve
     cand = np.full((len(products), len(topics), qmax, kmax), -1, dtype=np.int64)
     for (pi, ti, qi), rows in cells.items():
         cand[pi, ti, qi, : len(rows)] = rows
-    return VerdictTable(products, topics, quals, default_q, cand, cl)
+    remap = np.tile(np.arange(len(topics)), (len(products), 1))
+    tpos = {t: i for i, t in enumerate(topics)}
+    for pid, mapping in (load_signals_file().get("product_topics") or {}).items():
+        if pid not in products:
+            continue
+        for a, b in (mapping or {}).items():
+            if a not in tpos or b not in tpos:
+                raise KenolibError(f"ticket_signals.yaml: product_topics {pid}: unknown topic")
+            remap[products.index(pid), tpos[a]] = tpos[b]
+    return VerdictTable(products, topics, quals, default_q, cand, remap, cl)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -583,6 +601,8 @@ def _classify_batch(
         prod = np.where(use, tprod, prod)
         source = np.where(use, 2, source)
     prod = np.where(prod < 0, P - 1, prod)
+    topic_raw = topic
+    topic = vt.topic_remap[prod, topic]
 
     # qualifier: per topic, the best scored variant else the default
     qual = vt.default_q[topic].copy()
@@ -637,22 +657,28 @@ def _classify_batch(
                 in_multi = np.zeros(n, dtype=bool)
                 in_multi[multi] = True
                 is_c &= in_multi[row]
-                key = np.sort(row[is_c] * R + cmap[cls[is_c]])
+                key = row[is_c] * R + cmap[cls[is_c]]
+                order = np.argsort(key, kind="stable")
+                key = key[order]
                 first_k = np.flatnonzero(np.diff(key, prepend=-1) != 0)
                 uk = key[first_k]
-                cntk = np.diff(np.append(first_k, len(key)))
+                cntk = (
+                    np.add.reduceat(sig.entry_weight[pair][is_c][order], first_k)
+                    if len(first_k)
+                    else np.zeros(0)
+                )
                 lookup_rows = cand[multi]  # m x K
                 flat_keys = multi[:, None] * R + np.where(lookup_rows >= 0, lookup_rows, 0)
                 pos = np.searchsorted(uk, flat_keys)
                 pos[pos >= len(uk)] = 0
                 hitk = (uk[pos] == flat_keys) & (lookup_rows >= 0)
-                ov = np.where(hitk, cntk[pos], 0)
+                ov = np.where(hitk, cntk[pos] if len(cntk) else 0.0, 0.0)
                 ov = np.where(lookup_rows >= 0, ov, -1)
                 chosen[multi] = lookup_rows[np.arange(len(multi)), ov.argmax(axis=1)]
     hardware = tpos.get("hardware", -1)
     chosen = np.where(colo & (topic == hardware), -1, chosen)
     # evidence: the signals of the winning topic
-    win = (topic_of_class[cls] == topic[row]) & (topic[row] != T - 1)
+    win = (topic_of_class[cls] == topic_raw[row]) & (topic_raw[row] != T - 1)
     ev_key = _sorted_unique(row[win] * len(sig.entries) + entry[win])
     ev_row = ev_key // len(sig.entries)
     ev_entry = ev_key % len(sig.entries)
