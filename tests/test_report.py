@@ -390,3 +390,46 @@ def test_charts_escape_text_and_show_clauses_on_hover(seed):
     bar = charts.silent_topics_bar(gaps, hover="examples")
     assert "&lt;img src=x onerror=alert(1)&gt;" in list(bar.data[0].y)
     assert IMG not in bar.to_json() and "<script>" not in bar.to_json()
+
+
+def test_cli_report_on_a_ticket_export_end_to_end(tmp_path, capsys):
+    subjects = [
+        "Please restore my site from your backup",
+        "Can you migrate my WordPress site from another host?",
+        "Mail merge in Word does not work",
+        IMG,
+        '=HYPERLINK("http://x","y")',
+        "My DNS zone needs a new MX record",
+    ]
+    src = tmp_path / "tickets.csv"
+    pd.DataFrame(
+        {
+            "ticket_id": [f"K{i}" for i in range(len(subjects))],
+            "created_at": [f"2026-0{1 + i % 3}-10 09:00" for i in range(len(subjects))],
+            "product": ["Shared Hosting", "WordPress", "Office 365", "VPS", "shared", "G Suite"],
+            "subject": subjects,
+            "body": ["Thanks"] * len(subjects),
+            "agent_minutes": [10, 20, 30, 40, 50, 60],
+        }
+    ).to_csv(src, index=False)
+    before = src.read_bytes()
+    out = tmp_path / "out"
+    args = ["report", "--tickets", str(src), "--out-dir", str(out), "--hourly-rate", "60"]
+    assert main(args) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith(f"wrote {out}")
+    assert src.read_bytes() == before
+    wb = openpyxl.load_workbook(out / report.XLSX_NAME)
+    figures = dict(table_frame(wb["Summary"], "tblKeyFigures").itertuples(index=False, name=None))
+    assert figures["Tickets analysed"] == len(subjects)
+    assert any(k.startswith("Cost of out-of-scope work at 60") for k in figures)
+    soup = BeautifulSoup((out / report.HTML_NAME).read_text(encoding="utf-8"), "html.parser")
+    assert not soup.find_all("img")
+
+
+def test_cli_report_bad_ticket_file_is_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "t.csv"
+    bad.write_text("nothing,useful\n1,2\n", encoding="utf-8")
+    assert main(["report", "--tickets", str(bad), "--out-dir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(bad) in err[0]
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
