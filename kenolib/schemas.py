@@ -76,7 +76,13 @@ CROSSREF_COLUMNS = [
     "confidence",
     "evidence",
 ]
-CROSSREF_EXTRA_COLUMNS = ["product_label", "product_source", "topic_label", "qualifier"]
+CROSSREF_EXTRA_COLUMNS = [
+    "product_label",
+    "product_source",
+    "topic_label",
+    "qualifier",
+    "topic_margin",
+]
 
 #: Labelled tickets for ``kenolib evaluate``: generic columns plus the expected answers.
 LABELLED_COLUMNS = ["expected_verdict", "expected_topic"]

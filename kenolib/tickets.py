@@ -34,7 +34,7 @@ from kenolib.schemas import TICKET_COLUMNS, TICKET_REQUIRED
 from kenolib.taxonomy import heading_key, label_aliases
 
 FORMATS = ("generic", "zendesk", "freshdesk", "jira", "whmcs")
-READABLE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".parquet")
+READABLE_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".xlsx", ".parquet")
 #: Largest uncompressed size accepted inside an .xlsx (zip-bomb guard), in bytes.
 MAX_XLSX_UNCOMPRESSED = 2_000_000_000
 SOURCE_PREFIX = "source_"
@@ -150,6 +150,13 @@ def _arrow_read(data: bytes, path: Path, warnings: list[str], encoding: str) -> 
 
 def _read_csv(path: Path, warnings: list[str]) -> pd.DataFrame:
     data = path.read_bytes()
+    if path.name.lower().endswith(".gz"):
+        import gzip
+
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise KenolibError(f"{path}: not a readable gzip file ({exc})") from None
     if not data.strip():
         raise KenolibError(f"{path}: the file is empty; export the tickets again")
     if b"\x00" in data[:65536]:
@@ -258,7 +265,7 @@ def read_table(path: str | Path, warnings: list[str] | None = None) -> pd.DataFr
         return _read_xlsx(p, warnings)
     if suffix == ".parquet":
         return _read_parquet(p, warnings)
-    if suffix in (".csv", ".txt", ".tsv") or suffix == "":
+    if suffix in (".csv", ".txt", ".tsv", ".gz") or suffix == "":
         return _read_csv(p, warnings)
     raise KenolibError(
         f"{p}: unknown ticket file extension {p.suffix!r}; use .csv, .xlsx or .parquet"

@@ -1,0 +1,381 @@
+"""Ticket cross-reference: verdict rules, invariants, aggregates, evaluation and the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kenolib import crossref as X
+from kenolib.cli import main
+from kenolib.errors import KenolibError
+from kenolib.schemas import CROSSREF_COLUMNS, VERDICTS
+from kenolib.synth import synth_tickets
+from kenolib.tickets import load_tickets
+from tests.conftest import FIXTURES, ROOT
+
+EXPORTS = FIXTURES / "exports"
+LABELLED = FIXTURES / "labelled"
+EXPORT_FILES = [
+    "zendesk.csv",
+    "freshdesk.csv",
+    "jira.csv",
+    "whmcs.csv",
+    "generic.csv",
+    "generic.xlsx",
+    "generic.parquet",
+]
+
+
+def _tickets(rows: list[dict]) -> pd.DataFrame:
+    base = {"created_at": pd.Timestamp("2025-05-01"), "product": "", "body": ""}
+    df = pd.DataFrame([{**base, "ticket_id": f"T{i}", **r} for i, r in enumerate(rows)])
+    return df
+
+
+def _one(clauses, **row) -> pd.Series:
+    return X.crossref(_tickets([row]), clauses).iloc[0]
+
+
+@pytest.mark.parametrize("name", EXPORT_FILES)
+def test_one_row_per_ticket_in_order_every_format(name, clauses):
+    t = load_tickets(EXPORTS / name)
+    x = X.crossref(t, clauses)
+    assert len(x) == len(t)
+    assert x["ticket_id"].tolist() == t["ticket_id"].tolist()
+    assert list(x.columns[: len(CROSSREF_COLUMNS)]) == CROSSREF_COLUMNS
+    originals = [c for c in t.columns if c not in ("ticket_id", "product")]
+    for c in originals:
+        assert c in x.columns
+    assert (x["product_label"] == t["product"].fillna("")).all()
+    assert set(x["verdict"]) <= VERDICTS
+
+
+def test_cited_clause_is_the_policy_text(clauses):
+    x = X.crossref(synth_tickets(3000, seed=5), clauses)
+    cited = x[x["verdict"] != "silent"]
+    table = clauses.set_index("clause_id")
+    assert len(cited) > 2000
+    assert (
+        cited["clause_text"].to_numpy() == table.loc[cited["clause_id"], "text"].to_numpy()
+    ).all()
+    assert (cited["verdict"].to_numpy() == table.loc[cited["clause_id"], "status"].to_numpy()).all()
+    assert (cited["clause_product"] == cited["clause_id"].str.split(".").str[0]).all()
+    silent = x[x["verdict"] == "silent"]
+    assert (
+        len(silent) and (silent[["clause_id", "clause_heading", "clause_text"]] == "").all().all()
+    )
+    assert x["confidence"].between(0, 1).all()
+
+
+def test_product_from_label_then_text_then_unknown(clauses):
+    x = X.crossref(
+        _tickets(
+            [
+                {"product": "Dev VPS", "subject": "please restore last night's backup"},
+                {"product": "", "subject": "restore a backup on my dev vps please"},
+                {"product": "Colocation", "subject": "restore a backup please"},
+                {"product": "Billing", "subject": "backup restore for our google workspace"},
+            ]
+        ),
+        clauses,
+    )
+    assert x["product"].tolist() == ["vps_developer", "vps_developer", "unknown", "g_suite"]
+    assert x["product_source"].tolist() == ["label", "text", "none", "text"]
+    assert x["topic"].tolist() == ["backups"] * 4
+    assert x["clause_id"].tolist()[:3] == [
+        "vps_developer.N07",
+        "vps_developer.N07",
+        "overview.N14",  # unknown product: the overview table only
+    ]
+
+
+def test_section_first_then_overview_then_silent(clauses):
+    x = X.crossref(
+        _tickets(
+            [
+                {"product": "WP", "subject": "restore yesterday's backup"},  # section S07
+                {"product": "Web Hosting", "subject": "SEO advice, we dropped in google ranking"},
+                {"product": "Web Hosting", "subject": "we need a GDPR data processing agreement"},
+            ]
+        ),
+        clauses,
+    )
+    assert x["clause_id"].tolist() == ["managed_wordpress.S07", "overview.N08", ""]
+    assert x["clause_product"].tolist() == ["managed_wordpress", "overview", ""]
+    assert x["verdict"].tolist() == ["supported", "not_supported", "silent"]
+
+
+def test_ssl_qualifier_from_text(clauses):
+    ours = _one(
+        clauses, product="Web Hosting", subject="install the SSL certificate I bought from you"
+    )
+    theirs = _one(
+        clauses, product="Web Hosting", subject="install our Let's Encrypt certificate please"
+    )
+    assert (ours["qualifier"], ours["clause_id"]) == ("kenotronix", "shared_hosting.S07")
+    assert (theirs["qualifier"], theirs["clause_id"]) == ("third_party", "shared_hosting.N10")
+    # managed WordPress has no third-party SSL clause: the overview row decides
+    wp = _one(clauses, product="WP", subject="install our Sectigo certificate")
+    assert wp["clause_id"] == "overview.N05"
+
+
+def test_colocation_hardware_is_silent(clauses):
+    colo = _one(clauses, product="Colocation", subject="replace the failed disk in our server")
+    ours = _one(clauses, product="VPS", subject="disk failure on the server, raid degraded")
+    assert (colo["topic"], colo["verdict"]) == ("hardware", "silent")
+    assert (ours["topic"], ours["clause_id"]) == ("hardware", "vps_dedicated.S02")
+
+
+def test_quoted_reply_and_signature_do_not_decide(clauses):
+    body = (
+        "Since this morning nobody can open the website, all pages give 503.\n\n"
+        "Thanks\nJo\nSent from my iPhone\n\n"
+        "On Tue, 3 Jan 2025, Kenotronix Support wrote:\n"
+        "> Your SSL certificate, backup restore and DNS zone are fine.\n"
+        "> restore backup ssl certificate dns"
+    )
+    t = _one(clauses, product="Web Hosting", subject="Re: help", body=body)
+    assert t["topic"] == "service_availability"
+    assert "ssl" not in t["evidence"] and "backup" not in t["evidence"]
+
+
+def test_subject_weighs_more_than_body(clauses):
+    t = _one(
+        clauses,
+        product="Web Hosting",
+        subject="Invoice charged twice",
+        body="I also saw the site was slow once.",
+    )
+    assert t["topic"] == "account_billing"
+
+
+def test_no_signal_is_unmapped_and_silent(clauses):
+    t = _one(clauses, subject='=HYPERLINK("http://x","y")', body="")
+    assert (t["topic"], t["verdict"], t["clause_id"]) == ("unmapped", "silent", "")
+    assert t["confidence"] <= 0.3
+
+
+def test_batches_give_the_same_result(clauses, monkeypatch):
+    t = synth_tickets(2500, seed=9)
+    whole = X.crossref(t, clauses)
+    monkeypatch.setattr(X, "BATCH_ROWS", 400)
+    done = []
+    parts = X.crossref(t, clauses, progress=done.append)
+    pd.testing.assert_frame_equal(whole, parts)
+    assert sum(done) == len(t) and len(done) == 7
+
+
+def test_empty_and_missing_columns(clauses):
+    empty = _tickets([{"subject": "x"}]).iloc[:0]
+    x = X.crossref(empty, clauses)
+    assert len(x) == 0 and list(x.columns[: len(CROSSREF_COLUMNS)]) == CROSSREF_COLUMNS
+    with pytest.raises(KenolibError, match="subject"):
+        X.crossref(pd.DataFrame({"ticket_id": ["1"]}), clauses)
+
+
+def test_evidence_words_come_from_the_ticket(clauses):
+    x = X.crossref(synth_tickets(500, seed=2), clauses)
+    text = (x["subject"] + " " + x["body"]).str.lower().str.replace("'", " ")
+    mapped = x[x["topic"] != "unmapped"]
+    assert (mapped["evidence"] != "").all()
+    for ev, tx in zip(mapped["evidence"].head(100), text[mapped.index].head(100), strict=True):
+        for signal in ev.split(", "):
+            assert signal.split()[0] in tx
+
+
+# -- aggregates ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def xref():
+    from kenolib.policy import parse_policy
+
+    return X.crossref(synth_tickets(4000, seed=11), parse_policy().clauses)
+
+
+def test_verdict_by_product(xref):
+    v = X.verdict_by_product(xref)
+    assert v["tickets"].sum() == len(xref)
+    assert (v[["supported", "not_supported", "silent"]].sum(axis=1) == v["tickets"]).all()
+    assert v["product"].iloc[0] == "shared_hosting" and v["product"].iloc[-1] == "unknown"
+
+
+def test_monthly_out_of_scope(xref):
+    m = X.monthly_out_of_scope(xref)
+    assert m["tickets"].sum() == len(xref)
+    assert m["out_of_scope"].sum() == (xref["verdict"] == "not_supported").sum()
+    assert m["share"].between(0, 1).all()
+    assert m["month"].nunique() >= 24
+
+
+def test_out_of_scope_hours_and_cost(xref):
+    h = X.out_of_scope_hours(xref, hourly_rate=50)
+    oos = xref[xref["verdict"] == "not_supported"]
+    assert h["tickets"].sum() == len(oos)
+    assert h["agent_hours"].sum() == pytest.approx(oos["agent_minutes"].fillna(0).sum() / 60, abs=1)
+    assert (h["cost"] == (h["agent_hours"] * 50).round(2)).all()
+    assert "cost" not in X.out_of_scope_hours(xref).columns
+    with pytest.raises(KenolibError):
+        X.out_of_scope_hours(xref, hourly_rate=-1)
+
+
+def test_silent_topics_ranked_with_examples(xref):
+    s = X.silent_topics(xref, examples=2)
+    assert s["tickets"].is_monotonic_decreasing
+    assert s["tickets"].sum() == (xref["verdict"] == "silent").sum()
+    assert {"migrations", "email_deliverability", "refunds_cancellations"} <= set(s["topic"])
+    first = s.iloc[0]
+    ids = first["example_ticket_ids"].split("; ")
+    assert len(ids) == 2
+    assert set(xref.set_index("ticket_id").loc[ids, "topic"]) == {first["topic"]}
+
+
+def test_tickets_by_topic_and_low_confidence(xref):
+    t = X.tickets_by_topic(xref)
+    assert t["tickets"].sum() == len(xref)
+    low = X.low_confidence(xref, threshold=0.9)
+    assert (low["confidence"] < 0.9).all() and low["confidence"].is_monotonic_increasing
+    assert len(low) == (xref["confidence"] < 0.9).sum()
+
+
+# -- evaluation -----------------------------------------------------------------------------
+
+
+def test_dev_set_accuracy(clauses):
+    ev = X.evaluate(load_tickets(LABELLED / "labelled_dev.csv"), clauses)
+    assert ev.n >= 100
+    # measured 100 % on every figure after tuning on this set; keep a small margin
+    assert ev.verdict_accuracy >= 0.97
+    assert ev.topic_accuracy >= 0.95
+    assert ev.clause_accuracy >= 0.95
+    assert ev.confusion.to_numpy().sum() == ev.n
+    text = X.format_evaluation(ev)
+    assert "verdict accuracy" in text and "confusion" in text
+
+
+def test_evaluate_counts_mistakes_and_rejects_bad_labels(clauses):
+    t = _tickets(
+        [
+            {"product": "Web Hosting", "subject": "restore my backup"},
+            {"product": "Web Hosting", "subject": "restore my backup"},
+        ]
+    )
+    t["expected_topic"] = ["backups", "dns"]
+    t["expected_verdict"] = ["not_supported", "supported"]
+    t["expected_clause_id"] = ["shared_hosting.N03", "shared_hosting.S01"]
+    ev = X.evaluate(t, clauses)
+    assert ev.verdict_accuracy == 0.5 and ev.topic_accuracy == 0.5 and ev.clause_accuracy == 0.5
+    assert ev.confusion.loc["supported", "not_supported"] == 1
+    assert ev.mistakes["ticket_id"].tolist() == ["T1"]
+    t["expected_verdict"] = ["maybe", "supported"]
+    with pytest.raises(KenolibError, match="expected_verdict"):
+        X.evaluate(t, clauses)
+    with pytest.raises(KenolibError, match="expected_topic"):
+        X.evaluate(t.drop(columns="expected_topic"), clauses)
+
+
+def test_equivalent_clauses_accepted(clauses):
+    t = _tickets([{"product": "Billing", "subject": "invoice question, charged twice"}])
+    t["expected_topic"] = ["account_billing"]
+    t["expected_verdict"] = ["supported"]
+    t["expected_clause_id"] = ["overview.S01"]  # S14 is the more specific, equivalent row
+    ev = X.evaluate(t, clauses)
+    assert ev.clause_accuracy == 1.0
+
+
+def test_calibration_table(clauses):
+    cal = X.calibrate_confidence(load_tickets(LABELLED / "labelled_dev.csv"), clauses)
+    assert cal["tickets"].sum() >= 100
+    assert cal["accuracy"].between(0, 1).all()
+
+
+# -- command line ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", EXPORT_FILES)
+def test_cli_crossref_every_format(name, tmp_path, capsys):
+    out = tmp_path / "x.parquet"
+    assert main(["crossref", str(EXPORTS / name), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip().splitlines()[-1] == f"wrote {out}"
+    back = pd.read_parquet(out)
+    assert back["ticket_id"].tolist() == load_tickets(EXPORTS / name)["ticket_id"].tolist()
+    if name in ("generic.csv", "zendesk.csv", "jira.csv", "whmcs.csv"):
+        assert "kenolib: warning:" in captured.err and "not dates" in captured.err
+
+
+def test_cli_crossref_csv_and_xlsx_neutralise_formulas(tmp_path):
+    out = tmp_path / "x.csv"
+    assert main(["crossref", str(EXPORTS / "zendesk.csv"), "--out", str(out)]) == 0
+    back = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert back.loc[2, "subject"].startswith("'=HYPERLINK")
+    out = tmp_path / "x.xlsx"
+    assert main(["crossref", str(EXPORTS / "generic.csv"), "--out", str(out)]) == 0
+    from openpyxl import load_workbook
+
+    ws = load_workbook(out, read_only=True).worksheets[0]
+    cells = [c for row in ws.iter_rows(values_only=True) for c in row]
+    assert '=HYPERLINK("http://x","y")' in cells  # stored as text, not a formula
+
+
+def test_cli_crossref_xlsx_row_limit(tmp_path, monkeypatch, capsys):
+    import kenolib.cli as cli
+
+    monkeypatch.setattr(cli, "XLSX_MAX_ROWS", 3)
+    out = tmp_path / "x.xlsx"
+    assert main(["crossref", str(EXPORTS / "generic.csv"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("kenolib: error:") and "parquet" in last and not out.exists()
+
+
+def test_cli_crossref_errors(tmp_path, capsys):
+    p = tmp_path / "t.csv"
+    p.write_text("ticket_id,subject\n1,x\n", encoding="utf-8")
+    assert main(["crossref", str(p), "--format", "generic", "--out", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kenolib: error:") and "created_at" in err and "columns found" in err
+    assert main(["crossref", str(p), "--out", str(p)]) == 2  # never overwrite the input
+    assert p.read_text(encoding="utf-8").startswith("ticket_id")
+
+
+def test_cli_synth_reproducible(tmp_path, capsys):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert main(["synth", "--n", "300", "--seed", "4", "--out", str(a)]) == 0
+    assert main(["synth", "--n", "300", "--seed", "4", "--out", str(b)]) == 0
+    assert a.read_bytes() == b.read_bytes()
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith(str(b))
+    assert len(load_tickets(a)) == 300
+
+
+def test_cli_evaluate(capsys):
+    assert main(["evaluate", str(LABELLED / "labelled_dev.csv"), "--mistakes", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "verdict accuracy" in out and "per verdict" in out
+
+
+def test_sample_tickets_bundled_and_reproducible():
+    from kenolib import config
+
+    sample = load_tickets(config.SAMPLE_TICKETS)
+    assert len(sample) == 3000
+    fresh = synth_tickets(3000, seed=7)
+    assert sample["ticket_id"].tolist() == fresh["ticket_id"].tolist()
+    assert sample["subject"].tolist() == fresh["subject"].tolist()
+
+
+def test_benchmark_script_runs_tiny(tmp_path):
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_crossref.py"), "--sizes", "2000"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "tickets/s" in r.stdout and "peak memory" in r.stdout
+    assert np.isfinite(float(r.stdout.split("tickets/s")[0].split()[-1].replace(",", "")))
