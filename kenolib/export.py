@@ -8,7 +8,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -258,6 +258,16 @@ def _column_values(s: pd.Series, stats: WorkbookStats) -> list[object]:
     return [xlsx_value(v) for v in s.tolist()]
 
 
+def frame_rows(
+    df: pd.DataFrame, stats: WorkbookStats, chunk_rows: int = 20_000
+) -> Iterator[tuple[object, ...]]:
+    """The rows of ``df`` as tuples of cleaned Python values, converted one chunk at a time
+    (vectorised per column) so a large frame is never held twice as Python objects."""
+    for start in range(0, len(df), chunk_rows):
+        part = df.iloc[start : start + chunk_rows]
+        yield from zip(*[_column_values(part[c], stats) for c in part.columns], strict=True)
+
+
 @dataclass
 class _Styles:
     """openpyxl style objects built once from the theme (shared by every cell)."""
@@ -357,15 +367,16 @@ def write_table_sheets(
     if per_sheet < 1:
         raise ValueError(f"max_rows must exceed {HEADER_ROW}")
     headers = _unique_headers(df.columns)
-    columns = [_column_values(df[c], stats) for c in df.columns]
+    head = df.head(500)
+    sample = [_column_values(head[c], WorkbookStats()) for c in df.columns]
+    widths = [_width(h, col, theme) for h, col in zip(headers, sample, strict=True)]
     wrap_cols = set(theme["workbook"].get("wrap", []))
     wrapped = [str(c) in wrap_cols for c in df.columns]
-    widths = [_width(h, col, theme) for h, col in zip(headers, columns, strict=True)]
-    n = len(df)
+    n = len(df) if len(df.columns) else 0
     chunks = max(1, math.ceil(n / per_sheet))
     written: list[str] = []
     bar = tqdm(total=n, desc=title, unit="row", disable=not progress, leave=False)
-    rows = zip(*columns, strict=True) if columns else iter(())
+    rows = frame_rows(df, stats)
     for k in range(chunks):
         sheet_title = safe_sheet_title(title if k == 0 else f"{title} ({k + 1})", wb.sheetnames)
         ws = wb.create_sheet(sheet_title)

@@ -433,3 +433,13 @@ def test_cli_report_bad_ticket_file_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(bad) in err[0]
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+
+
+def test_frame_rows_converts_chunk_by_chunk_without_losing_rows():
+    from kenolib.export import WorkbookStats, frame_rows
+
+    df = pd.DataFrame({"a": range(10), "b": [f"x\x01{i}" for i in range(10)]})
+    stats = WorkbookStats()
+    rows = list(frame_rows(df, stats, chunk_rows=3))
+    assert rows == [(i, f"x{i}") for i in range(10)]
+    assert stats.cleaned_cells == 10
