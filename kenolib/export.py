@@ -683,7 +683,7 @@ def write_summary_sheet(ws, data: ReportData, theme: dict[str, Any], stats: Work
             index="product", columns="verdict", values="tickets", aggfunc="sum", fill_value=0
         )
         order = [c for c in ("supported", "not_supported", "silent") if c in v.columns]
-        v = v[order].reset_index()
+        v = v.loc[list(dict.fromkeys(data.verdicts["product"])), order].reset_index()
         v["product"] = v["product"].map(lambda p: data.products.get(p, p))
         verdict_row = row + 1
         row = _write_block(
