@@ -275,9 +275,15 @@ def build_html(data: ReportData, theme: dict[str, Any] | None = None) -> str:
         v = data.verdicts.assign(
             product=data.verdicts["product"].map(lambda p: data.products.get(p, p))
         )
-        figs.append(("Verdicts", "", charts.verdicts_by_product(v, theme=theme)))
+        figs.append(("Verdicts by product", "", charts.verdicts_by_product(v, theme=theme)))
         if data.monthly is not None and len(data.monthly):
-            figs.append(("Trend", "", charts.monthly_trend(data.monthly)))
+            figs.append(
+                (
+                    "Out-of-scope trend",
+                    "Share of each month's tickets that the policy does not support, per product.",
+                    charts.monthly_trend(data.monthly),
+                )
+            )
         if data.policy_gaps is not None and len(data.policy_gaps) and "tickets" in data.policy_gaps:
             label = "topic_label" if "topic_label" in data.policy_gaps.columns else "topic"
             hover = next(
@@ -285,8 +291,8 @@ def build_html(data: ReportData, theme: dict[str, Any] | None = None) -> str:
             )
             figs.append(
                 (
-                    "Policy gaps",
-                    "",
+                    "Silent topics",
+                    "Tickets no clause decides, by topic; hover for example subjects.",
                     charts.silent_topics_bar(data.policy_gaps, label, hover=hover, theme=theme),
                 )
             )
