@@ -67,8 +67,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.format != "auto" and args.tickets is None:
         raise KenolibError("--format needs --tickets T (the ticket export it describes)")
-    if args.hourly_rate is not None and args.hourly_rate < 0:
-        raise KenolibError(f"--hourly-rate {args.hourly_rate:g}: give a rate of 0 or more")
     written = write_reports(
         policy=args.policy,
         tickets=args.tickets,

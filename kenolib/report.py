@@ -366,6 +366,21 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
+def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """Create the report directory (parents too), or say in one line why it cannot be used."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise KenolibError(f"{out}: is a file, not a directory; give --out-dir a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise KenolibError(
+            f"{out}: cannot write the reports ({reason}); choose another --out-dir"
+        ) from None
+    return out
+
+
 def write_report_files(
     data: ReportData,
     out_dir: str | os.PathLike[str] = config.REPORTS_DIR,
@@ -374,9 +389,7 @@ def write_report_files(
     inputs: tuple[str | os.PathLike[str] | None, ...] = (),
 ) -> tuple[list[Path], WorkbookStats]:
     """Write the workbook and the HTML page for ``data`` into ``out_dir``, both or neither."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise KenolibError(f"{out}: is a file, not a directory; give --out-dir a directory")
+    out = prepare_out_dir(out_dir)
     targets = [out / XLSX_NAME, out / HTML_NAME]
     for t in targets:
         for i in inputs:
@@ -385,14 +398,22 @@ def write_report_files(
                     f"{t}: refusing to overwrite an input file; choose another --out-dir"
                 )
     theme = load_theme()
-    with contextlib.ExitStack() as stack:
-        tmp_xlsx = stack.enter_context(atomic_path(targets[0]))
-        tmp_html = stack.enter_context(atomic_path(targets[1]))
-        stats = write_report_workbook(data, tmp_xlsx, theme, max_rows=max_rows, progress=progress)
-        write_html(data, tmp_html, theme)
-        mode = _file_mode()
-        for tmp in (tmp_xlsx, tmp_html):
-            os.chmod(tmp, mode)  # temp files are private (0600); reports are ordinary files
+    try:
+        with contextlib.ExitStack() as stack:
+            tmp_xlsx = stack.enter_context(atomic_path(targets[0]))
+            tmp_html = stack.enter_context(atomic_path(targets[1]))
+            stats = write_report_workbook(
+                data, tmp_xlsx, theme, max_rows=max_rows, progress=progress
+            )
+            write_html(data, tmp_html, theme)
+            mode = _file_mode()
+            for tmp in (tmp_xlsx, tmp_html):
+                os.chmod(tmp, mode)  # temp files are private (0600); reports are ordinary files
+    except OSError as exc:  # unwritable directory, disk full: no report half-written
+        reason = exc.strerror or str(exc)
+        raise KenolibError(
+            f"{out}: cannot write the reports ({reason}); choose another --out-dir"
+        ) from None
     return targets, stats
 
 
@@ -416,6 +437,9 @@ def write_reports(
     """
     from kenolib.policy import parse_policy
 
+    if hourly_rate is not None and not hourly_rate >= 0:
+        raise KenolibError(f"--hourly-rate {hourly_rate:g}: give a rate of 0 or more")
+    prepare_out_dir(out_dir)  # fail before the long steps, not after them
     show = progress and sys.stderr.isatty()
     steps = tqdm(total=4, desc="report", unit="step", disable=not show)
     steps.set_postfix_str("parsing the policy")

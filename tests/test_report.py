@@ -443,3 +443,14 @@ def test_frame_rows_converts_chunk_by_chunk_without_losing_rows():
     rows = list(frame_rows(df, stats, chunk_rows=3))
     assert rows == [(i, f"x{i}") for i in range(10)]
     assert stats.cleaned_cells == 10
+
+
+def test_unwritable_out_dir_and_negative_rate_are_user_errors(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x", encoding="utf-8")
+    assert main(["report", "--out-dir", str(blocker / "reports")]) == 2  # parent is a file
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write the reports" in err[0]
+    assert main(["report", "--hourly-rate", "-5", "--out-dir", str(tmp_path / "o")]) == 2
+    assert "--hourly-rate -5" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
