@@ -446,8 +446,7 @@ def write_coverage_sheet(
     data: ReportData,
     theme: dict[str, Any],
     stats: WorkbookStats,
-    clause_rows: dict[str, int],
-    clauses_title: str,
+    clause_at: dict[str, str],
 ) -> str:
     """Topics × products with marks, fills, a legend, a comment and a link to each cell's clause."""
     styles = _Styles(theme)
@@ -507,13 +506,11 @@ def write_coverage_sheet(
                 cell.comment = Comment(comment, "kenolib")
                 cell.comment.width = cfg.get("width_pt", 420)
                 cell.comment.height = cfg.get("height_pt", 220)
-            first = next(
-                (i for i in str(c["clause_ids"] or "").split(";") if i in clause_rows), None
-            )
+            first = next((i for i in str(c["clause_ids"] or "").split(";") if i in clause_at), None)
             if first:
                 cell.hyperlink = Hyperlink(
                     ref="",
-                    location=f"'{clauses_title}'!A{clause_rows[first]}",
+                    location=clause_at[first],
                     tooltip=f"Go to {first}",
                 )
             row.append(cell)
@@ -727,11 +724,16 @@ def write_report_workbook(
     wb.properties.description = f"Policy {data.policy_source} (SHA-256 {data.policy_sha256})"
     wb.properties.created = data.generated_at.replace(tzinfo=None)
     summary = wb.create_sheet(safe_sheet_title(sheets["summary"]["title"]))
-    clauses_title = safe_sheet_title(
-        sheets["clauses"]["title"], [summary.title, sheets["coverage"]["title"]]
-    )
-    clause_rows = {cid: HEADER_ROW + 1 + i for i, cid in enumerate(data.clauses["clause_id"])}
-    write_coverage_sheet(wb, data, theme, stats, clause_rows, clauses_title)
+    # where each clause will land in Clauses (or its continuation sheets), for the links
+    per_sheet = max_rows - HEADER_ROW
+    taken = [summary.title, sheets["coverage"]["title"]]
+    clause_at: dict[str, str] = {}
+    for i, cid in enumerate(data.clauses["clause_id"]):
+        k, r = divmod(i, per_sheet)
+        base = sheets["clauses"]["title"]
+        sheet = safe_sheet_title(base if k == 0 else f"{base} ({k + 1})", taken)
+        clause_at[cid] = f"'{sheet}'!A{HEADER_ROW + 1 + r}"
+    write_coverage_sheet(wb, data, theme, stats, clause_at)
 
     def detail(key: str, df: pd.DataFrame, table: str, note: str = "") -> None:
         spec = sheets[key]

@@ -249,6 +249,14 @@ def test_detail_continues_on_numbered_sheets(with_tickets):
     names = [t for ws in wb for t in ws.tables]
     assert len(names) == len({x.lower() for x in names})
     assert len(wb["Summary"]._charts) == 2  # coverage + verdicts
+    # Clauses split too; every coverage link still lands on its clause
+    ws = wb["Coverage"]
+    links = [c for row in ws.iter_rows(min_row=HEADER_ROW + 1) for c in row if c.hyperlink]
+    assert len(links) > 100
+    for cell in links:
+        sheet, ref = cell.hyperlink.location.rsplit("!", 1)
+        target = wb[sheet.strip("'")][ref].value
+        assert target in cell.comment.text, (cell.coordinate, target)
 
 
 def test_sheet_and_table_names_are_valid():
