@@ -27,6 +27,7 @@ tickets × topics score matrix, and array lookups into a precomputed (product, t
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,11 +61,13 @@ from kenolib.taxonomy import (
 )
 
 #: Rows classified per batch (bounds memory; the progress bar advances per batch).
-BATCH_ROWS = 250_000
+BATCH_ROWS = 50_000
+#: Threads classifying batches at once (numpy and pyarrow release the GIL).
+WORKERS = min(4, os.cpu_count() or 1)
 #: Cut quoted replies, forwarded messages and signatures: everything from the first marker on.
 _QUOTE_CUT = (
-    r"(?is)\n[ \t]*(>|on [^\n]{0,160}wrote:|-{2,}|_{5,}|from: [^\n]*\n(sent|to|date):|"
-    r"sent from my |(kind |best |warm )?regards\b|thanks?( you)?,? *\n|cheers,? *\n).*"
+    r"(?ism)^[ \t]*(>|on [^\n]{0,160}wrote:|-{2,}|_{5,}|from: [^\n]*\n(sent|to|date):|"
+    r"sent from my |(kind |best |warm )?regards\b|thanks?( you)?,? *$|cheers,? *$).*"
 )
 _STOPWORDS = frozenset(
     "a an the and or of to in on for with by from at as is are be we our your you it its this that "
@@ -76,6 +79,10 @@ _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtyp
 _K1 = np.uint64(0x9E3779B97F4A7C15)
 _K2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _BLOOM_BITS = 14
+_BYTES = np.uint64(0x0101010101010101)
+_HIGH = np.uint64(0x8080808080808080)
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_FOLD = np.uint64(0x2020202020202020)
 
 
 def _words(text: str) -> list[str]:
@@ -122,6 +129,8 @@ class Signals:
     phrase_prefixes: dict[int, np.ndarray]  # k -> sorted codes of k-word prefixes of longer phrases
     max_phrase: int
     phrase_gap: int
+    bigram_entry: np.ndarray | None  # [V*V] entry id of a two-word phrase, -1 if none
+    bigram_prefix: np.ndarray | None  # [V*V] True if the pair starts a longer phrase
     n_vocab: int
     subject_weight: float
     body_chars: int
@@ -262,6 +271,14 @@ def build_signals(
         arr = np.array(codes, dtype=np.int64)
         o = np.argsort(arr)
         phrase_keys[n] = (arr[o], np.array(ents, dtype=np.int64)[o])
+    bigram_entry = bigram_prefix = None
+    if V * V <= 1 << 24:  # a direct table up to 16 M pairs (80 MB); else binary search
+        bigram_entry = np.full(V * V, -1, dtype=np.int32)
+        bigram_prefix = np.zeros(V * V, dtype=bool)
+        if 2 in phrase_keys:
+            bigram_entry[phrase_keys[2][0]] = phrase_keys[2][1]
+        if 2 in prefixes:
+            bigram_prefix[np.array(sorted(prefixes[2]), dtype=np.int64)] = True
     cal = data.get("calibration") or {}
     edges = np.array(cal.get("edges") or [1.01], dtype=np.float64)
     acc = np.array(cal.get("accuracy") or [0.5], dtype=np.float64)
@@ -283,6 +300,8 @@ def build_signals(
         phrase_prefixes={k: np.array(sorted(v), dtype=np.int64) for k, v in prefixes.items()},
         max_phrase=max(by_n, default=1),
         phrase_gap=int(data.get("phrase_gap", 3)),
+        bigram_entry=bigram_entry,
+        bigram_prefix=bigram_prefix,
         n_vocab=V,
         subject_weight=float(data.get("subject_weight", 2.5)),
         body_chars=int(data.get("body_chars", 600)),
@@ -294,15 +313,17 @@ def build_signals(
 
 
 def _clause_cues(clauses: pd.DataFrame) -> dict[str, list[str]]:
-    """Distinctive words of clauses that share a (product, topic) cell, for tie-breaking."""
+    """Distinctive heading words of clauses sharing a (product, topic) cell, for tie-breaking.
+
+    Headings only: body words of clauses are common ("site", "support", "best") and would
+    match most tickets without telling the clauses apart; ``clause_hints`` add the rest.
+    """
     out: dict[str, list[str]] = {}
     c = clauses[clauses["status"] != "note"]
     for _, grp in c.groupby(["product", "topic"], sort=False):
         if len(grp) < 2:
             continue
-        words = {
-            r.clause_id: set(_words(f"{r.heading} {r.text}")) - _STOPWORDS for r in grp.itertuples()
-        }
+        words = {r.clause_id: set(_words(str(r.heading))) - _STOPWORDS for r in grp.itertuples()}
         common = set.intersection(*words.values())
         for cid, ws in words.items():
             out[cid] = sorted(w for w in ws - common if len(w) > 2)
@@ -324,12 +345,12 @@ def _as_text(s: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def classification_text(subject: pa.Array, body: pa.Array, body_chars: int) -> pa.Array:
     """``subject \\n body-start `` with quoted replies, signatures and leftover tags removed."""
-    b = pc.utf8_slice_codeunits(body, 0, body_chars * 3)
-    if pc.any(pc.match_substring(b, "<")).as_py():
-        b = pc.replace_substring_regex(b, r"<[a-zA-Z/!][^>]*>", " ")
-    b = pc.binary_join_element_wise("\n", b, "")
+    # Cutting only ever removes a suffix, so cutting the first ``body_chars`` is enough.
+    b = pc.utf8_slice_codeunits(body, 0, body_chars)
+    _, _, data = b.buffers()
+    if data is not None and (np.frombuffer(data, dtype=np.uint8) == 60).any():  # "<"
+        b = pc.replace_substring_regex(b, r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>", " ")
     b = pc.replace_substring_regex(b, _QUOTE_CUT, "")
-    b = pc.utf8_slice_codeunits(b, 0, body_chars)
     return pc.binary_join_element_wise(subject, " \n ", b, " ", "")
 
 
@@ -372,28 +393,37 @@ def _tokenise(text: pa.Array, subject_len: np.ndarray, sig: Signals) -> _Tokens:
         return empty
     raw = np.frombuffer(data_buf, dtype=np.uint8)[base:end]
     offsets = offsets - base + 1  # one leading space byte below
-    d = np.empty(raw.size + 9, dtype=np.uint8)
+    pad = (-(raw.size + 9)) % 8
+    d = np.empty(raw.size + 9 + pad, dtype=np.uint8)
     d[0] = 32
     d[1 : raw.size + 1] = raw
     d[raw.size + 1 :] = 32
-    np.bitwise_or(d, 32, out=d)
-    tmp = np.subtract(d, np.uint8(97))
-    alnum = tmp < 26
-    np.subtract(d, np.uint8(48), out=tmp)
-    alnum |= tmp < 10
-    alnum |= d >= 128
-    del tmp
-    alnum[-8:] = False
-    edges = np.flatnonzero(alnum[1:] != alnum[:-1]) + 1
-    del alnum
+    # SWAR: eight bytes per uint64. Fold case, then set the high bit of every byte that is a
+    # letter, a digit or non-ASCII; a word edge is a byte whose bit differs from the previous.
+    w = d.view(np.uint64)
+    np.bitwise_or(w, _FOLD, out=w)
+    x = np.bitwise_and(w, _LOW7)
+    x |= _HIGH
+    m = np.subtract(x, _BYTES * np.uint64(0x61))
+    m &= ~np.subtract(x, _BYTES * np.uint64(0x7B))
+    tmp = np.subtract(x, _BYTES * np.uint64(0x30))
+    tmp &= ~np.subtract(x, _BYTES * np.uint64(0x3A))
+    m |= tmp
+    m |= w
+    m &= _HIGH
+    del x, tmp
+    prev = np.left_shift(m, np.uint64(8))
+    prev[1:] |= m[:-1] >> np.uint64(56)
+    m ^= prev
+    del prev
+    edges = np.flatnonzero(m.view(np.uint8))
+    del m
     starts = edges[0::2]
     length = edges[1::2] - starts
     del edges
     words = np.ndarray(shape=(d.size - 7,), dtype="<u8", buffer=d.data, strides=(1,))
     first = words[starts]
-    shift = ((8 - np.minimum(length, 8)) * 8).astype(np.uint64)
-    first <<= shift
-    first >>= shift
+    first &= _MASKS.take(np.minimum(length, 8))
     ulen = length.astype(np.uint64)
     slot = sig.slot_vid[_prefilter_hash(first, ulen)]
     keep = np.flatnonzero(slot != -1)
@@ -430,8 +460,31 @@ def _tokenise(text: pa.Array, subject_len: np.ndarray, sig: Signals) -> _Tokens:
         if L > 1
         else hit[:0]
     )
-    code = h_vid[cand].astype(np.int64)
-    for k in range(2, sig.max_phrase + 1):
+    # two-word phrases: a direct lookup table indexed by the pair code
+    code = h_vid[cand] * V + h_vid[cand + 1]
+    if sig.bigram_entry is not None:
+        ent = sig.bigram_entry[code]
+        m = ent >= 0
+        found_pos.append(h_start[cand[m]])
+        found_entry.append(ent[m].astype(np.int64))
+        ok = sig.bigram_prefix[code]
+    else:
+        ok = np.zeros(len(code), dtype=bool)
+        if 2 in sig.phrase_keys:
+            pk, pe = sig.phrase_keys[2]
+            pos = np.searchsorted(pk, code).clip(0, len(pk) - 1)
+            m = pk[pos] == code
+            found_pos.append(h_start[cand[m]])
+            found_entry.append(pe[pos[m]])
+        prefixes = sig.phrase_prefixes.get(2)
+        if prefixes is not None and len(prefixes):
+            pos = np.searchsorted(prefixes, code).clip(0, len(prefixes) - 1)
+            ok = prefixes[pos] == code
+    cand, code = cand[ok], code[ok]
+    # longer phrases: few candidates remain; binary search in the sorted phrase codes
+    for k in range(3, sig.max_phrase + 1):
+        if not len(cand):
+            break
         nxt = cand + k - 1
         ok = nxt < L
         cand, code, nxt = cand[ok], code[ok], nxt[ok]
@@ -446,10 +499,10 @@ def _tokenise(text: pa.Array, subject_len: np.ndarray, sig: Signals) -> _Tokens:
             found_pos.append(h_start[cand[m]])
             found_entry.append(pe[pos[m]])
         prefixes = sig.phrase_prefixes.get(k)
-        if prefixes is None:
+        if prefixes is None or not len(prefixes):
             break
-        pos = np.searchsorted(prefixes, code).clip(0, max(len(prefixes) - 1, 0))
-        ok = prefixes[pos] == code if len(prefixes) else np.zeros(len(code), bool)
+        pos = np.searchsorted(prefixes, code).clip(0, len(prefixes) - 1)
+        ok = prefixes[pos] == code
         cand, code = cand[ok], code[ok]
     pos = np.concatenate(found_pos)
     entry = np.concatenate(found_entry)
@@ -791,7 +844,8 @@ def crossref(
     body_col = tickets["body"] if "body" in tickets.columns else pd.Series("", index=tickets.index)
     parts: dict[str, list[np.ndarray]] = {}
     evidence: list[pa.Array] = []
-    for start in range(0, n, BATCH_ROWS):
+
+    def run(start: int) -> tuple[int, dict[str, Any], pa.Array]:
         stop = min(n, start + BATCH_ROWS)
         res = _classify_batch(
             _as_text(tickets["subject"].iloc[start:stop]),
@@ -800,13 +854,20 @@ def crossref(
             sig,
             vt,
         )
-        evidence.append(
-            _evidence(stop - start, res.pop("ev_row"), res.pop("ev_entry"), sig.entries)
-        )
-        for k, v in res.items():
-            parts.setdefault(k, []).append(v)
-        if progress is not None:
-            progress(stop - start)
+        ev = _evidence(stop - start, res.pop("ev_row"), res.pop("ev_entry"), sig.entries)
+        return stop - start, res, ev
+
+    # numpy and pyarrow release the GIL on whole-array work: batches run on WORKERS threads.
+    from concurrent.futures import ThreadPoolExecutor
+
+    starts = list(range(0, n, BATCH_ROWS))
+    with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(starts)))) as pool:
+        for done, res, ev in pool.map(run, starts):
+            evidence.append(ev)
+            for k, v in res.items():
+                parts.setdefault(k, []).append(v)
+            if progress is not None:
+                progress(done)
     if n == 0:
         parts = {
             k: [np.zeros(0, dtype=np.int64)]
@@ -817,61 +878,54 @@ def crossref(
     res = {k: np.concatenate(v) for k, v in parts.items()}
     cl = vt.clauses
     chosen = res["clause"]
-    has = chosen >= 0
-    safe = np.where(has, chosen, 0)
+    # Index len(cl) is an extra empty row: "no clause" (silent).
+    clause_idx = pa.array(np.where(chosen >= 0, chosen, len(cl)))
+
+    def take(values: list[str], idx: pa.Array | np.ndarray) -> pd.Series:
+        arr = pa.array(values, type=pa.string()).take(pa.array(idx))
+        return pd.Series(pd.arrays.ArrowStringArray(arr))
 
     def clause_col(col: str) -> pd.Series:
-        vals = cl[col].astype(str).to_numpy(dtype=object) if len(cl) else np.array([""], object)
-        out = np.where(has, vals[safe] if len(cl) else "", "")
-        return pd.Series(out, dtype="string[pyarrow]")
+        return take([*cl[col].astype(str).tolist(), ""], clause_idx)
 
-    status = clause_col("status")
-    verdict = status.where(has, "silent")
-    topic_ids = np.array(vt.topics, dtype=object)[res["topic"]]
-    qual_table = {
-        (ti, qi): q
-        for ti, t in enumerate(vt.topics)
-        for qi, q in enumerate(vt.qualifiers.get(t) or [])
-    }
-    qkeys = res["topic"] * 16 + res["qualifier"]
-    uq, inv = np.unique(qkeys, return_inverse=True)
-    qual = (
-        np.array([qual_table.get((int(k) // 16, int(k) % 16), "") for k in uq], dtype=object)[
-            inv.reshape(-1)
-        ]
-        if len(uq)
-        else np.array([], dtype=object)
-    )
-    labels_tax = {t.id: t.label for t in tax.topics}
-    labels_tax[UNMAPPED] = "Unmapped"
+    verdict_values = [*cl["status"].astype(str).tolist(), "silent"]
+    tax_labels = {t.id: t.label for t in tax.topics}
+    topic_labels = [tax_labels.get(t, "Unmapped") for t in vt.topics]
+    qmax = vt.cand.shape[2]
+    qual_values = [
+        (vt.qualifiers.get(t) or [""] * qmax)[q]
+        if q < len(vt.qualifiers.get(t) or [""] * qmax)
+        else ""
+        for t in vt.topics
+        for q in range(qmax)
+    ]
     margin = res["margin"]
     conf = calibrated_confidence(margin, sig)
     conf = np.where(res["topic"] == len(vt.topics) - 1, sig.unmapped_confidence, conf)
+    ids = tickets["ticket_id"]
+    if not isinstance(ids.dtype, pd.StringDtype):
+        ids = ids.astype("string[pyarrow]")
+    plabels = (
+        labels if isinstance(labels.dtype, pd.StringDtype) else labels.astype("string[pyarrow]")
+    )
     out = pd.DataFrame(
         {
-            "ticket_id": tickets["ticket_id"].astype("string[pyarrow]").to_numpy(),
-            "product": pd.Series(
-                np.array(vt.products, dtype=object)[res["product"]], dtype="string[pyarrow]"
-            ),
-            "topic": pd.Series(topic_ids, dtype="string[pyarrow]"),
-            "verdict": verdict,
+            "ticket_id": ids.reset_index(drop=True),
+            "product": take(vt.products, res["product"]),
+            "topic": take(vt.topics, res["topic"]),
+            "verdict": take(verdict_values, clause_idx),
             "clause_id": clause_col("clause_id"),
             "clause_product": clause_col("product"),
             "clause_heading": clause_col("heading"),
             "clause_text": clause_col("text"),
             "confidence": np.round(conf, 3),
             "evidence": pd.Series(
-                pa.chunked_array(evidence).to_pandas(types_mapper=pd.ArrowDtype)
-            ).astype("string[pyarrow]"),
-            "product_label": labels.astype("string[pyarrow]").fillna("").to_numpy(),
-            "product_source": pd.Series(
-                np.array(["none", "label", "text"], dtype=object)[res["product_source"]],
-                dtype="string[pyarrow]",
+                pd.arrays.ArrowStringArray(pa.chunked_array(evidence, type=pa.string()))
             ),
-            "topic_label": pd.Series(
-                pd.Series(topic_ids).map(labels_tax).to_numpy(dtype=object), dtype="string[pyarrow]"
-            ),
-            "qualifier": pd.Series(qual, dtype="string[pyarrow]"),
+            "product_label": plabels.fillna("").reset_index(drop=True),
+            "product_source": take(["none", "label", "text"], res["product_source"]),
+            "topic_label": take(topic_labels, res["topic"]),
+            "qualifier": take(qual_values, res["topic"] * qmax + res["qualifier"]),
             "topic_margin": np.round(margin, 4),
         }
     )

@@ -39,7 +39,8 @@ READABLE_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".xlsx", ".parquet")
 MAX_XLSX_UNCOMPRESSED = 2_000_000_000
 SOURCE_PREFIX = "source_"
 
-_HTML_TAG = r"<[a-zA-Z/!][^>]*>"
+#: An HTML tag or comment (not "<name@example.com>", which mail bodies are full of).
+_HTML_TAG = r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>|<!--[^>]*-->"
 _ENTITIES = {
     "&nbsp;": " ",
     "&lt;": "<",
@@ -297,6 +298,18 @@ def html_to_text(s: pd.Series) -> pd.Series:
     return out
 
 
+def _has_html(s: pd.Series) -> bool:
+    """Whether any cell looks like HTML: a cheap scan for "<" first, the regex only if found."""
+    arr = pa.chunked_array(pa.array(_text(s), type=pa.large_string()))
+    found = False
+    for chunk in arr.chunks:
+        data = chunk.buffers()[2]
+        if data is not None and (np.frombuffer(data, dtype=np.uint8) == 60).any():
+            found = True
+            break
+    return found and bool(pc.any(pc.match_substring_regex(arr, _HTML_TAG)).as_py())
+
+
 def parse_dates(
     s: pd.Series, formats: list[str], null_values: list[str] | tuple[str, ...] = ()
 ) -> tuple[pd.Series, int, list[str]]:
@@ -409,7 +422,7 @@ def normalise_tickets(
     )
     html = spec.get("html_body", False)
     if html == "auto":
-        html = bool(found["body"]) and bool(body.str.contains(_HTML_TAG, regex=True).any())
+        html = bool(found["body"]) and _has_html(body)
     out["subject"] = html_to_text(subject) if html else subject
     out["body"] = html_to_text(body) if html else body
     for g in ("status", "priority"):
