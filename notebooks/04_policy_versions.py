@@ -1,14 +1,18 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python (kenolib)
+#     display_name: Python 3 (ipykernel)
 #     language: python
-#     name: kenolib
+#     name: python3
 # ---
 
 # %% tags=["parameters"]
