@@ -6,9 +6,8 @@ For each size: write a synthetic history to a temporary CSV, then time
 2. end to end: ``kenolib crossref history.csv --out history.parquet`` in a subprocess, against
    ``pyarrow.csv.read_csv`` of the same file (the plain read the target is stated against);
 
-and print tickets/s, the end-to-end / read ratio and the subprocess's peak memory (maximum
-resident set size from ``getrusage(RUSAGE_CHILDREN)``; sizes run smallest first, so each peak
-belongs to its own run).
+and print tickets/s, the end-to-end / read ratio and the peak memory of the ``kenolib crossref``
+process (its maximum resident set size, from ``os.wait4``'s resource usage of that child).
 
     python benchmarks/bench_crossref.py [--sizes 100000 1000000] [--repeat 2]
 """
@@ -18,7 +17,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,18 +30,43 @@ def _fmt_rate(n: int, seconds: float) -> str:
     return f"{n / seconds:,.0f}" if seconds > 0 else "inf"
 
 
-def bench(n: int, workdir: Path, repeat: int) -> dict[str, float]:
-    from kenolib.crossref import crossref
-    from kenolib.policy import parse_policy
-    from kenolib.synth import synth_tickets
-    from kenolib.tickets import load_tickets
-
-    csv_path = workdir / f"tickets_{n}.csv"
+def _run(cmd: list[str]) -> tuple[float, float]:
+    """Run a command; return (wall seconds, its own peak RSS in MB from wait4)."""
     t0 = time.perf_counter()
-    synth_tickets(n, seed=1).to_csv(csv_path, index=False)
-    gen = time.perf_counter() - t0
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd[2:4])} failed: {err.strip()}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def bench(n: int, workdir: Path, repeat: int) -> dict[str, float]:
+    csv_path = workdir / f"tickets_{n}.csv"
+    out_path = workdir / f"tickets_{n}.parquet"
+    kenolib = [sys.executable, "-m", "kenolib.cli"]
+    # The files are written and judged by child processes started while this process is still
+    # small, so each child's peak memory is its own (a forked child starts with the parent's).
+    gen, _ = _run([*kenolib, "synth", "--n", str(n), "--seed", "1", "--out", str(csv_path)])
     size_mb = csv_path.stat().st_size / 1e6
     print(f"\n== {n:,} tickets ({size_mb:,.0f} MB CSV, generated in {gen:.1f} s)")
+    cmd = [*kenolib, "crossref", str(csv_path), "--format", "generic", "--out", str(out_path)]
+    e2e, peak_mb = float("inf"), 0.0
+    for _ in range(repeat):
+        t, peak = _run(cmd)
+        e2e, peak_mb = min(e2e, t), max(peak_mb, peak)
+    read = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        table = pacsv.read_csv(csv_path, parse_options=pacsv.ParseOptions(newlines_in_values=True))
+        read = min(read, time.perf_counter() - t0)
+        del table
+    ratio = e2e / read if read > 0 else float("inf")
+
+    from kenolib.crossref import crossref
+    from kenolib.policy import parse_policy
+    from kenolib.tickets import load_tickets
 
     clauses = parse_policy().clauses
     tickets = load_tickets(csv_path, fmt="generic")
@@ -56,37 +79,9 @@ def bench(n: int, workdir: Path, repeat: int) -> dict[str, float]:
         best = min(best, time.perf_counter() - t0)
         assert len(out) == n
         del out
-    print(f"classification + verdicts (in memory): {best:.2f} s = {_fmt_rate(n, best)} tickets/s")
     del tickets
     gc.collect()
-
-    read = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        table = pacsv.read_csv(csv_path, parse_options=pacsv.ParseOptions(newlines_in_values=True))
-        read = min(read, time.perf_counter() - t0)
-        del table
-    out_path = workdir / f"tickets_{n}.parquet"
-    cmd = [
-        sys.executable,
-        "-m",
-        "kenolib.cli",
-        "crossref",
-        str(csv_path),
-        "--format",
-        "generic",
-        "--out",
-        str(out_path),
-    ]
-    e2e = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        e2e = min(e2e, time.perf_counter() - t0)
-        if r.returncode != 0:
-            raise SystemExit(f"kenolib crossref failed: {r.stderr.strip()}")
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    ratio = e2e / read if read > 0 else float("inf")
+    print(f"classification + verdicts (in memory): {best:.2f} s = {_fmt_rate(n, best)} tickets/s")
     print(f"pyarrow.csv.read_csv of the same CSV: {read:.2f} s")
     print(
         f"end to end kenolib crossref CSV -> Parquet: {e2e:.2f} s = {_fmt_rate(n, e2e)} "

@@ -2,9 +2,11 @@
 
 The output has exactly one row per input data row, in input order. It holds the generic ticket
 columns (``schemas.TICKET_COLUMNS``, normalised: dates parsed, minutes numeric, HTML bodies as
-plain text) first, then every original column of the export unchanged. An original column whose
-name equals a generic column name is kept under ``source_<name>`` (so ``product`` in a generic
-file becomes ``source_product`` beside the normalised ``product``). Warnings (cp1252 decoding,
+plain text) first, then every original column of the export unchanged. An original column
+whose name equals a generic column name and whose values normalising changed (dates parsed,
+minutes converted, HTML removed, spaces trimmed) is kept as ``source_<name>`` (a generic file's
+text ``created_at`` stays beside the parsed one as ``source_created_at``); one normalising left
+identical is not repeated. Warnings (cp1252 decoding,
 repeated headers, unparseable dates, unknown product labels) are one-line strings in
 ``df.attrs["warnings"]``.
 
@@ -461,13 +463,28 @@ def normalise_tickets(
             "unless the text names a product"
         )
     norm = pd.DataFrame({g: out[g] for g in TICKET_COLUMNS}, index=index)
-    renamed = raw.rename(columns={c: SOURCE_PREFIX + c for c in cols if c in TICKET_COLUMNS})
+    clashes = [c for c in cols if c in TICKET_COLUMNS]
+    same = [c for c in clashes if _identical(norm[c], raw[c])]
+    renamed = raw.drop(columns=same).rename(
+        columns={c: SOURCE_PREFIX + c for c in clashes if c not in same}
+    )
     df = pd.concat([norm, renamed], axis=1)
     df.index = pd.RangeIndex(n)
     df.attrs["warnings"] = list(warnings)
     df.attrs["format"] = fmt
     df.attrs["source"] = source
     return df
+
+
+def _identical(normalised: pd.Series, original: pd.Series) -> bool:
+    """Whether normalising left a text column exactly as it was (then it is not repeated)."""
+    if not (
+        isinstance(normalised.dtype, pd.StringDtype) and isinstance(original.dtype, pd.StringDtype)
+    ):
+        return False
+    a = pa.array(normalised, type=pa.large_string())
+    b = pa.array(original.fillna(""), type=pa.large_string())
+    return bool(pc.all(pc.equal(a, b)).as_py())
 
 
 def load_tickets(path: str | Path, fmt: str = "auto") -> pd.DataFrame:

@@ -63,13 +63,16 @@ def test_explicit_format_matches_auto(name):
 
 def test_original_columns_kept_and_clashes_prefixed():
     df = load_tickets(EXPORTS / "generic.csv")
-    assert "source_product" in df.columns and "source_created_at" in df.columns
+    # changed by normalising (parsed dates, numbers): the original text is kept beside
+    assert "source_created_at" in df.columns and "source_agent_minutes" in df.columns
     assert df.loc[3, "source_created_at"] == "2025-01-05"
+    # identical after normalising: not repeated
+    assert "source_product" not in df.columns and "source_subject" not in df.columns
     z = load_tickets(EXPORTS / "zendesk.csv")
     for col in ("Summation column", "Id", "Requester email", "Group", "Subject"):
         assert col in z.columns
     w = load_tickets(EXPORTS / "whmcs.csv")
-    assert "source_status" in w.columns  # WHMCS `status` clashes with the generic name
+    assert "status" in w.columns and "source_status" not in w.columns  # same values
 
 
 def test_zendesk_bom_subject_only_and_minutes():
