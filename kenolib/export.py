@@ -675,7 +675,7 @@ def write_summary_sheet(ws, data: ReportData, theme: dict[str, Any], stats: Work
     colours = [st[s]["plot"] for s in ("supported", "not_supported", "conditional", "silent")]
     chart = _bar_chart(ws, "Coverage cells by product", chart_row, len(counts), 4, colours, theme)
     ws.add_chart(chart, "H3")
-    if data.has_tickets:
+    if data.has_tickets and int(data.verdicts["tickets"].sum()) > 0:
         v = data.verdicts.pivot_table(
             index="product", columns="verdict", values="tickets", aggfunc="sum", fill_value=0
         )

@@ -462,3 +462,17 @@ def test_unwritable_out_dir_and_negative_rate_are_user_errors(tmp_path, capsys):
     assert main(["report", "--hourly-rate", "-5", "--out-dir", str(tmp_path / "o")]) == 2
     assert "--hourly-rate -5" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("keep", ["no_silent", "empty"])
+def test_history_without_gaps_or_tickets_still_reports(tmp_path, seed, keep):
+    xref = crossref_frame()
+    xref = xref[xref["verdict"] != "silent"] if keep == "no_silent" else xref.iloc[0:0]
+    data = report.add_crossref(report.policy_report_data(seed), xref, "small history")
+    (xlsx, html_path), _ = report.write_report_files(data, tmp_path)
+    wb = openpyxl.load_workbook(xlsx)
+    assert wb.sheetnames == BASE_SHEETS
+    figures = dict(table_frame(wb["Summary"], "tblKeyFigures").itertuples(index=False, name=None))
+    assert figures["Tickets analysed"] == len(xref)
+    assert wb["Policy gaps"].cell(HEADER_ROW + 1, 1).value == "(no rows)"
+    assert BeautifulSoup(html_path.read_text(encoding="utf-8"), "html.parser").find("h1")
