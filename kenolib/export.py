@@ -231,7 +231,8 @@ def _column_values(s: pd.Series, stats: WorkbookStats) -> list[object]:
     if pd.api.types.is_datetime64_any_dtype(s):
         if getattr(s.dt, "tz", None) is not None:
             s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-        return [None if v is pd.NaT else v.to_pydatetime() for v in s.astype(object)]
+        py = pd.Series(s.dt.to_pydatetime(), index=s.index, dtype=object)
+        return py.where(s.notna(), None).tolist()
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         ok = s.notna()
         if pd.api.types.is_float_dtype(s):
