@@ -8,20 +8,22 @@ import math
 import os
 import re
 import warnings
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from xml.etree import ElementTree
 
 import pandas as pd
 import yaml
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, Reference
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.hyperlink import Hyperlink
@@ -164,6 +166,7 @@ class WorkbookStats:
     split: dict[str, list[str]] = field(default_factory=dict)
     sheets: list[str] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
+    pending: list[PendingRows] = field(default_factory=list)
 
 
 def safe_sheet_title(title: str, taken: Iterable[str] = ()) -> str:
@@ -259,16 +262,6 @@ def _column_values(s: pd.Series, stats: WorkbookStats) -> list[object]:
     return [xlsx_value(v) for v in s.tolist()]
 
 
-def frame_rows(
-    df: pd.DataFrame, stats: WorkbookStats, chunk_rows: int = 20_000
-) -> Iterator[tuple[object, ...]]:
-    """The rows of ``df`` as tuples of cleaned Python values, converted one chunk at a time
-    (vectorised per column) so a large frame is never held twice as Python objects."""
-    for start in range(0, len(df), chunk_rows):
-        part = df.iloc[start : start + chunk_rows]
-        yield from zip(*[_column_values(part[c], stats) for c in part.columns], strict=True)
-
-
 @dataclass
 class _Styles:
     """openpyxl style objects built once from the theme (shared by every cell)."""
@@ -305,20 +298,33 @@ def _string_cell(ws, value: str, font: Font | None = None, alignment=None) -> Wr
     return cell
 
 
-def _style_array(ws, alignment: Alignment) -> StyleArray:
-    """The style of a cell with ``alignment``, computed once and shared by many cells."""
+DATE_FORMAT = "yyyy-mm-dd hh:mm"
+
+
+def _style_id(ws, alignment: Alignment | None = None, number_format: str | None = None) -> int:
+    """Register a cell style in the workbook and return its index (for generated rows)."""
     cell = WriteOnlyCell(ws)
-    cell.alignment = alignment
-    return cell._style
+    if alignment is not None:
+        cell.alignment = alignment
+    if number_format is not None:
+        cell.number_format = number_format
+    return cell.style_id
 
 
-def _text_cell_fast(ws, value: str, style: StyleArray | None) -> Cell:
-    """A text cell for already-cleaned text: typed as a string (never a formula or an error
-    value such as ``#N/A``), sharing a precomputed style; skips openpyxl's per-value checks."""
-    cell = Cell(ws, row=1, column=1, style_array=style)
-    cell._value = value
-    cell.data_type = "s"
-    return cell
+def count_cell_fixes(df: pd.DataFrame, stats: WorkbookStats) -> None:
+    """Count the cells writing ``df`` will clean (control characters) or cut (too long)."""
+    for col in df.columns:
+        s = df[col]
+        if not _is_text_column(s):
+            continue
+        if pd.api.types.is_object_dtype(s):
+            s = s.map(lambda v: ";".join(map(str, v)) if isinstance(v, list | tuple) else v)
+            s = s.where(s.map(lambda v: isinstance(v, str)), None)
+        text = s.astype("string")
+        stats.cleaned_cells += int(
+            text.str.contains(ILLEGAL_CHARACTERS_PATTERN, regex=True, na=False).sum()
+        )
+        stats.truncated_cells += int((text.str.len().fillna(0) > EXCEL_MAX_CELL_CHARS).sum())
 
 
 def _width(header: str, values: list[object], theme: dict[str, Any]) -> float:
@@ -376,8 +382,7 @@ def write_table_sheets(
     n = len(df) if len(df.columns) else 0
     chunks = max(1, math.ceil(n / per_sheet))
     written: list[str] = []
-    bar = tqdm(total=n, desc=title, unit="row", disable=not progress, leave=False)
-    rows = frame_rows(df, stats)
+    count_cell_fixes(df, stats)  # rows are generated at save time; the Summary needs counts now
     for k in range(chunks):
         sheet_title = safe_sheet_title(title if k == 0 else f"{title} ({k + 1})", wb.sheetnames)
         ws = wb.create_sheet(sheet_title)
@@ -394,18 +399,17 @@ def write_table_sheets(
             ws.column_dimensions[get_column_letter(i)].width = w
         write_title(ws, sheet_title, note, styles)
         ws.append([_string_cell(ws, h, styles.header) for h in headers])
-        wrap_style = _style_array(ws, styles.wrap)
-        for _ in range(start, stop):
-            ws.append(
-                [
-                    _text_cell_fast(ws, v, wrap_style if wrap else None)
-                    if v.__class__ is str and (wrap or v[:1] == "=" or v in ERROR_CODES)
-                    else v
-                    for v, wrap in zip(next(rows), wrapped, strict=True)
-                ]
+        if stop > start:
+            stats.pending.append(
+                PendingRows(
+                    ws.title,
+                    df.iloc[start:stop],
+                    wrapped,
+                    HEADER_ROW + 1,
+                    _style_id(ws, alignment=styles.wrap),
+                    _style_id(ws, number_format=DATE_FORMAT),
+                )
             )
-            if bar.disable is False:
-                bar.update(1)
         if stop > start and headers:
             name = safe_table_name(table_name if k == 0 else f"{table_name}_{k + 1}", stats.tables)
             _add_table(
@@ -420,7 +424,6 @@ def write_table_sheets(
         else:
             ws.append([_string_cell(ws, "(no rows)", styles.explanation)])
         stats.rows[sheet_title] = stop - start
-    bar.close()
     if chunks > 1:
         stats.split[title] = written[1:]
     stats.sheets.extend(written)
@@ -782,5 +785,190 @@ def write_report_workbook(
         max_rows,
     )
     write_summary_sheet(summary, data, theme, stats)
-    wb.save(path)
+    save_workbook(wb, path, stats, progress=progress)
     return stats
+
+
+# --------------------------------------------------------------------------------------------
+# Detail rows, vectorised: openpyxl writes each detail sheet's title, header, widths, frozen
+# pane and table; the data rows are generated column-wise (pandas/pyarrow string operations,
+# one chunk at a time) in the same SpreadsheetML openpyxl writes, and streamed into the saved
+# package. Text cells are inline strings (``t="inlineStr"``), so nothing can become a formula.
+# --------------------------------------------------------------------------------------------
+
+#: Rows generated per chunk when streaming detail rows into a saved workbook.
+XML_CHUNK_ROWS = 50_000
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_FIRST_SERIAL_DAY = pd.Timestamp("1900-03-01")  # Excel's 1900 leap-year bug ends here
+_XML_NONCHARS = r"[\x{FFFE}\x{FFFF}]"
+
+
+@dataclass
+class PendingRows:
+    """Data rows of one detail sheet, to be streamed into the package after ``wb.save``."""
+
+    sheet: str
+    frame: pd.DataFrame
+    wrapped: list[bool]
+    first_row: int
+    wrap_style: int
+    date_style: int
+
+
+def _xml_escape(text: pd.Series) -> pd.Series:
+    return (
+        text.str.replace("&", "&amp;", regex=False)
+        .str.replace("<", "&lt;", regex=False)
+        .str.replace(">", "&gt;", regex=False)
+    )
+
+
+def _text_xml(text: pd.Series, refs: pd.Series, style: str) -> pd.Series:
+    body = _xml_escape(text.str.replace(_XML_NONCHARS, "", regex=True))
+    xml = '<c r="' + refs + '"' + style + ' t="inlineStr"><is><t xml:space="preserve">'
+    return (xml + body + "</t></is></c>").fillna("")
+
+
+def column_xml(
+    s: pd.Series,
+    letter: str,
+    rows: pd.Series,
+    stats: WorkbookStats,
+    wrap_style: int | None,
+    date_style: int,
+) -> pd.Series:
+    """The ``<c>`` elements of one column, one string per row ("" for an empty cell)."""
+    refs = letter + rows
+    wrap = f' s="{wrap_style}"' if wrap_style is not None else ""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        if getattr(s.dt, "tz", None) is not None:
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        s = s.astype("datetime64[ns]")
+        serial = (s - _EXCEL_EPOCH) / pd.Timedelta(days=1)
+        ok = s.notna() & (s >= _FIRST_SERIAL_DAY)
+        out = (
+            '<c r="' + refs + f'" s="{date_style}" t="n"><v>' + serial.astype("string") + "</v></c>"
+        )
+        out = out.where(ok, "")
+        early = s.notna() & ~ok  # before 1900-03-01: Excel serials are ambiguous, keep as text
+        if early.any():
+            iso = s[early].dt.strftime("%Y-%m-%d %H:%M:%S").astype("string")
+            out[early] = _text_xml(iso, refs[early], "")
+        return out.astype(object)
+    if pd.api.types.is_bool_dtype(s):
+        v = s.astype("boolean").map({True: "1", False: "0"}).astype("string")
+        return ('<c r="' + refs + '" t="b"><v>' + v + "</v></c>").fillna("").astype(object)
+    if pd.api.types.is_numeric_dtype(s):
+        num = pd.to_numeric(s, errors="coerce").astype("float64")
+        finite = num.notna() & ~num.isin([math.inf, -math.inf])
+        if pd.api.types.is_integer_dtype(s):
+            text = s.astype("Int64").astype("string")
+        else:
+            text = num.map(repr, na_action="ignore").astype("string")
+        out = '<c r="' + refs + '" t="n"><v>' + text + "</v></c>"
+        return out.where(finite, "").fillna("").astype(object)
+    if (
+        pd.api.types.is_object_dtype(s)
+        and not s.map(lambda v: isinstance(v, str | list | tuple) or v is None or v is pd.NA).all()
+    ):
+        # mixed values: each keeps its own type (rare; small frames such as key figures)
+        values = _column_values(s, stats)
+        parts = []
+        for v, ref in zip(values, refs, strict=True):
+            if v is None:
+                parts.append("")
+            elif isinstance(v, str):
+                parts.append(_text_xml(pd.Series([v], dtype="string"), pd.Series([ref]), wrap)[0])
+            elif isinstance(v, bool):
+                parts.append(f'<c r="{ref}" t="b"><v>{int(v)}</v></c>')
+            elif isinstance(v, int | float):
+                parts.append(f'<c r="{ref}" t="n"><v>{v!r}</v></c>' if math.isfinite(v) else "")
+            else:
+                parts.append(
+                    _text_xml(pd.Series([str(v)], dtype="string"), pd.Series([ref]), wrap)[0]
+                )
+        return pd.Series(parts, index=s.index, dtype=object)
+    flat = s
+    if pd.api.types.is_object_dtype(s):
+        flat = s.map(lambda v: ";".join(map(str, v)) if isinstance(v, list | tuple) else v)
+    text, n_illegal, n_long = clean_text_column(flat)
+    stats.cleaned_cells += n_illegal
+    stats.truncated_cells += n_long
+    return _text_xml(text, refs, wrap).astype(object)
+
+
+def rows_xml(pending: PendingRows, chunk_rows: int = XML_CHUNK_ROWS) -> Iterator[bytes]:
+    """The ``<row>`` elements of a pending sheet, as UTF-8 bytes, one chunk at a time."""
+    df = pending.frame
+    scratch = WorkbookStats()  # cleaned/cut cells were counted when the sheet was laid out
+    letters = [get_column_letter(i + 1) for i in range(len(df.columns))]
+    for start in range(0, len(df), chunk_rows):
+        part = df.iloc[start : start + chunk_rows].reset_index(drop=True)
+        first = pending.first_row + start
+        rows = pd.Series(range(first, first + len(part))).astype("string")
+        xml = '<row r="' + rows + '">'
+        for col, letter, wrap in zip(part.columns, letters, pending.wrapped, strict=True):
+            cells = column_xml(
+                part[col],
+                letter,
+                rows,
+                scratch,
+                pending.wrap_style if wrap else None,
+                pending.date_style,
+            )
+            xml = xml + cells.astype("string")
+        yield "".join((xml + "</row>").tolist()).encode("utf-8")
+
+
+def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet title -> its XML part in a saved package."""
+    ns = {
+        "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+        "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+        "p": "http://schemas.openxmlformats.org/package/2006/relationships",
+    }
+    book = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    target = {r.get("Id"): r.get("Target") for r in rels.findall("p:Relationship", ns)}
+    out = {}
+    for sheet in book.findall("m:sheets/m:sheet", ns):
+        t = target[sheet.get(f"{{{ns['r']}}}id")]
+        out[sheet.get("name")] = t.lstrip("/") if t.startswith("/") else f"xl/{t}"
+    return out
+
+
+def save_workbook(
+    wb: Workbook, path: str | os.PathLike[str], stats: WorkbookStats, progress: bool = False
+) -> None:
+    """Save ``wb`` and stream the pending detail rows into its sheets (then drop them)."""
+    wb.save(path)
+    if not stats.pending:
+        return
+    path = Path(path)
+    tmp = path.with_name(path.name + ".rows")
+    total = sum(len(p.frame) for p in stats.pending)
+    bar = tqdm(total=total, desc="detail rows", unit="row", disable=not progress, leave=False)
+    try:
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+            parts = _sheet_parts(src)
+            pending = {parts[p.sheet]: p for p in stats.pending}
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename not in pending:
+                    dst.writestr(info, data)
+                    continue
+                head, sep, tail = data.decode("utf-8").rpartition("</sheetData>")
+                if not sep:
+                    raise RuntimeError(f"{info.filename}: no sheetData to fill")
+                with dst.open(info.filename, "w", force_zip64=True) as out:
+                    out.write(head.encode("utf-8"))
+                    p = pending[info.filename]
+                    for chunk in rows_xml(p):
+                        out.write(chunk)
+                    bar.update(len(p.frame))
+                    out.write((sep + tail).encode("utf-8"))
+        os.replace(tmp, path)
+    finally:
+        bar.close()
+        tmp.unlink(missing_ok=True)
+    stats.pending.clear()

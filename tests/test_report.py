@@ -371,18 +371,30 @@ def test_baseline_adds_policy_changes_sheet_and_section(tmp_path, capsys):
 def test_missing_and_infinite_numbers_leave_empty_cells(tmp_path):
     from openpyxl import Workbook
 
-    from kenolib.export import WorkbookStats, write_table_sheets
+    from kenolib.export import WorkbookStats, save_workbook, write_table_sheets
 
     df = pd.DataFrame(
-        {"x": [1.5, float("inf"), None], "when": pd.to_datetime(["2026-01-01", None, None])}
+        {
+            "x": [1.5, float("inf"), None],
+            "when": pd.to_datetime(["2026-01-01 00:00", None, "1899-06-30 12:00"]),
+            "n": pd.array([3, None, 5], dtype="Int64"),
+            "flag": pd.array([True, None, False], dtype="boolean"),
+            "note": ["a & <b>", None, ""],
+        }
     )
     wb = Workbook(write_only=True)
     stats = WorkbookStats()
     write_table_sheets(wb, "T", "t", df, "tblT", load_theme(), stats)
-    wb.save(tmp_path / "t.xlsx")
+    save_workbook(wb, tmp_path / "t.xlsx", stats)
     ws = openpyxl.load_workbook(tmp_path / "t.xlsx")["T"]
     assert [ws.cell(r, 1).value for r in (4, 5, 6)] == [1.5, None, None]
     assert ws.cell(4, 2).value.year == 2026 and ws.cell(5, 2).value is None
+    assert ws.cell(6, 2).value == "1899-06-30 12:00:00"  # before Excel's calendar: kept as text
+    assert [ws.cell(r, 3).value for r in (4, 5, 6)] == [3, None, 5]
+    assert [ws.cell(r, 4).value for r in (4, 5, 6)] == [True, None, False]
+    assert ws.cell(4, 5).value == "a & <b>" and ws.cell(5, 5).value is None
+    back = pd.read_excel(tmp_path / "t.xlsx", header=HEADER_ROW - 1)
+    assert list(back.columns) == ["x", "when", "n", "flag", "note"] and len(back) == 3
 
 
 def test_charts_escape_text_and_show_clauses_on_hover(seed):
@@ -443,14 +455,31 @@ def test_cli_report_bad_ticket_file_is_one_line_error(tmp_path, capsys):
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
 
 
-def test_frame_rows_converts_chunk_by_chunk_without_losing_rows():
-    from kenolib.export import WorkbookStats, frame_rows
+def test_rows_are_generated_chunk_by_chunk_without_losing_rows(tmp_path):
+    from openpyxl import Workbook
 
-    df = pd.DataFrame({"a": range(10), "b": [f"x\x01{i}" for i in range(10)]})
+    from kenolib.export import WorkbookStats, rows_xml, save_workbook, write_table_sheets
+
+    df = pd.DataFrame(
+        {
+            "a": range(10),
+            "b": [f"x\x01{i}" if i % 2 else f"=A{i}" for i in range(10)],
+            "ok": [True, False] * 5,
+        }
+    )
+    wb = Workbook(write_only=True)
     stats = WorkbookStats()
-    rows = list(frame_rows(df, stats, chunk_rows=3))
-    assert rows == [(i, f"x{i}") for i in range(10)]
-    assert stats.cleaned_cells == 10
+    write_table_sheets(wb, "T", "t", df, "tblT", load_theme(), stats)
+    assert stats.cleaned_cells == 5 and len(stats.pending) == 1
+    chunks = list(rows_xml(stats.pending[0], chunk_rows=3))
+    assert len(chunks) == 4 and chunks[0].startswith(b'<row r="4">')
+    save_workbook(wb, tmp_path / "t.xlsx", stats)
+    ws = openpyxl.load_workbook(tmp_path / "t.xlsx")["T"]
+    got = [[c.value for c in row] for row in ws.iter_rows(min_row=4)]
+    want = [[i, f"x{i}" if i % 2 else f"=A{i}", i % 2 == 0] for i in range(10)]
+    assert got == want
+    assert all(ws.cell(r, 2).data_type == "s" for r in range(4, 14))
+    assert not stats.pending
 
 
 def test_unwritable_out_dir_and_negative_rate_are_user_errors(tmp_path, capsys):
