@@ -31,35 +31,32 @@ def _parsed(policy: str | None, out: str | None = None):
     return parsed
 
 
-def cmd_clauses(args: argparse.Namespace) -> int:
+def _policy_table(args: argparse.Namespace, what: str) -> int:
+    """Write one table derived from the policy: ``clauses``, ``coverage`` or ``findings``."""
+    from kenolib.coverage import coverage_matrix, policy_findings
     from kenolib.files import write_frame
 
     parsed = _parsed(args.policy, args.out)
-    out = write_frame(parsed.clauses, args.out, inputs=(args.policy,), sheet_name="Clauses")
-    print(f"wrote {len(parsed.clauses)} clauses to {out}")
+    frame = {
+        "clauses": lambda c: c,
+        "coverage": coverage_matrix,
+        "findings": policy_findings,
+    }[what](parsed.clauses)
+    out = write_frame(frame, args.out, inputs=(args.policy,), sheet_name=what.title())
+    print(f"wrote {len(frame)} {what} rows to {out}")
     return 0
+
+
+def cmd_clauses(args: argparse.Namespace) -> int:
+    return _policy_table(args, "clauses")
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from kenolib.coverage import coverage_matrix
-    from kenolib.files import write_frame
-
-    parsed = _parsed(args.policy, args.out)
-    cov = coverage_matrix(parsed.clauses)
-    out = write_frame(cov, args.out, inputs=(args.policy,), sheet_name="Coverage")
-    print(f"wrote {len(cov)} coverage cells to {out}")
-    return 0
+    return _policy_table(args, "coverage")
 
 
 def cmd_findings(args: argparse.Namespace) -> int:
-    from kenolib.coverage import policy_findings
-    from kenolib.files import write_frame
-
-    parsed = _parsed(args.policy, args.out)
-    findings = policy_findings(parsed.clauses)
-    out = write_frame(findings, args.out, inputs=(args.policy,), sheet_name="Findings")
-    print(f"wrote {len(findings)} findings to {out}")
-    return 0
+    return _policy_table(args, "findings")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

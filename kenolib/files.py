@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -73,6 +74,16 @@ def read_text(path: str | os.PathLike[str], max_bytes: int | None = None) -> Dec
     if max_bytes is not None and size > max_bytes:
         raise KenolibError(f"{p}: {size:,} bytes is larger than the {max_bytes:,}-byte limit")
     return decode_bytes(p.read_bytes(), str(p))
+
+
+def read_yaml(path: str | os.PathLike[str], what: str) -> Any:
+    """Load a YAML data file; a missing or malformed file is a one-line user error."""
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise KenolibError(f"{path}: cannot read the {what}: {exc}") from None
 
 
 def neutralise_formula(value: object) -> object:

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from kenolib import config
 from kenolib.errors import KenolibError
+from kenolib.files import read_yaml
 
 UNMAPPED = "unmapped"
 UNKNOWN_PRODUCT = "unknown"
@@ -110,10 +110,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
 
 @functools.lru_cache(maxsize=8)
 def _load_taxonomy_cached(path: str) -> Taxonomy:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise KenolibError(f"{path}: cannot read the taxonomy: {exc}") from None
+    data = read_yaml(path, "taxonomy")
     if not isinstance(data, dict) or not isinstance(data.get("topics"), list):
         raise KenolibError(f"{path}: expected a mapping with a 'topics' list")
     topics: list[Topic] = []
@@ -219,10 +216,9 @@ def load_products(path: str | Path | None = None) -> tuple[Product, ...]:
 
 @functools.lru_cache(maxsize=8)
 def _load_products_cached(path: str) -> tuple[Product, ...]:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise KenolibError(f"{path}: cannot read the product aliases: {exc}") from None
+    data = read_yaml(path, "product aliases")
+    if not isinstance(data, dict):
+        raise KenolibError(f"{path}: expected a mapping with a 'products' list")
     out = []
     for raw in data.get("products", []):
         out.append(
