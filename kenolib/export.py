@@ -843,7 +843,7 @@ def column_xml(
     if pd.api.types.is_datetime64_any_dtype(s):
         if getattr(s.dt, "tz", None) is not None:
             s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-        s = s.astype("datetime64[ns]")
+        s = s.astype("datetime64[us]")  # microseconds: any year a ticket can carry
         serial = (s - _EXCEL_EPOCH) / pd.Timedelta(days=1)
         ok = s.notna() & (s >= _FIRST_SERIAL_DAY)
         out = (
@@ -864,7 +864,7 @@ def column_xml(
         if pd.api.types.is_integer_dtype(s):
             text = s.astype("Int64").astype("string")
         else:
-            text = num.map(repr, na_action="ignore").astype("string")
+            text = num.astype("string")  # shortest round-trip form, e.g. 0.1, 1e+20
         out = '<c r="' + refs + '" t="n"><v>' + text + "</v></c>"
         return out.where(finite, "").fillna("").astype(object)
     if (
