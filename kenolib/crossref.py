@@ -929,11 +929,19 @@ def crossref(
             "topic_margin": np.round(margin, 4),
         }
     )
-    rest = tickets.drop(
-        columns=[
-            c for c in tickets.columns if c in set(CROSSREF_COLUMNS) | set(CROSSREF_EXTRA_COLUMNS)
-        ]
-    ).reset_index(drop=True)
+    # The ticket's own columns follow. ticket_id is the same column and product moved to
+    # product_label; any other name the crossref columns use (say, a "topic" column of an
+    # earlier run) is kept as source_<name> rather than dropped.
+    taken = set(CROSSREF_COLUMNS) | set(CROSSREF_EXTRA_COLUMNS)
+    rest = tickets.drop(columns=[c for c in ("ticket_id", "product") if c in tickets.columns])
+    renames = {}
+    for c in rest.columns:
+        if c in taken:
+            new = f"source_{c}"
+            while new in rest.columns or new in taken or new in renames.values():
+                new = f"source_{new}"
+            renames[c] = new
+    rest = rest.rename(columns=renames).reset_index(drop=True)
     result = pd.concat([out, rest], axis=1)
     result.attrs = dict(tickets.attrs)
     return result

@@ -177,6 +177,17 @@ def test_empty_and_missing_columns(clauses):
         X.crossref(pd.DataFrame({"ticket_id": ["1"]}), clauses)
 
 
+def test_rerun_keeps_earlier_crossref_columns(clauses):
+    first = X.crossref(_tickets([{"product": "WP", "subject": "restore my backup"}]), clauses)
+    again = X.crossref(
+        first.drop(columns="product").rename(columns={"product_label": "product"}), clauses
+    )
+    assert len(again) == 1
+    assert again.loc[0, "source_verdict"] == first.loc[0, "verdict"]
+    assert again.loc[0, "source_clause_id"] == "managed_wordpress.S07"
+    assert again.loc[0, "clause_id"] == "managed_wordpress.S07"
+
+
 def test_evidence_words_come_from_the_ticket(clauses):
     x = X.crossref(synth_tickets(500, seed=2), clauses)
     text = (x["subject"] + " " + x["body"]).str.lower().str.replace("'", " ")
