@@ -47,6 +47,11 @@ from kenolib.schemas import (
     CROSSREF_COLUMNS,
     CROSSREF_EXTRA_COLUMNS,
     LABELLED_COLUMNS,
+    MONTHLY_OUT_OF_SCOPE_COLUMNS,
+    OUT_OF_SCOPE_HOURS_COLUMNS,
+    SILENT_TOPIC_COLUMNS,
+    TICKETS_BY_TOPIC_COLUMNS,
+    VERDICT_BY_PRODUCT_COLUMNS,
     VERDICTS,
     check_frame,
 )
@@ -981,7 +986,8 @@ def verdict_by_product(xref: pd.DataFrame) -> pd.DataFrame:
     tab["tickets"] = tab.sum(axis=1)
     out = tab.reset_index().rename(columns={"index": "product"})
     out.columns.name = None
-    return out.rename(columns={out.columns[0]: "product"})
+    out = out.rename(columns={out.columns[0]: "product"})
+    return check_frame(out, VERDICT_BY_PRODUCT_COLUMNS, "verdict_by_product")
 
 
 def monthly_out_of_scope(xref: pd.DataFrame) -> pd.DataFrame:
@@ -990,7 +996,10 @@ def monthly_out_of_scope(xref: pd.DataFrame) -> pd.DataFrame:
     Tickets without a creation date are counted under month ``NaT``, not dropped.
     """
     x = _check_xref(xref)
-    created = pd.to_datetime(x.get("created_at"), errors="coerce")
+    if "created_at" in x.columns:
+        created = pd.to_datetime(x["created_at"], errors="coerce")
+    else:
+        created = pd.Series(pd.NaT, index=x.index, dtype="datetime64[ns]")
     month = created.dt.to_period("M").dt.to_timestamp()
     frame = pd.DataFrame(
         {
@@ -1002,7 +1011,7 @@ def monthly_out_of_scope(xref: pd.DataFrame) -> pd.DataFrame:
     g = frame.groupby(["month", "product"], dropna=False, sort=True)
     out = g["out"].agg(tickets="size", out_of_scope="sum").reset_index()
     out["share"] = (out["out_of_scope"] / out["tickets"]).round(4)
-    return out
+    return check_frame(out, MONTHLY_OUT_OF_SCOPE_COLUMNS, "monthly_out_of_scope")
 
 
 def out_of_scope_hours(xref: pd.DataFrame, hourly_rate: float | None = None) -> pd.DataFrame:
@@ -1026,6 +1035,7 @@ def out_of_scope_hours(xref: pd.DataFrame, hourly_rate: float | None = None) -> 
     out["agent_hours"] = (out.pop("agent_minutes") / 60).round(2)
     if hourly_rate is not None:
         out["cost"] = (out["agent_hours"] * hourly_rate).round(2)
+    out = check_frame(out, OUT_OF_SCOPE_HOURS_COLUMNS, "out_of_scope_hours")
     return out.sort_values(["agent_hours", "tickets"], ascending=False, kind="stable").reset_index(
         drop=True
     )
@@ -1037,6 +1047,8 @@ def silent_topics(xref: pd.DataFrame, examples: int = 3) -> pd.DataFrame:
     total = max(len(x), 1)
     m = x["verdict"] == "silent"
     s = x[m]
+    if not len(s):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SILENT_TOPIC_COLUMNS})
     frame = pd.DataFrame(
         {
             "topic": s["topic"].astype(str),
@@ -1059,6 +1071,7 @@ def silent_topics(xref: pd.DataFrame, examples: int = 3) -> pd.DataFrame:
         example_ticket_ids=("id", "; ".join), example_subjects=("subject", " | ".join)
     )
     out = out.merge(ex, left_on="topic", right_index=True, how="left")
+    out = check_frame(out, SILENT_TOPIC_COLUMNS, "silent_topics")
     return out.sort_values(["tickets", "agent_hours"], ascending=False, kind="stable").reset_index(
         drop=True
     )
@@ -1081,7 +1094,7 @@ def tickets_by_topic(xref: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     out["agent_hours"] = (out.pop("agent_minutes") / 60).round(2)
-    return out
+    return check_frame(out, TICKETS_BY_TOPIC_COLUMNS, "tickets_by_topic")
 
 
 def low_confidence(xref: pd.DataFrame, threshold: float = 0.6) -> pd.DataFrame:

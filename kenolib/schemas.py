@@ -84,6 +84,21 @@ CROSSREF_EXTRA_COLUMNS = [
     "topic_margin",
 ]
 
+#: Aggregates of a crossref frame (``kenolib.crossref``).
+VERDICT_BY_PRODUCT_COLUMNS = ["product", "supported", "not_supported", "silent", "tickets"]
+MONTHLY_OUT_OF_SCOPE_COLUMNS = ["month", "product", "tickets", "out_of_scope", "share"]
+OUT_OF_SCOPE_HOURS_COLUMNS = ["product", "topic", "tickets", "agent_hours"]  # + cost with a rate
+SILENT_TOPIC_COLUMNS = [
+    "topic",
+    "topic_label",
+    "tickets",
+    "agent_hours",
+    "share",
+    "example_ticket_ids",
+    "example_subjects",
+]
+TICKETS_BY_TOPIC_COLUMNS = ["verdict", "product", "topic", "tickets", "agent_hours"]
+
 #: Labelled tickets for ``kenolib evaluate``: generic columns plus the expected answers.
 LABELLED_COLUMNS = ["expected_verdict", "expected_topic"]
 LABELLED_OPTIONAL = ["expected_product", "expected_clause_id"]

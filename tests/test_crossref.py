@@ -245,6 +245,23 @@ def test_silent_topics_ranked_with_examples(xref):
     assert set(xref.set_index("ticket_id").loc[ids, "topic"]) == {first["topic"]}
 
 
+def test_aggregates_on_empty_and_minimal_frames(clauses):
+    x = X.crossref(
+        pd.DataFrame({"ticket_id": ["1", "2"], "subject": ["restore backup", "gdpr dpa"]}), clauses
+    )
+    m = X.monthly_out_of_scope(x)  # no created_at column: one NaT month, nothing dropped
+    assert m["tickets"].sum() == 2
+    for frame in (x, x.iloc[:0]):
+        assert X.verdict_by_product(frame)["tickets"].sum() == len(frame)
+        assert X.tickets_by_topic(frame)["tickets"].sum() == len(frame)
+        assert X.silent_topics(frame)["tickets"].sum() == (frame["verdict"] == "silent").sum()
+        assert (
+            X.out_of_scope_hours(frame, 10)["tickets"].sum()
+            == (frame["verdict"] == "not_supported").sum()
+        )
+        assert len(X.low_confidence(frame)) <= len(frame)
+
+
 def test_tickets_by_topic_and_low_confidence(xref):
     t = X.tickets_by_topic(xref)
     assert t["tickets"].sum() == len(xref)
