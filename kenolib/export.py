@@ -824,9 +824,11 @@ def _xml_escape(text: pd.Series) -> pd.Series:
 
 
 def _text_xml(text: pd.Series, refs: pd.Series, style: str) -> pd.Series:
-    body = _xml_escape(text.str.replace(_XML_NONCHARS, "", regex=True))
-    xml = '<c r="' + refs + '"' + style + ' t="inlineStr"><is><t xml:space="preserve">'
-    return (xml + body + "</t></is></c>").fillna("")
+    text = text.str.replace(_XML_NONCHARS, "", regex=True)
+    # keep leading/trailing spaces and line breaks where the text has them (as openpyxl does)
+    space = (text != text.str.strip()).fillna(False).map({True: ' xml:space="preserve"', False: ""})
+    xml = '<c r="' + refs + '"' + style + ' t="inlineStr"><is><t' + space.astype("string") + ">"
+    return (xml + _xml_escape(text) + "</t></is></c>").fillna("")
 
 
 def column_xml(

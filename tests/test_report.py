@@ -379,7 +379,7 @@ def test_missing_and_infinite_numbers_leave_empty_cells(tmp_path):
             "when": pd.to_datetime(["2026-01-01 00:00", None, "1899-06-30 12:00"]),
             "n": pd.array([3, None, 5], dtype="Int64"),
             "flag": pd.array([True, None, False], dtype="boolean"),
-            "note": ["a & <b>", None, ""],
+            "note": ["a & <b>", None, "  padded\n"],
         }
     )
     wb = Workbook(write_only=True)
@@ -393,6 +393,7 @@ def test_missing_and_infinite_numbers_leave_empty_cells(tmp_path):
     assert [ws.cell(r, 3).value for r in (4, 5, 6)] == [3, None, 5]
     assert [ws.cell(r, 4).value for r in (4, 5, 6)] == [True, None, False]
     assert ws.cell(4, 5).value == "a & <b>" and ws.cell(5, 5).value is None
+    assert ws.cell(6, 5).value == "  padded\n"
     back = pd.read_excel(tmp_path / "t.xlsx", header=HEADER_ROW - 1)
     assert list(back.columns) == ["x", "when", "n", "flag", "note"] and len(back) == 3
 
