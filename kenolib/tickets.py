@@ -225,8 +225,12 @@ def _read_xlsx(path: Path, warnings: list[str]) -> pd.DataFrame:
     finally:
         wb.close()
     # Trailing fully blank rows are an artefact of the sheet's dimension, not tickets.
+    trailing = 0
     while body and all(v is None or v == "" for v in body[-1]):
         body.pop()
+        trailing += 1
+    if trailing:
+        warnings.append(f"{path}: {trailing} empty row(s) after the last ticket ignored")
     width = len(names)
     body = [(r + [None] * width)[:width] for r in body]
     df = pd.DataFrame(body, columns=names, dtype=object)

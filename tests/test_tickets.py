@@ -203,3 +203,22 @@ def test_detect_format_signatures():
     assert detect_format(["id", "tid", "did", "title", "message"]) == "whmcs"
     assert detect_format(["ticket id", "subject", "created time"]) == "freshdesk"
     assert detect_format(["foo"]) is None
+
+
+def test_xlsx_blank_rows_inside_kept_trailing_ignored_with_warning(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["ticket_id", "created_at", "subject", "Labels", "Labels"])
+    ws.append(["1", "2025-01-01", "=1+2", "a", "b"])
+    ws.append([None, None, None, None, None])  # a blank row between tickets is a row
+    ws.append(["3", "2025-01-03", "last", "", ""])
+    ws.cell(row=8, column=1, value="")  # the sheet's dimension reaches row 8
+    p = tmp_path / "t.xlsx"
+    wb.save(p)
+    df = load_tickets(p)
+    assert df["ticket_id"].tolist() == ["1", "", "3"]
+    assert df.loc[0, "subject"] == "=1+2"
+    assert any("empty row(s) after the last ticket" in w for w in df.attrs["warnings"])
+    assert any("repeated header" in w for w in df.attrs["warnings"])
