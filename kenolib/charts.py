@@ -164,13 +164,27 @@ def monthly_trend(
 ) -> go.Figure:
     """Lines of the monthly out-of-scope share (or another ``value``) per product."""
     fig = go.Figure()
-    for p, sub in monthly.sort_values(month).groupby(product, sort=False):
-        fig.add_scatter(x=sub[month].astype(str), y=sub[value], mode="lines+markers", name=plain(p))
+    undated = monthly[month].isna()
+    note = ""
+    if undated.any():  # tickets without a creation date have no month to be drawn at
+        n = (
+            int(monthly.loc[undated, "tickets"].sum())
+            if "tickets" in monthly
+            else int(undated.sum())
+        )
+        note = f" ({n:,} tickets without a date not drawn)"
+    monthly = monthly[~undated].sort_values(month)
+    labels = monthly[month]
+    if pd.api.types.is_datetime64_any_dtype(labels):
+        labels = labels.dt.strftime("%Y-%m")
+    monthly = monthly.assign(_label=labels.astype(str))
+    for p, sub in monthly.groupby(product, sort=False):
+        fig.add_scatter(x=sub["_label"], y=sub[value], mode="lines+markers", name=plain(p))
     if value == "share":
         fig.update_yaxes(tickformat=".0%", title="out-of-scope share")
     else:
         fig.update_yaxes(title=plain(value))
-    return _layout(fig, "Out-of-scope tickets by month")
+    return _layout(fig, "Out-of-scope tickets by month" + note)
 
 
 def silent_topics_bar(

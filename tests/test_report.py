@@ -506,3 +506,20 @@ def test_history_without_gaps_or_tickets_still_reports(tmp_path, seed, keep):
     assert figures["Tickets analysed"] == len(xref)
     assert wb["Policy gaps"].cell(HEADER_ROW + 1, 1).value == "(no rows)"
     assert BeautifulSoup(html_path.read_text(encoding="utf-8"), "html.parser").find("h1")
+
+
+def test_trend_chart_labels_months_and_counts_undated_tickets():
+    from kenolib import charts
+
+    monthly = pd.DataFrame(
+        {
+            "month": pd.to_datetime(["2026-01-01", "2026-02-01", None]),
+            "product": ["shared_hosting", "shared_hosting", "g_suite"],
+            "tickets": [3, 4, 5],
+            "out_of_scope": [1, 2, 3],
+            "share": [0.33, 0.5, 0.6],
+        }
+    )
+    fig = charts.monthly_trend(monthly)
+    assert list(fig.data[0].x) == ["2026-01", "2026-02"]
+    assert "5 tickets without a date" in fig.layout.title.text
