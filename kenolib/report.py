@@ -268,6 +268,20 @@ def _figure_html(fig: Any) -> str:
     return frag
 
 
+def _readable_figures(figures: pd.DataFrame) -> pd.DataFrame:
+    """Key figures for reading: shares as percentages, counts with thousands separators."""
+
+    def fmt(name: str, v: object) -> object:
+        if isinstance(v, float) and "share" in name.lower():
+            return f"{v:.1%}"
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return f"{v:,}"
+        return v
+
+    values = [fmt(f, v) for f, v in zip(figures["figure"], figures["value"], strict=True)]
+    return figures.assign(value=values)
+
+
 def build_html(data: ReportData, theme: dict[str, Any] | None = None) -> str:
     """The offline HTML report: figures, key figures and gap tables, all text escaped."""
     from kenolib import charts
@@ -324,7 +338,7 @@ def build_html(data: ReportData, theme: dict[str, Any] | None = None) -> str:
         f'<p class="muted">Policy {esc(data.policy_source)} (SHA-256 {esc(data.policy_sha256)}), '
         f"generated {esc(data.generated_at.strftime('%Y-%m-%d %H:%M UTC'))} by kenolib {esc(__version__)}.</p>",
         "<h2>Key figures</h2>",
-        html_table(key_figures(data)),
+        html_table(_readable_figures(key_figures(data))),
     ]
     for name, note, fig in figs:
         parts.append(f"<h2>{esc(name)}</h2>")
