@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -134,6 +135,13 @@ def check_output_path(
     return p
 
 
+def _default_file_mode() -> int:
+    """The mode a newly created file gets under the current umask (0666 & ~umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it into place only if the block succeeds."""
@@ -142,6 +150,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, _default_file_mode())  # mkstemp makes 0600; outputs are ordinary files
     try:
         yield tmp_path
         os.replace(tmp_path, target)
@@ -185,7 +194,10 @@ def write_frame(
     flat = _stringify_lists(df)
     if suffix == ".csv":
         safe = neutralise_frame(flat)
-        return atomic_write(p, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8"))
+        # every field quoted (OWASP): a CR or LF inside a cell can never split the row
+        return atomic_write(
+            p, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8", quoting=csv.QUOTE_ALL)
+        )
     from kenolib.export import write_simple_xlsx  # xlsx: text cells are typed as strings
 
     return atomic_write(p, lambda tmp: write_simple_xlsx(flat, tmp, sheet_name=sheet_name))

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from kenolib import __version__, config, schemas
 from kenolib.errors import KenolibError
 from kenolib.export import EXCEL_MAX_ROWS, WorkbookStats, load_theme, write_report_workbook
-from kenolib.files import atomic_path
+from kenolib.files import atomic_path, check_output_path
 
 XLSX_NAME = "kenotronix_support_report.xlsx"
 HTML_NAME = "kenotronix_support_report.html"
@@ -385,12 +385,6 @@ def write_html(
 # --------------------------------------------------------------------------------------------
 
 
-def _file_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
     """Create the report directory (parents too), or say in one line why it cannot be used."""
     out = Path(out_dir)
@@ -415,13 +409,10 @@ def write_report_files(
 ) -> tuple[list[Path], WorkbookStats]:
     """Write the workbook and the HTML page for ``data`` into ``out_dir``, both or neither."""
     out = prepare_out_dir(out_dir)
-    targets = [out / XLSX_NAME, out / HTML_NAME]
-    for t in targets:
-        for i in inputs:
-            if i is not None and Path(i).resolve() == t.resolve():
-                raise KenolibError(
-                    f"{t}: refusing to overwrite an input file; choose another --out-dir"
-                )
+    targets = [
+        check_output_path(out / name, inputs, suffixes=(".xlsx", ".html"))
+        for name in (XLSX_NAME, HTML_NAME)
+    ]
     theme = load_theme()
     try:
         with contextlib.ExitStack() as stack:
@@ -431,9 +422,6 @@ def write_report_files(
                 data, tmp_xlsx, theme, max_rows=max_rows, progress=progress
             )
             write_html(data, tmp_html, theme)
-            mode = _file_mode()
-            for tmp in (tmp_xlsx, tmp_html):
-                os.chmod(tmp, mode)  # temp files are private (0600); reports are ordinary files
     except OSError as exc:  # unwritable directory, disk full: no report half-written
         reason = exc.strerror or str(exc)
         raise KenolibError(
