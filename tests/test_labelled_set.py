@@ -16,6 +16,39 @@ from kenolib.taxonomy import heading_key, label_aliases, load_taxonomy, product_
 
 LABELLED = Path(__file__).resolve().parent / "fixtures" / "labelled"
 SPLITS = ("dev", "holdout")
+FILES = (*SPLITS, "holdout2")
+# The two independently written sets and their minimums: the first (dev + holdout) and the
+# fresh held-out set written later by another author (holdout2, never tuned on; see README).
+SETS = {
+    "first": {
+        "splits": SPLITS,
+        "id": r"L-\d{4}",
+        "total": 180,
+        "per_product": 15,
+        "unknown": 10,
+        "silent": 25,
+        "supported": 50,
+        "not_supported": 50,
+        "named": 150,
+        "ticket_only": 15,
+        "overview": 20,
+        "overview_known": 20,
+    },
+    "second": {
+        "splits": ("holdout2",),
+        "id": r"H2-\d{4}",
+        "total": 110,
+        "per_product": 12,
+        "unknown": 10,
+        "silent": 15,
+        "supported": 40,
+        "not_supported": 40,
+        "named": 90,
+        "ticket_only": 12,
+        "overview": 15,
+        "overview_known": 10,
+    },
+}
 COLUMNS = [
     "ticket_id",
     "created_at",
@@ -55,9 +88,11 @@ def _read(split: str) -> pd.DataFrame:
     return df
 
 
-@pytest.fixture(scope="module")
-def labelled() -> pd.DataFrame:
-    return pd.concat([_read(s) for s in SPLITS], ignore_index=True)
+@pytest.fixture(scope="module", params=list(SETS))
+def labelled(request) -> pd.DataFrame:
+    df = pd.concat([_read(s) for s in SETS[request.param]["splits"]], ignore_index=True)
+    df.attrs["minimums"] = SETS[request.param]
+    return df
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +100,7 @@ def clause_index(clauses) -> pd.DataFrame:
     return clauses.set_index("clause_id")
 
 
-@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("split", FILES)
 def test_header_and_quoting(split):
     path = LABELLED / f"labelled_{split}.csv"
     with path.open(encoding="utf-8", newline="") as fh:
@@ -76,7 +111,7 @@ def test_header_and_quoting(split):
 
 
 def test_ids_unique_and_well_formed(labelled):
-    assert labelled["ticket_id"].str.fullmatch(r"L-\d{4}").all()
+    assert labelled["ticket_id"].str.fullmatch(labelled.attrs["minimums"]["id"]).all()
     assert labelled["ticket_id"].is_unique, "ticket ids repeat (within or across the splits)"
     assert not labelled["body"].duplicated().any(), "a ticket body appears twice"
     assert (labelled[["subject", "body"]] != "").all().all()
@@ -105,7 +140,7 @@ def test_product_label_rule(labelled):
     aliases = label_aliases()
     mapped = labelled["product"].map(lambda s: aliases.get(heading_key(s)) if s.strip() else None)
     named = mapped.notna()
-    assert named.sum() > 150
+    assert named.sum() > labelled.attrs["minimums"]["named"]
     mismatch = labelled[named & (mapped != labelled["expected_product"])]
     assert mismatch.empty, mismatch[["ticket_id", "product", "expected_product"]].to_string()
 
@@ -119,7 +154,7 @@ def test_silent_rows_cite_nothing(labelled):
 def test_ticket_only_topics_are_silent(labelled):
     ticket_only = {t.id for t in load_taxonomy().topics if not t.clause_topic}
     rows = labelled[labelled["expected_topic"].isin(ticket_only)]
-    assert len(rows) >= 15
+    assert len(rows) >= labelled.attrs["minimums"]["ticket_only"]
     assert (rows["expected_verdict"] == "silent").all()
 
 
@@ -145,7 +180,7 @@ def test_overview_only_when_the_section_has_no_matching_clause(labelled, clause_
         (labelled["expected_clause_id"].str.startswith("overview."))
         & (labelled["expected_product"] != "unknown")
     ]
-    assert len(cited) >= 20
+    assert len(cited) >= labelled.attrs["minimums"]["overview_known"]
     for row in cited.itertuples():
         qual = clause_index.at[row.expected_clause_id, "qualifier"]
         own = clauses[
@@ -179,26 +214,35 @@ def test_silent_rows_without_qualifiers_have_no_clause(labelled, clause_index):
 
 
 def test_coverage_minimums(labelled):
-    assert len(labelled) >= 180
+    low = labelled.attrs["minimums"]
+    assert len(labelled) >= low["total"]
     per_product = labelled["expected_product"].value_counts()
     for product in PRODUCTS:
-        assert per_product.get(product, 0) >= 15, product
-    assert per_product.get("unknown", 0) >= 10
+        assert per_product.get(product, 0) >= low["per_product"], product
+    assert per_product.get("unknown", 0) >= low["unknown"]
     verdicts = labelled["expected_verdict"].value_counts()
-    assert verdicts.get("silent", 0) >= 25
-    assert verdicts.get("supported", 0) >= 50
-    assert verdicts.get("not_supported", 0) >= 50
+    assert verdicts.get("silent", 0) >= low["silent"]
+    assert verdicts.get("supported", 0) >= low["supported"]
+    assert verdicts.get("not_supported", 0) >= low["not_supported"]
     cited = set(labelled["expected_clause_id"])
     for yes, no in PAIRS:
         assert yes in cited and no in cited, (yes, no)
-    assert labelled["expected_clause_id"].str.startswith("overview.").sum() >= 20
+    assert labelled["expected_clause_id"].str.startswith("overview.").sum() >= low["overview"]
 
 
 def test_splits_cover_every_product_and_verdict(labelled):
-    share = (labelled["split"] == "dev").mean()
-    assert 0.5 <= share <= 0.7
+    if len(labelled.attrs["minimums"]["splits"]) > 1:
+        share = (labelled["split"] == "dev").mean()
+        assert 0.5 <= share <= 0.7
     for split, part in labelled.groupby("split"):
         assert set(part["expected_product"]) == set(PRODUCTS) | {"unknown"}, split
         assert set(part["expected_verdict"]) == VERDICTS, split
         both = part.groupby("expected_product")["expected_verdict"].nunique()
         assert (both >= 2).all(), split
+
+
+def test_second_set_shares_no_ticket_with_the_first():
+    first = pd.concat([_read(s) for s in SETS["first"]["splits"]], ignore_index=True)
+    second = _read("holdout2")
+    assert not set(second["body"]) & set(first["body"])
+    assert not set(second["ticket_id"]) & set(first["ticket_id"])
