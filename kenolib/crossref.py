@@ -15,8 +15,10 @@ How a ticket is judged (the rules the labelled sets follow):
    the overview table's, else ``silent``. Several candidates: the one whose distinctive words
    best overlap the ticket, else the first in the policy. Hardware requests about a colocation
    customer's own equipment are ``silent`` (the overview excludes colocation).
-5. **Confidence**: the raw score margin of the topic, mapped through the calibration table of
-   ``ticket_signals.yaml`` (observed verdict accuracy per margin bin on the labelled dev set).
+5. **Confidence**: the raw score margin of the topic, mapped through the calibration table
+   ``calibration.yaml`` (observed verdict+clause accuracy per margin bin on the calibration set,
+   ``labelled_holdout.csv``, which the signals are never tuned on), fitted by
+   ``benchmarks/calibrate.py`` (``fit_calibration``).
 
 All of it runs on whole columns: one lower-casing and word split of the bytes with numpy, one
 vectorised lookup of every word in a hash table of signal words, numpy ``bincount`` for the
@@ -70,10 +72,38 @@ BATCH_ROWS = 50_000
 #: Threads classifying batches at once (numpy and pyarrow release the GIL).
 WORKERS = min(4, os.cpu_count() or 1)
 #: Cut quoted replies, forwarded messages and signatures: everything from the first marker on.
+#: The markers live in ``ticket_signals.yaml`` (``quote_markers``, ``signature_lines``); this
+#: pattern is only the fallback for a signals file without them.
 _QUOTE_CUT = (
     r"(?ism)^[ \t]*(>|on [^\n]{0,160}wrote:|-{2,}|_{5,}|from: [^\n]*\n(sent|to|date):|"
     r"sent from my |(kind |best |warm )?regards\b|thanks?( you)?,? *$|cheers,? *$).*"
 )
+
+
+def quote_cut_pattern(data: dict[str, Any]) -> str:
+    """The regex that cuts quoted replies and signatures, built from the signals file.
+
+    ``quote_markers`` are regular expressions that start a quoted or forwarded part at the
+    start of a line; ``signature_lines`` are plain words that open a signature or closing line
+    ("sent from my", "enviado desde mi", "mit freundlichen grüßen"); a closing word alone on its
+    line ("thanks", "merci") comes from ``closing_words``.
+    """
+    markers = [str(m) for m in data.get("quote_markers") or []]
+    sigs = [re.escape(str(s_)).replace("\\ ", " +") for s_ in data.get("signature_lines") or []]
+    closing = [re.escape(str(s_)) for s_ in data.get("closing_words") or []]
+    if not (markers or sigs or closing):
+        return _QUOTE_CUT
+    alts = markers + [rf"{s_}\b" for s_ in sigs]
+    if closing:
+        alts.append(rf"(?:{'|'.join(closing)})[ ,.!]*$")
+    pattern = rf"(?ism)^[ \t]*(?:{'|'.join(alts)}).*"
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise KenolibError(f"ticket_signals.yaml: quote_markers: bad pattern ({exc})") from None
+    return pattern
+
+
 _STOPWORDS = frozenset(
     "a an the and or of to in on for with by from at as is are be we our your you it its this that "
     "all any not no will can may must should their his her them they us which who what when how "
@@ -141,6 +171,7 @@ class Signals:
     body_chars: int
     calibration: tuple[np.ndarray, np.ndarray]
     unmapped_confidence: float
+    quote_cut: str
     colocation_labels: set[str]
     topic_ids: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
@@ -284,11 +315,14 @@ def build_signals(
             bigram_entry[phrase_keys[2][0]] = phrase_keys[2][1]
         if 2 in prefixes:
             bigram_prefix[np.array(sorted(prefixes[2]), dtype=np.int64)] = True
-    cal = data.get("calibration") or {}
+    cal = load_calibration(data)
     edges = np.array(cal.get("edges") or [1.01], dtype=np.float64)
     acc = np.array(cal.get("accuracy") or [0.5], dtype=np.float64)
-    if len(edges) != len(acc):
-        raise KenolibError("ticket_signals.yaml: calibration edges and accuracy differ in length")
+    if len(edges) != len(acc) or not np.all(np.diff(edges) > 0):
+        raise KenolibError(
+            "calibration: edges must increase and have one accuracy each; "
+            "re-run benchmarks/calibrate.py"
+        )
     return Signals(
         classes=classes,
         entries=entries,
@@ -312,6 +346,7 @@ def build_signals(
         body_chars=int(data.get("body_chars", 600)),
         calibration=(edges, acc),
         unmapped_confidence=float(cal.get("unmapped", 0.3)),
+        quote_cut=quote_cut_pattern(data),
         colocation_labels={heading_key(s) for s in data.get("colocation_labels") or []},
         topic_ids=tax.topic_ids(),
     )
@@ -348,14 +383,16 @@ def _as_text(s: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.fill_null(arr, "")
 
 
-def classification_text(subject: pa.Array, body: pa.Array, body_chars: int) -> pa.Array:
+def classification_text(
+    subject: pa.Array, body: pa.Array, body_chars: int, quote_cut: str | None = None
+) -> pa.Array:
     """``subject \\n body-start `` with quoted replies, signatures and leftover tags removed."""
     # Cutting only ever removes a suffix, so cutting the first ``body_chars`` is enough.
     b = pc.utf8_slice_codeunits(body, 0, body_chars)
     _, _, data = b.buffers()
     if data is not None and (np.frombuffer(data, dtype=np.uint8) == 60).any():  # "<"
         b = pc.replace_substring_regex(b, r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>", " ")
-    b = pc.replace_substring_regex(b, _QUOTE_CUT, "")
+    b = pc.replace_substring_regex(b, quote_cut or _QUOTE_CUT, "")
     return pc.binary_join_element_wise(subject, " \n ", b, " ", "")
 
 
@@ -486,6 +523,22 @@ def _tokenise(text: pa.Array, subject_len: np.ndarray, sig: Signals) -> _Tokens:
             pos = np.searchsorted(prefixes, code).clip(0, len(prefixes) - 1)
             ok = prefixes[pos] == code
     cand, code = cand[ok], code[ok]
+    # two-word phrases with one other signal word between them ("install the imunify
+    # extension" is the phrase "install extension" although "imunify" is a signal word too)
+    if L > 2:
+        c2 = np.flatnonzero(sig.phrase_starter[h_vid[:-2]] & (hit[2:] - hit[:-2] <= sig.phrase_gap))
+        code2 = h_vid[c2] * V + h_vid[c2 + 2]
+        if sig.bigram_entry is not None:
+            ent2 = sig.bigram_entry[code2].astype(np.int64)
+        else:
+            ent2 = np.full(len(code2), -1, dtype=np.int64)
+            if 2 in sig.phrase_keys:
+                pk, pe = sig.phrase_keys[2]
+                pos = np.searchsorted(pk, code2).clip(0, len(pk) - 1)
+                ent2 = np.where(pk[pos] == code2, pe[pos], -1)
+        m2 = ent2 >= 0
+        found_pos.append(h_start[c2[m2]])
+        found_entry.append(ent2[m2])
     # longer phrases: few candidates remain; binary search in the sorted phrase codes
     for k in range(3, sig.max_phrase + 1):
         if not len(cand):
@@ -605,7 +658,7 @@ def _classify_batch(
     subject: pa.Array, body: pa.Array, labels: pd.Series, sig: Signals, vt: VerdictTable
 ) -> dict[str, np.ndarray]:
     n = len(subject)
-    text = classification_text(subject, body, sig.body_chars)
+    text = classification_text(subject, body, sig.body_chars, sig.quote_cut)
     subject_len = pc.binary_length(subject).to_numpy(zero_copy_only=False).astype(np.int64)
     tok = _tokenise(text, subject_len, sig)
     # expand entries to (class, weight) pairs
@@ -768,19 +821,138 @@ def _evidence(n: int, ev_row: np.ndarray, ev_entry: np.ndarray, entries: list[st
     return pc.binary_join(lists, ", ")
 
 
+#: The confidence table fitted on the calibration set (``benchmarks/calibrate.py``).
+CALIBRATION_FILE = config.PACKAGE_DATA / "calibration.yaml"
+
+
+def load_calibration(signals: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The confidence table: ``calibration.yaml`` when present, else the signals file's own.
+
+    Keys: ``edges`` (upper bounds of the raw-margin bins), ``accuracy`` (confidence per bin),
+    ``unmapped`` (confidence of a ticket without any signal) and provenance fields.
+    """
+    if CALIBRATION_FILE.exists():
+        from kenolib.files import read_yaml
+
+        data = read_yaml(CALIBRATION_FILE, "confidence calibration")
+        if not isinstance(data, dict) or "edges" not in data or "accuracy" not in data:
+            raise KenolibError(
+                f"{CALIBRATION_FILE}: expected edges and accuracy; re-run benchmarks/calibrate.py"
+            )
+        return data
+    return dict((signals if signals is not None else load_signals_file()).get("calibration") or {})
+
+
+def fit_calibration(
+    labelled: pd.DataFrame,
+    clauses: pd.DataFrame,
+    quantiles: tuple[float, ...] = (0.1, 0.3, 0.55, 0.8),
+    taxonomy: Taxonomy | None = None,
+) -> tuple[pd.DataFrame, float]:
+    """Fit the confidence table on a labelled calibration set: (bin table, unmapped confidence).
+
+    The raw topic margin of every ticket is binned at the given quantiles of the set's margins
+    (ties merged; the lowest decile gets its own bin because near-ties are where a rule-based
+    classifier errs); each bin's confidence is the observed share of tickets whose
+    verdict and cited clause are right, add-one smoothed (``(correct + 1) / (tickets + 2)``)
+    and made non-decreasing in the margin by pooling adjacent bins that violate it (pool
+    adjacent violators). Tickets without any signal (topic ``unmapped``) are counted apart;
+    with none in the set, their confidence stays 0.3. Only counts are used: no ticket text.
+    """
+    ev = evaluate(labelled, clauses, taxonomy)
+    x = ev.frame
+    mapped = (x["topic"] != UNMAPPED).to_numpy()
+    margin = x["topic_margin"].to_numpy(dtype=np.float64)[mapped]
+    correct = x["_correct"].to_numpy(dtype=bool)
+    qs = np.quantile(margin, np.array(quantiles, dtype=np.float64)) if len(margin) else []
+    inner = np.unique(np.round(qs, 4))
+    inner = inner[(inner > 0) & (inner < 1.0)]
+    edges = [*inner.tolist(), 1.01]
+    b = np.searchsorted(np.array(edges), margin, side="right").clip(0, len(edges) - 1)
+    tickets = np.bincount(b, minlength=len(edges)).astype(np.int64)
+    right = np.bincount(b, weights=correct[mapped], minlength=len(edges)).astype(np.int64)
+    # pool adjacent violators on the smoothed rates
+    blocks = [[i] for i in range(len(edges))]
+
+    def rate(block: list[int]) -> float:
+        return (right[block].sum() + 1) / (tickets[block].sum() + 2)
+
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(blocks) - 1):
+            if rate(blocks[i]) > rate(blocks[i + 1]):
+                blocks[i : i + 2] = [blocks[i] + blocks[i + 1]]
+                merged = True
+                break
+    acc = np.zeros(len(edges))
+    for block in blocks:
+        acc[block] = rate(block)
+    table = pd.DataFrame(
+        {
+            "upper_edge": edges,
+            "tickets": tickets,
+            "correct": right,
+            "accuracy": np.round(acc, 3),
+        }
+    )
+    n_un = int((~mapped).sum())
+    unmapped = round((int(correct[~mapped].sum()) + 1) / (n_un + 2), 3) if n_un else 0.3
+    return table, min(unmapped, float(table["accuracy"].min()))
+
+
+def write_calibration(
+    table: pd.DataFrame, unmapped: float, out: str | os.PathLike[str], source: str, n: int
+) -> Path:
+    """Write a fitted confidence table as YAML (atomically), with where it came from."""
+    from datetime import UTC, datetime
+
+    from kenolib.files import atomic_write
+
+    doc = {
+        "fitted_on": source,
+        "tickets": int(n),
+        "fitted_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "signals_sha256": _signals_digest(),
+        "edges": [float(v) for v in table["upper_edge"]],
+        "accuracy": [float(v) for v in table["accuracy"]],
+        "bin_tickets": [int(v) for v in table["tickets"]],
+        "bin_correct": [int(v) for v in table["correct"]],
+        "unmapped": float(unmapped),
+    }
+    header = (
+        "# Confidence calibration of the ticket classifier (kenolib/crossref.py).\n"
+        "# Written by benchmarks/calibrate.py (crossref.fit_calibration): the raw topic margin\n"
+        "# (top - second) / (top + 1) is binned; `accuracy` is the observed share of tickets in\n"
+        "# the bin whose verdict and cited clause are right, add-one smoothed and made\n"
+        "# non-decreasing. `edges` are the bins' upper bounds. Re-run after changing the signals.\n"
+    )
+
+    def writer(tmp: Path) -> None:
+        tmp.write_text(header + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+
+    return atomic_write(out, writer)
+
+
+def _signals_digest() -> str:
+    import hashlib
+
+    return hashlib.sha256(config.TICKET_SIGNALS_FILE.read_bytes()).hexdigest()
+
+
 def calibrate_confidence(
     labelled: pd.DataFrame, clauses: pd.DataFrame, edges: list[float] | None = None
 ) -> pd.DataFrame:
     """Observed verdict+clause accuracy per bin of the raw topic margin on a labelled set.
 
-    This is how the ``calibration`` table of ``ticket_signals.yaml`` is made: run it on the
-    labelled dev set and copy ``edges`` and ``accuracy``. Accuracy is add-one smoothed,
+    A diagnostic with fixed edges (the stored table's by default); the shipped table is
+    made by ``fit_calibration`` on the calibration set. Accuracy is add-one smoothed,
     ``(correct + 1) / (tickets + 2)``, so a bin with few tickets stays near 0.5 rather than
     claiming certainty it has not earned.
     """
     ev = evaluate(labelled, clauses)
     x = ev.frame
-    edges = list(edges or load_signals_file().get("calibration", {}).get("edges") or [1.01])
+    edges = list(edges or load_calibration().get("edges") or [1.01])
     b = np.searchsorted(np.array(edges), x["topic_margin"].to_numpy(), side="right")
     b = b.clip(0, len(edges) - 1)
     frame = pd.DataFrame({"bin": b, "correct": x["_correct"].to_numpy()})

@@ -276,23 +276,49 @@ def test_tickets_by_topic_and_low_confidence(xref):
 def test_dev_set_accuracy(clauses):
     ev = X.evaluate(load_tickets(LABELLED / "labelled_dev.csv"), clauses)
     assert ev.n >= 100
-    # measured 100 % on every figure after tuning on this set; keep a small margin
-    assert ev.verdict_accuracy >= 0.97
-    assert ev.topic_accuracy >= 0.95
-    assert ev.clause_accuracy >= 0.95
+    # measured 100 % on every figure (tuned on this set); one miss of 124 is tolerated
+    assert ev.verdict_accuracy >= 0.99
+    assert ev.topic_accuracy >= 0.99
+    assert ev.clause_accuracy >= 0.99
     assert ev.confusion.to_numpy().sum() == ev.n
     text = X.format_evaluation(ev)
     assert "verdict accuracy" in text and "confusion" in text
 
 
 def test_holdout_set_floor(clauses):
-    """The held-aside set: never tuned on. Measured once at the end (86.9 % verdicts, 88.1 %
-    topics, 84.5 % clauses on 84 tickets); the floors sit just below those figures."""
+    """The first held-aside set, now the CALIBRATION set: the signals are never tuned on it
+    (no ticket of it is read); ``benchmarks/calibrate.py`` fits the confidence table on it.
+    Measured 86.9 % verdicts / 88.1 % topics / 84.5 % clauses before the generalisation work,
+    92.9 / 92.9 / 89.3 % after; the floors sit at the measured figures minus one ticket."""
     ev = X.evaluate(load_tickets(LABELLED / "labelled_holdout.csv"), clauses)
     assert ev.n >= 80
-    assert ev.verdict_accuracy >= 0.85
-    assert ev.topic_accuracy >= 0.86
-    assert ev.clause_accuracy >= 0.82
+    assert ev.verdict_accuracy >= 0.91
+    assert ev.topic_accuracy >= 0.91
+    assert ev.clause_accuracy >= 0.88
+
+
+def test_extra_training_tickets(clauses):
+    """Hand-written extra tickets (T-xxxx): measured before any rule was changed for them
+    (batch 1: 95.5 % verdicts, batch 2: 83.3 %, batch 3 written after the broadening: 100 %)
+    and after tuning (98.7 % verdicts, topics and clauses on all 152)."""
+    t = load_tickets(LABELLED / "labelled_train_extra.csv")
+    assert len(t) >= 150 and t["ticket_id"].str.fullmatch(r"T-\d{4}").all()
+    assert t["ticket_id"].is_unique
+    ev = X.evaluate(t, clauses)
+    assert ev.verdict_accuracy >= 0.97
+    assert ev.topic_accuracy >= 0.97
+    assert ev.clause_accuracy >= 0.97
+    assert ev.product_accuracy >= 0.99
+
+
+def test_extra_training_labels_follow_rule_4(clauses):
+    """Every extra ticket's verdict and cited clause agree with the clause table."""
+    t = pd.read_csv(LABELLED / "labelled_train_extra.csv", dtype=str, keep_default_na=False)
+    status = clauses.set_index("clause_id")["status"]
+    cited = t[t["expected_clause_id"] != ""]
+    assert (cited["expected_clause_id"].map(status) == cited["expected_verdict"]).all()
+    assert (t.loc[t["expected_clause_id"] == "", "expected_verdict"] == "silent").all()
+    assert set(t["expected_topic"]) <= set(X.load_taxonomy().topic_ids())
 
 
 def test_evaluate_counts_mistakes_and_rejects_bad_labels(clauses):
@@ -329,6 +355,62 @@ def test_calibration_table(clauses):
     cal = X.calibrate_confidence(load_tickets(LABELLED / "labelled_dev.csv"), clauses)
     assert cal["tickets"].sum() >= 100
     assert cal["accuracy"].between(0, 1).all()
+
+
+def test_fit_calibration_is_monotone_and_round_trips(clauses, tmp_path):
+    t = load_tickets(LABELLED / "labelled_train_extra.csv")
+    table, unmapped = X.fit_calibration(t, clauses)
+    assert table["tickets"].sum() == len(t)
+    assert table["upper_edge"].is_monotonic_increasing and table["upper_edge"].iloc[-1] > 1
+    assert table["accuracy"].is_monotonic_increasing
+    assert table["accuracy"].between(0, 1).all() and 0 < unmapped <= table["accuracy"].min()
+    out = X.write_calibration(table, unmapped, tmp_path / "cal.yaml", "extra.csv", len(t))
+    import yaml
+
+    doc = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert doc["edges"] == table["upper_edge"].tolist()
+    assert doc["accuracy"] == table["accuracy"].tolist() and doc["tickets"] == len(t)
+
+
+def test_stored_calibration_is_fitted_on_the_calibration_set(clauses):
+    """The shipped table is a fresh fit on holdout1 with the current signals (else re-run
+    ``python benchmarks/calibrate.py``), and crossref uses it."""
+    stored = X.load_calibration()
+    assert stored["fitted_on"].endswith("labelled_holdout.csv")
+    table, unmapped = X.fit_calibration(load_tickets(LABELLED / "labelled_holdout.csv"), clauses)
+    assert stored["edges"] == table["upper_edge"].tolist()
+    assert stored["accuracy"] == table["accuracy"].tolist()
+    x = X.crossref(synth_tickets(300, seed=4), clauses)
+    assert set(x["confidence"]) <= set(stored["accuracy"]) | {stored["unmapped"]}
+
+
+def test_quoted_replies_in_other_languages_and_signatures_cut(clauses):
+    body = (
+        "le site ne fonctionne plus, erreur 503 sur toutes les pages.\n\n"
+        "Cordialement,\nSophie\nsauvegarde restaurer certificat ssl\n\n"
+        "Le lun. 3 mars 2025 à 10:02, Support Kenotronix a écrit :\n"
+        "restore backup ssl certificate dns zone"
+    )
+    t = _one(clauses, product="Web Hosting", subject="problème", body=body)
+    assert t["topic"] == "service_availability"
+    es = _one(
+        clauses,
+        product="Web Hosting",
+        subject="help",
+        body="my page is not loading since yesterday\n\nEnviado desde mi iPhone",
+    )
+    assert es["topic"] == "service_availability" and "iphone" not in es["evidence"]
+
+
+def test_two_word_phrase_across_another_signal_word(clauses):
+    t = _one(
+        clauses,
+        product="VPS",
+        subject="question",
+        body="please install the imunify extension on our server",
+    )
+    assert t["topic"] == "control_panel_extensions"
+    assert "install extension" in t["evidence"]
 
 
 # -- command line ---------------------------------------------------------------------------
@@ -394,6 +476,14 @@ def test_cli_evaluate(capsys):
     assert main(["evaluate", str(LABELLED / "labelled_dev.csv"), "--mistakes", "3"]) == 0
     out = capsys.readouterr().out
     assert "verdict accuracy" in out and "per verdict" in out
+
+
+def test_cli_evaluate_without_mistakes_shows_no_ticket(capsys):
+    """``--mistakes 0`` prints figures only: how the calibration set is reported."""
+    path = LABELLED / "labelled_train_extra.csv"
+    assert main(["evaluate", str(path), "--mistakes", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "verdict accuracy" in out and "mistakes" not in out and "T-0" not in out
 
 
 def test_sample_tickets_bundled_and_reproducible():
