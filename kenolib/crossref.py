@@ -172,6 +172,8 @@ class Signals:
     calibration: tuple[np.ndarray, np.ndarray]
     unmapped_confidence: float
     quote_cut: str
+    reply_subject: str  # regex: a subject of a reply/forward ("Re:", "AW:", "Fwd:")
+    reply_subject_weight: float  # such a subject names the old thread: it weighs this much
     colocation_labels: set[str]
     topic_ids: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
@@ -246,7 +248,9 @@ def build_signals(
             if qid not in ids:
                 raise KenolibError(f"ticket_signals.yaml: {tid} has no qualifier {qid!r}")
             for ph in phrases:
-                add(str(ph), f"qual:{tid}:{qid}", 1.0, plural=False)
+                # a longer cue is more specific: "bought from you" (3) beats "bought from" (2)
+                n_words = len([w for w in _words(str(ph)) if w not in stop]) or 1
+                add(str(ph), f"qual:{tid}:{qid}", float(n_words), plural=False)
     for cid, words in _clause_cues(clauses).items():
         for w in words:
             add(w, f"clause:{cid}", 1.0, plural=False)
@@ -347,9 +351,19 @@ def build_signals(
         calibration=(edges, acc),
         unmapped_confidence=float(cal.get("unmapped", 0.3)),
         quote_cut=quote_cut_pattern(data),
+        reply_subject=_reply_subject_pattern(data),
+        reply_subject_weight=float(data.get("reply_subject_weight", 1.0)),
         colocation_labels={heading_key(s) for s in data.get("colocation_labels") or []},
         topic_ids=tax.topic_ids(),
     )
+
+
+def _reply_subject_pattern(data: dict[str, Any]) -> str:
+    """Regex matching a subject that starts with a reply/forward prefix (``reply_prefixes``)."""
+    prefixes = [re.escape(str(p_)) for p_ in data.get("reply_prefixes") or []]
+    if not prefixes:
+        return r"^\b\B"  # matches nothing
+    return rf"(?i)^\s*(?:\[[^\]]*\]\s*)?(?:{'|'.join(prefixes)})\s*(?:\[\d+\])?\s*:"
 
 
 def _clause_cues(clauses: pd.DataFrame) -> dict[str, list[str]]:
@@ -668,7 +682,11 @@ def _classify_batch(
         np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     )
     cls = sig.entry_class[pair]
-    w = sig.entry_weight[pair] * np.where(tok.in_subject[rep], sig.subject_weight, 1.0)
+    # a reply's subject names the old thread ("Re: DNS issue"): it weighs less than a new one
+    reply = pc.match_substring_regex(subject, sig.reply_subject)
+    reply = reply.to_numpy(zero_copy_only=False).astype(bool)
+    subject_w = np.where(reply, sig.reply_subject_weight, sig.subject_weight)
+    w = sig.entry_weight[pair] * np.where(tok.in_subject[rep], subject_w[tok.row[rep]], 1.0)
     row = tok.row[rep]
     entry = tok.entry[rep]
 

@@ -298,11 +298,11 @@ def test_holdout_set_floor(clauses):
 
 
 def test_extra_training_tickets(clauses):
-    """Hand-written extra tickets (T-xxxx): measured before any rule was changed for them
-    (batch 1: 95.5 % verdicts, batch 2: 83.3 %, batch 3 written after the broadening: 100 %)
-    and after tuning (98.7 % verdicts, topics and clauses on all 152)."""
+    """Hand-written extra tickets (T-xxxx), four batches, each measured before any rule was
+    changed for it (verdicts 95.5 %, 83.3 %, 100 %, 90.0 %), then tuned on: 98.9 % verdicts,
+    topics and clauses on all 182."""
     t = load_tickets(LABELLED / "labelled_train_extra.csv")
-    assert len(t) >= 150 and t["ticket_id"].str.fullmatch(r"T-\d{4}").all()
+    assert len(t) >= 180 and t["ticket_id"].str.fullmatch(r"T-\d{4}").all()
     assert t["ticket_id"].is_unique
     ev = X.evaluate(t, clauses)
     assert ev.verdict_accuracy >= 0.97
@@ -400,6 +400,21 @@ def test_quoted_replies_in_other_languages_and_signatures_cut(clauses):
         body="my page is not loading since yesterday\n\nEnviado desde mi iPhone",
     )
     assert es["topic"] == "service_availability" and "iphone" not in es["evidence"]
+
+
+def test_reply_subject_names_the_old_thread(clauses):
+    body = "New problem today: the MySQL database refuses all connections on every site."
+    re_ = _one(clauses, product="Web Hosting", subject="Re: DNS zone issue", body=body)
+    new = _one(clauses, product="Web Hosting", subject="DNS zone issue", body=body)
+    assert (re_["topic"], re_["clause_id"]) == ("databases", "shared_hosting.S09")
+    assert new["topic"] == "dns"  # the same words in a new subject still decide
+
+
+def test_longer_qualifier_cue_wins(clauses):
+    ours = _one(clauses, product="Web Hosting", subject="install ssl", body="bought from you")
+    theirs = _one(clauses, product="Web Hosting", subject="install ssl", body="bought from ssls")
+    assert (ours["qualifier"], ours["clause_id"]) == ("kenotronix", "shared_hosting.S07")
+    assert (theirs["qualifier"], theirs["clause_id"]) == ("third_party", "shared_hosting.N10")
 
 
 def test_two_word_phrase_across_another_signal_word(clauses):
