@@ -298,11 +298,11 @@ def test_holdout_set_floor(clauses):
 
 
 def test_extra_training_tickets(clauses):
-    """Hand-written extra tickets (T-xxxx), four batches, each measured before any rule was
-    changed for it (verdicts 95.5 %, 83.3 %, 100 %, 90.0 %), then tuned on: 98.9 % verdicts,
-    topics and clauses on all 182."""
+    """Hand-written extra tickets (T-xxxx), five batches, each measured before any rule was
+    changed for it (verdicts 95.5 %, 83.3 %, 100 %, 90.0 %, 90.0 %), then tuned on: 99.1 %
+    verdicts, topics and clauses on all 212."""
     t = load_tickets(LABELLED / "labelled_train_extra.csv")
-    assert len(t) >= 180 and t["ticket_id"].str.fullmatch(r"T-\d{4}").all()
+    assert len(t) >= 210 and t["ticket_id"].str.fullmatch(r"T-\d{4}").all()
     assert t["ticket_id"].is_unique
     ev = X.evaluate(t, clauses)
     assert ev.verdict_accuracy >= 0.97
@@ -415,6 +415,15 @@ def test_longer_qualifier_cue_wins(clauses):
     theirs = _one(clauses, product="Web Hosting", subject="install ssl", body="bought from ssls")
     assert (ours["qualifier"], ours["clause_id"]) == ("kenotronix", "shared_hosting.S07")
     assert (theirs["qualifier"], theirs["clause_id"]) == ("third_party", "shared_hosting.N10")
+
+
+def test_wordpress_is_the_customers_application_on_shared_hosting(clauses):
+    body = "the wp-admin dashboard of the wordpress I installed is slow"
+    shared = _one(clauses, product="Web Hosting", subject="wp admin slow", body=body)
+    managed = _one(clauses, product="Managed WordPress", subject="wp admin slow", body=body)
+    assert (shared["topic"], shared["verdict"]) == ("customer_scripts", "not_supported")
+    assert managed["topic"] in {"wordpress_core", "service_availability"}
+    assert managed["verdict"] == "supported"
 
 
 def test_two_word_phrase_across_another_signal_word(clauses):
