@@ -138,8 +138,17 @@ def verdicts_by_product(
     value: str = "tickets",
     theme: dict[str, Any] | None = None,
 ) -> go.Figure:
-    """Stacked bars of tickets per product and verdict, from a long frame."""
+    """Stacked bars of tickets per product and verdict.
+
+    ``counts`` is long (product, verdict, tickets) or the wide frame of
+    :func:`kenolib.crossref.verdict_by_product` (one column per verdict).
+    """
     theme = theme or load_theme()
+    if verdict not in counts.columns:
+        present = [v for v in VERDICT_ORDER if v in counts.columns]
+        counts = counts.drop(columns=value, errors="ignore").melt(  # drop the total column
+            id_vars=product, value_vars=present, var_name=verdict, value_name=value
+        )
     fig = go.Figure()
     for v in [*VERDICT_ORDER, *sorted(set(counts[verdict]) - set(VERDICT_ORDER))]:
         sub = counts[counts[verdict] == v]

@@ -189,12 +189,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per CONTRACTS command."""
+    from kenolib.tickets import load_helpdesks
+
     parser = argparse.ArgumentParser(
         prog="kenolib",
         description="Kenotronix support policy as data: clauses, coverage, tickets and reports.",
     )
     parser.add_argument("--version", action="version", version=f"kenolib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def format_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--format",
+            default="auto",
+            choices=["auto", *load_helpdesks()],
+            help="ticket export format: auto (from the header), or one of "
+            + ", ".join(load_helpdesks()),
+        )
 
     def policy_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -225,11 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tickets", default=None, help="ticket export (default: the bundled sample history)"
     )
-    p.add_argument(
-        "--format",
-        default="auto",
-        help="ticket export format (auto, generic, zendesk, freshdesk, jira, whmcs)",
-    )
+    format_arg(p)
     p.add_argument("--out-dir", default=str(config.REPORTS_DIR), help="directory for the reports")
     p.add_argument(
         "--hourly-rate", type=float, default=None, help="cost of an agent hour, for the Summary"
@@ -246,25 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tickets", default=None, help="ticket history: also judge which tickets change verdict"
     )
-    p.add_argument(
-        "--format",
-        default="auto",
-        help="ticket export format (auto, generic, zendesk, freshdesk, jira, whmcs)",
-    )
+    format_arg(p)
     p.add_argument("--impact-out", default=None, help="file for the per-ticket impact table")
     p.set_defaults(func=cmd_diff)
 
-    fmt_help = (
-        "ticket export format: auto (from the header), generic, zendesk, freshdesk, jira, whmcs"
-    )
     p = sub.add_parser("crossref", help="judge every ticket against the policy, citing the clause")
     p.add_argument("tickets", help="ticket export (.csv, .xlsx or .parquet)")
-    p.add_argument(
-        "--format",
-        default="auto",
-        choices=["auto", "generic", "zendesk", "freshdesk", "jira", "whmcs"],
-        help=fmt_help,
-    )
+    format_arg(p)
     policy_arg(p)
     p.add_argument("--out", required=True, help="output file; the extension picks the format")
     p.set_defaults(func=cmd_crossref)
@@ -279,12 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="measure crossref on labelled tickets (expected_verdict, expected_topic)"
     )
     p.add_argument("labelled", help="labelled tickets (generic columns + expected_*)")
-    p.add_argument(
-        "--format",
-        default="auto",
-        choices=["auto", "generic", "zendesk", "freshdesk", "jira", "whmcs"],
-        help=fmt_help,
-    )
+    format_arg(p)
     policy_arg(p)
     p.add_argument("--mistakes", type=int, default=15, help="how many mistakes to list")
     p.set_defaults(func=cmd_evaluate)

@@ -30,16 +30,6 @@ XLSX_NAME = "kenotronix_support_report.xlsx"
 HTML_NAME = "kenotronix_support_report.html"
 OVERVIEW = "overview"
 
-#: Columns of :func:`kenolib.crossref.silent_topics`, for a history with no silent ticket.
-GAP_COLUMNS = [
-    "topic",
-    "topic_label",
-    "tickets",
-    "agent_hours",
-    "share",
-    "example_ticket_ids",
-    "example_subjects",
-]
 
 #: Columns of the Out of scope sheet, in order (those the ticket history lacks are skipped).
 OUT_OF_SCOPE_COLUMNS = schemas.REPORT_OUT_OF_SCOPE_COLUMNS
@@ -541,12 +531,7 @@ def add_crossref(
         value_name="tickets",
     )
     data.tickets_by_topic = xr.tickets_by_topic(xref)
-    if (xref["verdict"] == "silent").any():
-        data.policy_gaps = xr.silent_topics(xref, examples=3)
-    else:  # no policy gap hit (silent_topics needs at least one silent ticket)
-        data.policy_gaps = pd.DataFrame(
-            {c: pd.Series(dtype="float64" if c == "agent_hours" else "object") for c in GAP_COLUMNS}
-        )
+    data.policy_gaps = xr.silent_topics(xref, examples=3)
     data.monthly = xr.monthly_out_of_scope(xref)
     oos = (xref["verdict"] == "not_supported").to_numpy()
     cols = [c for c in OUT_OF_SCOPE_COLUMNS if c in xref.columns]

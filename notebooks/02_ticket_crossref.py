@@ -74,11 +74,7 @@ verdicts = verdict_by_product(xref)
 verdicts
 
 # %%
-charts.verdicts_by_product(
-    verdicts.drop(columns="tickets").melt(
-        id_vars="product", var_name="verdict", value_name="tickets"
-    )
-)
+charts.verdicts_by_product(verdicts)
 
 # %% [markdown]
 # ## Out-of-scope share, month by month

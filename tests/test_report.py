@@ -523,3 +523,19 @@ def test_trend_chart_labels_months_and_counts_undated_tickets():
     fig = charts.monthly_trend(monthly)
     assert list(fig.data[0].x) == ["2026-01", "2026-02"]
     assert "5 tickets without a date" in fig.layout.title.text
+
+
+def test_verdict_chart_takes_the_wide_aggregate_too():
+    import pandas as pd
+
+    from kenolib import charts
+
+    wide = pd.DataFrame(
+        {"product": ["vps", "wp"], "supported": [3, 1], "not_supported": [2, 0], "silent": [0, 4]}
+    ).assign(tickets=lambda d: d[["supported", "not_supported", "silent"]].sum(axis=1))
+    long = wide.drop(columns="tickets").melt(
+        id_vars="product", var_name="verdict", value_name="tickets"
+    )
+    a, b = charts.verdicts_by_product(wide), charts.verdicts_by_product(long)
+    assert [list(t.y) for t in a.data] == [list(t.y) for t in b.data]
+    assert sum(sum(t.y) for t in a.data) == 10  # the total column is not drawn as a verdict
