@@ -78,22 +78,7 @@ for w in old.warnings + new.warnings:
 # %%
 diff = diff_policies(old, new)
 print(change_counts(diff))
-diff[
-    [
-        "product",
-        "topic",
-        "heading",
-        "change",
-        "old_status",
-        "new_status",
-        "old_text",
-        "new_text",
-        "old_clause_id",
-        "new_clause_id",
-        "match",
-        "similarity",
-    ]
-]
+diff.drop(columns=["qualifier", "old_heading", "new_heading", "old_lines", "new_lines"])
 
 # %% [markdown]
 # ## Which tickets change verdict
