@@ -174,6 +174,9 @@ class Signals:
     quote_cut: str
     reply_subject: str  # regex: a subject of a reply/forward ("Re:", "AW:", "Fwd:")
     reply_subject_weight: float  # such a subject names the old thread: it weighs this much
+    symptom_topics: np.ndarray  # topic indices whose score yields to a named object
+    symptom_factors: np.ndarray  # their scale factor when another topic has evidence
+    symptom_min_other: float
     colocation_labels: set[str]
     topic_ids: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
@@ -202,7 +205,7 @@ def build_signals(
     tax_w = float(data.get("taxonomy_weight", 1.0))
     exclude = {normalise(s) for s in data.get("exclude_taxonomy_synonyms") or []}
     known = set(tax.topic_ids())
-    unknown = set(data["topics"]) - known
+    unknown = (set(data["topics"]) | set(data.get("symptom_topics") or {})) - known
     if unknown:
         raise KenolibError(f"ticket_signals.yaml: unknown topic(s) {sorted(unknown)}")
 
@@ -353,6 +356,14 @@ def build_signals(
         quote_cut=quote_cut_pattern(data),
         reply_subject=_reply_subject_pattern(data),
         reply_subject_weight=float(data.get("reply_subject_weight", 1.0)),
+        symptom_topics=np.array(
+            [tax.topic_ids().index(t) for t in (data.get("symptom_topics") or {})],
+            dtype=np.int64,
+        ),
+        symptom_factors=np.array(
+            [float(f) for f in (data.get("symptom_topics") or {}).values()], dtype=np.float64
+        ),
+        symptom_min_other=float(data.get("symptom_min_other", 4.0)),
         colocation_labels={heading_key(s) for s in data.get("colocation_labels") or []},
         topic_ids=tax.topic_ids(),
     )
@@ -703,6 +714,15 @@ def _classify_batch(
     scores = np.bincount(
         row[is_t] * T + topic_of_class[cls[is_t]], weights=w[is_t], minlength=n * T
     ).reshape(n, T)
+    # symptom topics ("slow", "down", "doesn't open") yield to the thing that is broken: when
+    # another topic has at least ``symptom_min_other`` points, their score is scaled down
+    if len(sig.symptom_topics):
+        scores = scores.astype(np.float64, copy=False)  # bincount of nothing is int
+        other = scores.copy()
+        other[:, sig.symptom_topics] = 0
+        has_object = np.flatnonzero(other.max(axis=1) >= sig.symptom_min_other)
+        del other
+        scores[np.ix_(has_object, sig.symptom_topics)] *= sig.symptom_factors
     # colocation-only topic preference: the winner is the best scored topic
     best = scores.argmax(axis=1)
     top = scores[np.arange(n), best]

@@ -298,11 +298,11 @@ def test_holdout_set_floor(clauses):
 
 
 def test_extra_training_tickets(clauses):
-    """Hand-written extra tickets (T-xxxx), seven batches, each measured before any rule was
-    changed for it (verdicts 95.5 %, 83.3 %, 100 %, 90.0 %, 90.0 %, 90.0 %, 90.0 %), then
-    tuned on: 99.2 % verdicts, topics and clauses on all 262."""
+    """Hand-written extra tickets (T-xxxx), eight batches, each measured before any rule was
+    changed for it (verdicts 95.5 %, 83.3 %, 100 %, 90.0 %, 90.0 %, 90.0 %, 90.0 %, 95.0 %),
+    then tuned on: 99.3 % verdicts, topics and clauses on all 282."""
     t = load_tickets(LABELLED / "labelled_train_extra.csv")
-    assert len(t) >= 260 and t["ticket_id"].str.fullmatch(r"T-\d{4}").all()
+    assert len(t) >= 280 and t["ticket_id"].str.fullmatch(r"T-\d{4}").all()
     assert t["ticket_id"].is_unique
     ev = X.evaluate(t, clauses)
     assert ev.verdict_accuracy >= 0.97
@@ -424,6 +424,18 @@ def test_wordpress_is_the_customers_application_on_shared_hosting(clauses):
     assert (shared["topic"], shared["verdict"]) == ("customer_scripts", "not_supported")
     assert managed["topic"] in {"wordpress_core", "service_availability"}
     assert managed["verdict"] == "supported"
+
+
+def test_symptom_yields_to_the_broken_thing(clauses):
+    db = _one(
+        clauses,
+        product="Managed WordPress",
+        subject="site is down",
+        body="The site shows 'Error establishing a database connection' since an hour.",
+    )
+    plain = _one(clauses, product="Managed WordPress", subject="site is down", body="help!")
+    assert (db["topic"], db["clause_id"]) == ("databases", "overview.S11")
+    assert (plain["topic"], plain["verdict"]) == ("service_availability", "supported")
 
 
 def test_two_word_phrase_across_another_signal_word(clauses):
