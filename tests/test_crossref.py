@@ -298,11 +298,11 @@ def test_holdout_set_floor(clauses):
 
 
 def test_extra_training_tickets(clauses):
-    """Hand-written extra tickets (T-xxxx), eight batches, each measured before any rule was
-    changed for it (verdicts 95.5 %, 83.3 %, 100 %, 90.0 %, 90.0 %, 90.0 %, 90.0 %, 95.0 %),
-    then tuned on: 99.3 % verdicts, topics and clauses on all 282."""
+    """Hand-written extra tickets (T-xxxx), nine batches, each measured before any rule was
+    changed for it (verdicts 95.5, 83.3, 100, 90.0, 90.0, 90.0, 90.0, 95.0, 75.0 %), then
+    tuned on: 99.0 % verdicts, topics and clauses on all 302."""
     t = load_tickets(LABELLED / "labelled_train_extra.csv")
-    assert len(t) >= 280 and t["ticket_id"].str.fullmatch(r"T-\d{4}").all()
+    assert len(t) >= 300 and t["ticket_id"].str.fullmatch(r"T-\d{4}").all()
     assert t["ticket_id"].is_unique
     ev = X.evaluate(t, clauses)
     assert ev.verdict_accuracy >= 0.97
