@@ -123,12 +123,14 @@ def coverage_heatmap(
         )
     )
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(side="top")
-    return _layout(
+    fig.update_xaxes(side="top", tickangle=-25)
+    fig = _layout(
         fig,
         "Coverage: topics × products (° = inherited from the overview table)",
-        24 * len(topics) + 160,
+        24 * len(topics) + 200,
     )
+    # product names sit on top: leave room between them and the title
+    return fig.update_layout(margin={"t": 130}, title={"y": 0.995, "yanchor": "top"})
 
 
 def verdicts_by_product(
