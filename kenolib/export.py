@@ -486,6 +486,11 @@ def write_coverage_sheet(
     title = safe_sheet_title(spec["title"], wb.sheetnames)
     ws = wb.create_sheet(title)
     ws.freeze_panes = f"C{HEADER_ROW + 1}"
+    # printed on one page wide, landscape, headers repeated: marks keep it readable in black & white
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
     ws.column_dimensions["A"].width = 34
     ws.column_dimensions["B"].width = 24
     for i in range(len(products)):

@@ -539,3 +539,20 @@ def test_verdict_chart_takes_the_wide_aggregate_too():
     a, b = charts.verdicts_by_product(wide), charts.verdicts_by_product(long)
     assert [list(t.y) for t in a.data] == [list(t.y) for t in b.data]
     assert sum(sum(t.y) for t in a.data) == 10  # the total column is not drawn as a verdict
+
+
+def test_coverage_sheet_prints_on_one_page_wide(tmp_path):
+    import openpyxl
+
+    from kenolib.report import write_reports
+
+    xlsx = next(
+        p
+        for p in write_reports(out_dir=tmp_path, use_tickets=False, progress=False)
+        if p.suffix == ".xlsx"
+    )
+    ws = openpyxl.load_workbook(xlsx)["Coverage"]
+    assert ws.page_setup.orientation == "landscape"
+    assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0)
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.print_title_rows  # the product header repeats on every printed page
