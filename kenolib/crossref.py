@@ -44,6 +44,7 @@ import yaml
 
 from kenolib import config
 from kenolib.errors import KenolibError
+from kenolib.files import read_yaml
 from kenolib.schemas import (
     CLAUSE_COLUMNS,
     CROSSREF_COLUMNS,
@@ -187,17 +188,10 @@ def load_signals_file(path: str | None = None) -> dict[str, Any]:
     return _load_signals_cached(str(Path(path) if path else config.TICKET_SIGNALS_FILE))
 
 
-#: libyaml's loader when PyYAML was built with it (same safe constructors, ~10x faster).
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 @functools.lru_cache(maxsize=4)
 def _load_signals_cached(path: str) -> dict[str, Any]:
     p = Path(path)
-    try:
-        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506
-    except (OSError, yaml.YAMLError) as exc:
-        raise KenolibError(f"{p}: cannot read the ticket signals: {exc}") from None
+    data = read_yaml(p, "ticket signals")
     if not isinstance(data, dict) or not isinstance(data.get("topics"), dict):
         raise KenolibError(f"{p}: expected a mapping with a 'topics' section")
     return data

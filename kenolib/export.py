@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
 import pandas as pd
-import yaml
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -32,6 +31,7 @@ from tqdm.auto import tqdm
 
 from kenolib.config import PACKAGE_DATA
 from kenolib.errors import KenolibError
+from kenolib.files import read_yaml
 
 if TYPE_CHECKING:
     from kenolib.report import ReportData
@@ -119,8 +119,7 @@ ILLEGAL_CHARACTERS_PATTERN = r"[\x00-\x08\x0B\x0C\x0E-\x1F]"
 
 @functools.cache
 def _load_theme_cached(path: str) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as fh:
-        theme = yaml.safe_load(fh)
+    theme = read_yaml(path, "report theme")
     for key in ("statuses", "verdicts", "workbook", "html", "sheets"):
         if not isinstance(theme, dict) or key not in theme:
             raise KenolibError(f"{path}: the report theme lacks its {key!r} section")

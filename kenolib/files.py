@@ -81,8 +81,11 @@ def read_yaml(path: str | os.PathLike[str], what: str) -> Any:
     """Load a YAML data file; a missing or malformed file is a one-line user error."""
     import yaml
 
+    loader = getattr(
+        yaml, "CSafeLoader", yaml.SafeLoader
+    )  # libyaml when built: same result, faster
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
     except (OSError, yaml.YAMLError) as exc:
         raise KenolibError(f"{path}: cannot read the {what}: {exc}") from None
 

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
 from kenolib import config
 from kenolib.errors import KenolibError
+from kenolib.files import read_yaml
 from kenolib.schemas import TICKET_COLUMNS
 
 #: First day of the default history; it spans ``DEFAULT_DAYS`` days (about two and a half years).
@@ -31,10 +31,9 @@ MAX_TICKETS = 20_000_000
 def load_vocabulary(path: str | None = None) -> dict[str, Any]:
     """The synthetic-ticket vocabulary (``kenolib/data/synth_vocabulary.yaml``)."""
     p = Path(path) if path else config.SYNTH_VOCABULARY_FILE
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise KenolibError(f"{p}: cannot read the synthetic vocabulary: {exc}") from None
+    data = read_yaml(p, "synthetic vocabulary")
+    if not isinstance(data, dict):
+        raise KenolibError(f"{p}: expected a mapping of vocabulary sections")
     for key in ("products", "intents", "greetings", "closings", "signatures"):
         if not data.get(key):
             raise KenolibError(f"{p}: missing section {key!r}")

@@ -28,10 +28,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import yaml
 
 from kenolib import config
 from kenolib.errors import KenolibError
+from kenolib.files import read_yaml
 from kenolib.schemas import TICKET_COLUMNS, TICKET_REQUIRED
 from kenolib.taxonomy import heading_key, label_aliases
 
@@ -66,10 +66,7 @@ _ENTITIES = {
 def load_helpdesks(path: str | None = None) -> dict[str, dict[str, Any]]:
     """The helpdesk column maps (``kenolib/data/helpdesks.yaml``), by format name."""
     p = Path(path) if path else config.HELPDESKS_FILE
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise KenolibError(f"{p}: cannot read the helpdesk column maps: {exc}") from None
+    data = read_yaml(p, "helpdesk column maps")
     formats = data.get("formats") if isinstance(data, dict) else None
     if not isinstance(formats, dict) or not formats:
         raise KenolibError(f"{p}: expected a mapping with a 'formats' section")
