@@ -128,24 +128,18 @@ def _progress_bar(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="tickets", disable=not sys.stderr.isatty())
 
 
-#: Excel's row limit (header row included).
-XLSX_MAX_ROWS = 1_048_576
-
-
 def cmd_crossref(args: argparse.Namespace) -> int:
     from kenolib.crossref import crossref
-    from kenolib.files import check_output_path, write_frame
+    from kenolib.files import check_fits_excel, check_output_path, write_frame
     from kenolib.tickets import load_tickets
 
     check_output_path(args.out, (args.tickets, args.policy))
     parsed = _parsed(args.policy)
     tickets = load_tickets(args.tickets, fmt=args.format)
     _warn(tickets.attrs.get("warnings", []))
-    if Path(args.out).suffix.lower() == ".xlsx" and len(tickets) >= XLSX_MAX_ROWS:
-        raise KenolibError(
-            f"{args.out}: {len(tickets):,} tickets do not fit Excel's {XLSX_MAX_ROWS:,} rows; "
-            "write .parquet or .csv instead (kenolib report summarises huge histories)"
-        )
+    check_fits_excel(  # before the long classification, not after it
+        args.out, len(tickets), "write .parquet or .csv instead (kenolib report summarises them)"
+    )
     with _progress_bar(len(tickets), "classifying") as bar:
         xref = crossref(tickets, parsed.clauses, progress=bar.update)
     out = write_frame(xref, args.out, inputs=(args.tickets, args.policy), sheet_name="Crossref")
@@ -160,15 +154,11 @@ def cmd_crossref(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from kenolib.files import check_output_path, write_frame
+    from kenolib.files import check_fits_excel, check_output_path, write_frame
     from kenolib.synth import synth_tickets
 
     check_output_path(args.out)
-    if Path(args.out).suffix.lower() == ".xlsx" and args.n >= XLSX_MAX_ROWS:
-        raise KenolibError(
-            f"{args.out}: {args.n:,} tickets do not fit Excel's {XLSX_MAX_ROWS:,} rows; "
-            "write .parquet or .csv instead"
-        )
+    check_fits_excel(args.out, args.n)
     df = synth_tickets(args.n, seed=args.seed)
     out = write_frame(df, args.out, sheet_name="Tickets")
     print(f"wrote {len(df)} synthetic tickets (seed {args.seed}) to {out}")

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from kenolib.config import PACKAGE_DATA
 from kenolib.errors import KenolibError
-from kenolib.files import read_yaml
+from kenolib.files import EXCEL_MAX_ROWS, read_yaml
 
 if TYPE_CHECKING:
     from kenolib.report import ReportData
@@ -108,8 +108,6 @@ def write_simple_xlsx(
 # text typed as text, long cells cut with a marker, detail split past Excel's row limit.
 # --------------------------------------------------------------------------------------------
 
-#: Excel's limit on the rows of one sheet.
-EXCEL_MAX_ROWS = 1_048_576
 #: Rows above a sheet's table: the title and a one-line explanation; the header is on row 3.
 HEADER_ROW = 3
 THEME_FILE = PACKAGE_DATA / "report_theme.yaml"

@@ -20,6 +20,9 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 WRITABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
 
+#: Excel's limit on the rows of one sheet (the header row included).
+EXCEL_MAX_ROWS = 1_048_576
+
 
 @dataclass
 class DecodedText:
@@ -145,6 +148,16 @@ def _default_file_mode() -> int:
     return 0o666 & ~mask
 
 
+def check_fits_excel(
+    out: str | os.PathLike[str], n_rows: int, hint: str = "write .parquet or .csv instead"
+) -> None:
+    """Refuse an ``.xlsx`` output of more data rows than one Excel sheet holds."""
+    if Path(out).suffix.lower() == ".xlsx" and n_rows >= EXCEL_MAX_ROWS:
+        raise KenolibError(
+            f"{out}: {n_rows:,} rows do not fit Excel's {EXCEL_MAX_ROWS:,} rows; {hint}"
+        )
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it into place only if the block succeeds."""
@@ -191,6 +204,7 @@ def write_frame(
     Text that could run as a spreadsheet formula is neutralised in .csv and .xlsx output.
     """
     p = check_output_path(out, inputs)
+    check_fits_excel(p, len(df))
     suffix = p.suffix.lower()
     if suffix == ".parquet":
         return atomic_write(p, lambda tmp: df.to_parquet(tmp, index=False))

@@ -460,8 +460,7 @@ def write_reports(
         "baseline": str(baseline or ""),
         "rows per sheet": f"{max_rows:,}",
     }
-    sample = getattr(config, "SAMPLE_TICKETS", None)
-    if use_tickets and tickets is None and (sample is None or not Path(sample).exists()):
+    if use_tickets and tickets is None and not config.SAMPLE_TICKETS.exists():
         data.warnings.append("the bundled sample ticket history is missing: policy-only report")
         data.parameters["tickets"] = "none (sample missing)"
         use_tickets = False

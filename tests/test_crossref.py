@@ -492,9 +492,9 @@ def test_cli_crossref_csv_and_xlsx_neutralise_formulas(tmp_path):
 
 
 def test_cli_crossref_xlsx_row_limit(tmp_path, monkeypatch, capsys):
-    import kenolib.cli as cli
+    import kenolib.files as files
 
-    monkeypatch.setattr(cli, "XLSX_MAX_ROWS", 3)
+    monkeypatch.setattr(files, "EXCEL_MAX_ROWS", 3)
     out = tmp_path / "x.xlsx"
     assert main(["crossref", str(EXPORTS / "generic.csv"), "--out", str(out)]) == 2
     err = capsys.readouterr().err

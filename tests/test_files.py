@@ -46,3 +46,15 @@ def test_csv_cells_cannot_become_formulas(tmp_path):
 def test_decode_rejects_undecodable_bytes():
     with pytest.raises(KenolibError, match="re-save the file as UTF-8"):
         decode_bytes(b"abc \x81\x8d\x8f\x90 def", "x.txt")
+
+
+def test_xlsx_output_past_excel_row_limit_is_refused(tmp_path, monkeypatch):
+    import kenolib.files as files
+
+    monkeypatch.setattr(files, "EXCEL_MAX_ROWS", 3)
+    out = tmp_path / "big.xlsx"
+    with pytest.raises(KenolibError, match="do not fit Excel"):
+        write_frame(pd.DataFrame({"a": range(3)}), out)
+    assert not out.exists()
+    write_frame(pd.DataFrame({"a": range(2)}), out)  # header + 2 rows fit
+    assert out.exists()
