@@ -682,11 +682,8 @@ def write_summary_sheet(ws, data: ReportData, theme: dict[str, Any], stats: Work
     chart = _bar_chart(ws, "Coverage cells by product", chart_row, len(counts), 4, colours, theme)
     ws.add_chart(chart, "H3")
     if data.has_tickets and int(data.verdicts["tickets"].sum()) > 0:
-        v = data.verdicts.pivot_table(
-            index="product", columns="verdict", values="tickets", aggfunc="sum", fill_value=0
-        )
-        order = [c for c in ("supported", "not_supported", "silent") if c in v.columns]
-        v = v.loc[list(dict.fromkeys(data.verdicts["product"])), order].reset_index()
+        order = ["supported", "not_supported", "silent"]
+        v = data.verdicts[["product", *order]].copy()
         v["product"] = v["product"].map(lambda p: data.products.get(p, p))
         verdict_row = row + 1
         row = _write_block(

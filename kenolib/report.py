@@ -48,7 +48,7 @@ class ReportData:
     products: dict[str, str] = field(default_factory=dict)
     tickets_source: str | None = None
     tickets: int = 0
-    verdicts: pd.DataFrame | None = None  # product, verdict, tickets (long)
+    verdicts: pd.DataFrame | None = None  # crossref.verdict_by_product: one column a verdict
     tickets_by_topic: pd.DataFrame | None = None
     out_of_scope: pd.DataFrame | None = None
     policy_gaps: pd.DataFrame | None = None
@@ -112,8 +112,8 @@ def key_figures(data: ReportData, stats: WorkbookStats | None = None) -> pd.Data
     if data.has_tickets:
         v = data.verdicts
         total = int(v["tickets"].sum())
-        oos = int(v.loc[v["verdict"] == "not_supported", "tickets"].sum())
-        silent = int(v.loc[v["verdict"] == "silent", "tickets"].sum())
+        oos = int(v["not_supported"].sum())
+        silent = int(v["silent"].sum())
         rows += [
             ("Ticket history", data.tickets_source or ""),
             ("Tickets analysed", total),
@@ -522,13 +522,7 @@ def add_crossref(
     data.tickets_source = source
     data.tickets = len(xref)
     data.hourly_rate = hourly_rate
-    wide = xr.verdict_by_product(xref).drop(columns="tickets", errors="ignore")
-    data.verdicts = wide.melt(
-        id_vars="product",
-        value_vars=[v for v in ("supported", "not_supported", "silent") if v in wide.columns],
-        var_name="verdict",
-        value_name="tickets",
-    )
+    data.verdicts = xr.verdict_by_product(xref)
     data.tickets_by_topic = xr.tickets_by_topic(xref)
     data.policy_gaps = xr.silent_topics(xref, examples=3)
     data.monthly = xr.monthly_out_of_scope(xref)
