@@ -63,9 +63,9 @@ from kenolib.taxonomy import (
     UNMAPPED,
     Taxonomy,
     heading_key,
-    label_aliases,
     load_taxonomy,
     normalise,
+    products_of_labels,
 )
 
 #: Rows classified per batch (bounds memory; the progress bar advances per batch).
@@ -670,13 +670,8 @@ def verdict_table(clauses: pd.DataFrame, taxonomy: Taxonomy | None = None) -> Ve
 
 def _product_from_labels(labels: pd.Series, sections: list[str]) -> np.ndarray:
     """Product index per row from its label (via aliases), -1 when the label names none."""
-    aliases = label_aliases()
-    codes, uniq = pd.factorize(labels.fillna("").astype(str), sort=False)
     idx = {p: i for i, p in enumerate(sections)}
-    mapped = np.array(
-        [idx.get(aliases.get(heading_key(u), ""), -1) for u in uniq] or [-1], dtype=np.int64
-    )
-    return np.where(codes >= 0, mapped[np.maximum(codes, 0)], -1)
+    return products_of_labels(labels).map(lambda p: idx.get(p, -1)).to_numpy(dtype=np.int64)
 
 
 def _colocation_label(labels: pd.Series, sig: Signals) -> np.ndarray:

@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from kenolib import config
@@ -263,3 +264,14 @@ def label_aliases(products: tuple[Product, ...] | None = None) -> dict[str, str]
         for h in (*p.labels, *p.headings, p.id, p.label):
             out[heading_key(h)] = p.id
     return out
+
+
+def products_of_labels(labels: pd.Series) -> pd.Series:
+    """The product id each helpdesk label names (via ``products.yaml``), ``""`` when none.
+
+    Each distinct label is looked up once, so this stays cheap on millions of tickets.
+    """
+    aliases = label_aliases()
+    codes, uniq = pd.factorize(labels.fillna("").astype(str), sort=False)
+    mapped = np.array([aliases.get(heading_key(u), "") for u in uniq] + [""], dtype=object)
+    return pd.Series(mapped[codes], index=labels.index, dtype=object)  # code -1 (NA) -> ""

@@ -33,7 +33,7 @@ from kenolib import config
 from kenolib.errors import KenolibError
 from kenolib.files import read_yaml
 from kenolib.schemas import TICKET_COLUMNS, TICKET_REQUIRED
-from kenolib.taxonomy import heading_key, label_aliases
+from kenolib.taxonomy import products_of_labels
 
 FORMATS = ("generic", "zendesk", "freshdesk", "jira", "whmcs")
 READABLE_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".xlsx", ".parquet")
@@ -364,14 +364,11 @@ def _clean_label(s: pd.Series) -> pd.Series:
 
 def unknown_labels(labels: pd.Series) -> pd.Series:
     """Counts of non-blank product labels that match no product alias (by label)."""
-    aliases = label_aliases()
-    uniq = pd.Series(labels.dropna().unique())
-    uniq = uniq[uniq.str.strip() != ""]
-    known = uniq.map(lambda v: heading_key(str(v)) in aliases)
-    unknown = set(uniq[~known.astype(bool)])
-    if not unknown:
+    blank = labels.fillna("").astype(str).str.strip() == ""
+    unknown = labels[(products_of_labels(labels) == "").to_numpy() & ~blank.to_numpy()]
+    if unknown.empty:
         return pd.Series(dtype="int64")
-    return labels[labels.isin(unknown)].value_counts()
+    return unknown.value_counts()
 
 
 def normalise_tickets(

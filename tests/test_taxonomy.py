@@ -70,3 +70,24 @@ def test_product_labels():
     assert aliases["dev vps"] == "vps_developer"
     assert aliases["google workspace"] == "g_suite"
     assert aliases["o365"] == "office_365"
+
+
+def test_products_of_labels_vectorised():
+    import pandas as pd
+
+    from kenolib.taxonomy import products_of_labels
+
+    labels = pd.Series(
+        ["WP", "Dev VPS", None, "", "Colocation", "wp", "Microsoft 365"], index=range(3, 10)
+    )
+    got = products_of_labels(labels)
+    assert got.index.equals(labels.index)
+    assert got.tolist() == [
+        "managed_wordpress",
+        "vps_developer",
+        "",
+        "",
+        "",
+        "managed_wordpress",
+        "office_365",
+    ]
