@@ -129,7 +129,7 @@ def _progress_bar(total: int, desc: str):
 
 
 def cmd_crossref(args: argparse.Namespace) -> int:
-    from kenolib.crossref import crossref
+    from kenolib.classify import crossref
     from kenolib.files import check_fits_excel, check_output_path, write_frame
     from kenolib.tickets import load_tickets
 
@@ -166,7 +166,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from kenolib.crossref import evaluate, format_evaluation
+    from kenolib.classify import evaluate, format_evaluation
     from kenolib.tickets import load_tickets
 
     parsed = _parsed(args.policy)

@@ -21,6 +21,13 @@ PRODUCTS_FILE = PACKAGE_DATA / "products.yaml"
 HELPDESKS_FILE = PACKAGE_DATA / "helpdesks.yaml"
 SYNTH_VOCABULARY_FILE = PACKAGE_DATA / "synth_vocabulary.yaml"
 TICKET_SIGNALS_FILE = PACKAGE_DATA / "ticket_signals.yaml"
+#: Who owns the thing a ticket is about: platform components, customer software, third parties.
+OWNERSHIP_FILE = PACKAGE_DATA / "ownership.yaml"
+#: The learned component of the classifier (``kenolib train``): weights as JSON, no pickle.
+MODEL_FILE = PACKAGE_DATA / "verdict_model.json"
+#: The labelled sets shipped with the project (hand-written and real customer questions).
+LABELLED_DIR = PROJECT_DIR / "tests" / "fixtures" / "labelled"
+REAL_QUESTIONS_DIR = PROJECT_DIR / "tests" / "fixtures" / "real"
 #: The bundled sample ticket history (``kenolib synth --n 3000 --seed 7``).
 SAMPLE_TICKETS = PACKAGE_DATA / "sample_tickets.csv.gz"
 

@@ -337,7 +337,7 @@ def verdict_impact(
     taxonomy: Taxonomy | None = None,
 ) -> pd.DataFrame:
     """Cross-reference ``tickets`` under both policies; the tickets whose verdict or clause changes."""
-    from kenolib.crossref import crossref
+    from kenolib.classify import crossref
 
     old_c, new_c = as_clauses(old_clauses, "old policy"), as_clauses(new_clauses, "new policy")
     ids = clause_map(match_clauses(old_c, new_c))

@@ -497,14 +497,14 @@ def add_tickets(
     progress: bool = False,
 ) -> ReportData:
     """Load and cross-reference a ticket history and add its frames to ``data``."""
-    from kenolib import crossref as xr
+    from kenolib.classify import crossref
     from kenolib.tickets import load_tickets
 
     source = tickets if tickets is not None else config.SAMPLE_TICKETS
     df = load_tickets(source, fmt=fmt)
     data.warnings += list(df.attrs.get("warnings", []))
     with tqdm(total=len(df), desc="cross-reference", unit="ticket", disable=not progress) as bar:
-        xref = xr.crossref(df, parsed.clauses, progress=bar.update)
+        xref = crossref(df, parsed.clauses, progress=bar.update)
     del df
     return add_crossref(data, xref, str(source), hourly_rate)
 
@@ -516,7 +516,7 @@ def add_crossref(
 
     ``xref`` is :func:`kenolib.crossref.crossref` output (CONTRACTS crossref columns).
     """
-    from kenolib import crossref as xr
+    from kenolib import aggregates as xr
 
     xref = schemas.check_frame(xref, schemas.CROSSREF_COLUMNS, "crossref frame")
     data.tickets_source = source

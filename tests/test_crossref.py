@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from kenolib import crossref as X
+from kenolib.classify import judge as judge_module
 from kenolib.cli import main
 from kenolib.errors import KenolibError
 from kenolib.schemas import CROSSREF_COLUMNS, VERDICTS
@@ -162,7 +163,7 @@ def test_no_signal_is_unmapped_and_silent(clauses):
 def test_batches_give_the_same_result(clauses, monkeypatch):
     t = synth_tickets(2500, seed=9)
     whole = X.crossref(t, clauses)
-    monkeypatch.setattr(X, "BATCH_ROWS", 400)
+    monkeypatch.setattr(judge_module, "BATCH_ROWS", 400)
     done = []
     parts = X.crossref(t, clauses, progress=done.append)
     pd.testing.assert_frame_equal(whole, parts)
@@ -351,8 +352,13 @@ def test_evaluate_counts_mistakes_and_rejects_bad_labels(clauses):
     t["expected_verdict"] = ["maybe", "supported"]
     with pytest.raises(KenolibError, match="expected_verdict"):
         X.evaluate(t, clauses)
-    with pytest.raises(KenolibError, match="expected_topic"):
-        X.evaluate(t.drop(columns="expected_topic"), clauses)
+    with pytest.raises(KenolibError, match="expected_verdict"):
+        X.evaluate(t.drop(columns="expected_verdict"), clauses)
+    # a real-question set may carry only the verdict and the clause: topics are not scored
+    t["expected_verdict"] = ["not_supported", "supported"]
+    ev = X.evaluate(t.drop(columns="expected_topic"), clauses)
+    assert ev.topic_accuracy is None and ev.verdict_accuracy == 0.5 and ev.clause_accuracy == 0.5
+    assert "topic accuracy:   n/a" in X.format_evaluation(ev)
 
 
 def test_equivalent_clauses_accepted(clauses):

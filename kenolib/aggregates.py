@@ -1,0 +1,172 @@
+"""Aggregates of a judged ticket frame: pure functions from the crossref frame to small tables.
+
+Each takes the frame ``crossref`` returns (CONTRACTS crossref columns) and returns a DataFrame
+whose columns are declared in :mod:`kenolib.schemas`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from kenolib.errors import KenolibError
+from kenolib.schemas import (
+    CROSSREF_COLUMNS,
+    MONTHLY_OUT_OF_SCOPE_COLUMNS,
+    OUT_OF_SCOPE_HOURS_COLUMNS,
+    SILENT_TOPIC_COLUMNS,
+    TICKETS_BY_TOPIC_COLUMNS,
+    VERDICT_BY_PRODUCT_COLUMNS,
+    check_frame,
+)
+from kenolib.taxonomy import UNKNOWN_PRODUCT, load_taxonomy, product_ids
+
+
+def _minutes(xref: pd.DataFrame) -> pd.Series:
+    if "agent_minutes" in xref.columns:
+        return pd.to_numeric(xref["agent_minutes"], errors="coerce").fillna(0.0)
+    return pd.Series(0.0, index=xref.index)
+
+
+def _product_order(values: pd.Series) -> list[str]:
+    known = [p for p in product_ids() if p != "overview"] + [UNKNOWN_PRODUCT]
+    seen = list(dict.fromkeys(values.astype(str)))
+    return [p for p in known if p in seen] + [p for p in seen if p not in known]
+
+
+def _check_xref(xref: pd.DataFrame) -> pd.DataFrame:
+    return check_frame(xref, CROSSREF_COLUMNS, "crossref frame")
+
+
+def verdict_by_product(xref: pd.DataFrame) -> pd.DataFrame:
+    """Tickets per product and verdict: product, supported, not_supported, silent, tickets."""
+    x = _check_xref(xref)
+    tab = pd.crosstab(x["product"].astype(str), x["verdict"].astype(str))
+    for v in ("supported", "not_supported", "silent"):
+        if v not in tab.columns:
+            tab[v] = 0
+    tab = tab[["supported", "not_supported", "silent"]]
+    tab = tab.reindex(_product_order(x["product"])).fillna(0).astype("int64")
+    tab["tickets"] = tab.sum(axis=1)
+    out = tab.reset_index().rename(columns={"index": "product"})
+    out.columns.name = None
+    out = out.rename(columns={out.columns[0]: "product"})
+    return check_frame(out, VERDICT_BY_PRODUCT_COLUMNS, "verdict_by_product")
+
+
+def monthly_out_of_scope(xref: pd.DataFrame) -> pd.DataFrame:
+    """Per month and product: tickets, out_of_scope (verdict not_supported) and their share.
+
+    Tickets without a creation date are counted under month ``NaT``, not dropped.
+    """
+    x = _check_xref(xref)
+    if "created_at" in x.columns:
+        created = pd.to_datetime(x["created_at"], errors="coerce")
+    else:
+        created = pd.Series(pd.NaT, index=x.index, dtype="datetime64[ns]")
+    month = created.dt.to_period("M").dt.to_timestamp()
+    frame = pd.DataFrame(
+        {
+            "month": month,
+            "product": x["product"].astype(str),
+            "out": (x["verdict"] == "not_supported").astype("int64"),
+        }
+    )
+    g = frame.groupby(["month", "product"], dropna=False, sort=True)
+    out = g["out"].agg(tickets="size", out_of_scope="sum").reset_index()
+    out["share"] = (out["out_of_scope"] / out["tickets"]).round(4)
+    return check_frame(out, MONTHLY_OUT_OF_SCOPE_COLUMNS, "monthly_out_of_scope")
+
+
+def out_of_scope_hours(xref: pd.DataFrame, hourly_rate: float | None = None) -> pd.DataFrame:
+    """Agent hours on out-of-scope (not_supported) tickets per product and topic (+ cost)."""
+    x = _check_xref(xref)
+    if hourly_rate is not None and hourly_rate < 0:
+        raise KenolibError(f"hourly rate must be zero or more (got {hourly_rate})")
+    m = x["verdict"] == "not_supported"
+    frame = pd.DataFrame(
+        {
+            "product": x.loc[m, "product"].astype(str),
+            "topic": x.loc[m, "topic"].astype(str),
+            "minutes": _minutes(x)[m],
+        }
+    )
+    out = (
+        frame.groupby(["product", "topic"], sort=False)["minutes"]
+        .agg(tickets="size", agent_minutes="sum")
+        .reset_index()
+    )
+    out["agent_hours"] = (out.pop("agent_minutes") / 60).round(2)
+    if hourly_rate is not None:
+        out["cost"] = (out["agent_hours"] * hourly_rate).round(2)
+    out = check_frame(out, OUT_OF_SCOPE_HOURS_COLUMNS, "out_of_scope_hours")
+    return out.sort_values(["agent_hours", "tickets"], ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+
+
+def silent_topics(xref: pd.DataFrame, examples: int = 3) -> pd.DataFrame:
+    """Topics of policy-silent tickets ranked by volume, with example ticket ids and subjects."""
+    x = _check_xref(xref)
+    total = max(len(x), 1)
+    m = x["verdict"] == "silent"
+    s = x[m]
+    if not len(s):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SILENT_TOPIC_COLUMNS})
+    frame = pd.DataFrame(
+        {
+            "topic": s["topic"].astype(str),
+            "minutes": _minutes(x)[m],
+        }
+    )
+    g = frame.groupby("topic", sort=False)["minutes"].agg(tickets="size", agent_minutes="sum")
+    out = g.reset_index()
+    out["agent_hours"] = (out.pop("agent_minutes") / 60).round(2)
+    out["share"] = (out["tickets"] / total).round(4)
+    tax = load_taxonomy()
+    labels = {t.id: t.label for t in tax.topics}
+    out.insert(1, "topic_label", out["topic"].map(labels).fillna("Unmapped"))
+    subj = s["subject"].astype(str) if "subject" in s.columns else pd.Series("", index=s.index)
+    head = pd.DataFrame(
+        {"topic": s["topic"].astype(str), "id": s["ticket_id"].astype(str), "subject": subj}
+    )
+    head = head.groupby("topic", sort=False).head(max(examples, 0))
+    ex = head.groupby("topic", sort=False).agg(
+        example_ticket_ids=("id", "; ".join), example_subjects=("subject", " | ".join)
+    )
+    out = out.merge(ex, left_on="topic", right_index=True, how="left")
+    out = check_frame(out, SILENT_TOPIC_COLUMNS, "silent_topics")
+    return out.sort_values(["tickets", "agent_hours"], ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+
+
+def tickets_by_topic(xref: pd.DataFrame) -> pd.DataFrame:
+    """Tickets and agent hours per verdict, product and topic."""
+    x = _check_xref(xref)
+    frame = pd.DataFrame(
+        {
+            "verdict": x["verdict"].astype(str),
+            "product": x["product"].astype(str),
+            "topic": x["topic"].astype(str),
+            "minutes": _minutes(x),
+        }
+    )
+    out = (
+        frame.groupby(["verdict", "product", "topic"], sort=True)["minutes"]
+        .agg(tickets="size", agent_minutes="sum")
+        .reset_index()
+    )
+    out["agent_hours"] = (out.pop("agent_minutes") / 60).round(2)
+    return check_frame(out, TICKETS_BY_TOPIC_COLUMNS, "tickets_by_topic")
+
+
+def low_confidence(xref: pd.DataFrame, threshold: float = 0.6) -> pd.DataFrame:
+    """Tickets whose confidence is below ``threshold`` (least confident first): for review."""
+    x = _check_xref(xref)
+    cols = [c for c in (*CROSSREF_COLUMNS, "product_label", "subject") if c in x.columns]
+    low = x.loc[x["confidence"] < threshold, cols]
+    return low.sort_values("confidence", kind="stable").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation against a labelled set

@@ -1,0 +1,164 @@
+"""Honest confidence: the raw topic margin mapped to the accuracy observed on held-aside tickets.
+
+The table (``kenolib/data/calibration.yaml``) is fitted by ``kenolib calibrate`` on a labelled
+calibration set that the rules and the model are never fitted on. ``review_below`` is the lowest
+confidence at which the verdicts above it were right at least ``target`` of the time on that set:
+tickets under it get ``needs_review``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from kenolib import config
+from kenolib.errors import KenolibError
+from kenolib.files import atomic_write, read_yaml
+
+#: The confidence table fitted on the calibration set (``kenolib calibrate``).
+CALIBRATION_FILE = config.PACKAGE_DATA / "calibration.yaml"
+
+
+def load_calibration(signals: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The confidence table: ``calibration.yaml`` when present, else the signals file's own.
+
+    Keys: ``edges`` (upper bounds of the raw-margin bins), ``accuracy`` (confidence per bin),
+    ``unmapped`` (confidence of a ticket without any signal), ``review_below`` and provenance.
+    """
+    if CALIBRATION_FILE.exists():
+        data = read_yaml(CALIBRATION_FILE, "confidence calibration")
+        if not isinstance(data, dict) or "edges" not in data or "accuracy" not in data:
+            raise KenolibError(
+                f"{CALIBRATION_FILE}: expected edges and accuracy; run `kenolib calibrate`"
+            )
+        return data
+    return dict((signals or {}).get("calibration") or {})
+
+
+def calibrated_confidence(
+    margin: np.ndarray, calibration: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Map raw topic margins to the observed accuracy of their bin."""
+    edges, acc = calibration
+    b = np.searchsorted(edges, margin, side="right").clip(0, len(acc) - 1)
+    return acc[b]
+
+
+def _pool_adjacent_violators(right: np.ndarray, tickets: np.ndarray) -> np.ndarray:
+    """Add-one smoothed rates per bin, made non-decreasing by pooling violating neighbours."""
+    blocks = [[i] for i in range(len(tickets))]
+
+    def rate(block: list[int]) -> float:
+        return float((right[block].sum() + 1) / (tickets[block].sum() + 2))
+
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(blocks) - 1):
+            if rate(blocks[i]) > rate(blocks[i + 1]):
+                blocks[i : i + 2] = [blocks[i] + blocks[i + 1]]
+                merged = True
+                break
+    acc = np.zeros(len(tickets))
+    for block in blocks:
+        acc[block] = rate(block)
+    return acc
+
+
+def fit_bins(
+    margin: np.ndarray,
+    correct: np.ndarray,
+    quantiles: tuple[float, ...] = (0.1, 0.3, 0.55, 0.8),
+) -> pd.DataFrame:
+    """Bin margins at the given quantiles; each bin's smoothed, monotone share of right verdicts.
+
+    Ties of quantiles are merged; the lowest decile gets its own bin because near-ties are where
+    a rule-based classifier errs. Only counts are used: no ticket text.
+    """
+    margin = np.asarray(margin, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    qs = np.quantile(margin, np.array(quantiles, dtype=np.float64)) if len(margin) else []
+    inner = np.unique(np.round(qs, 4))
+    inner = inner[(inner > 0) & (inner < 1.0)]
+    edges = [*inner.tolist(), 1.01]
+    b = np.searchsorted(np.array(edges), margin, side="right").clip(0, len(edges) - 1)
+    tickets = np.bincount(b, minlength=len(edges)).astype(np.int64)
+    right = np.bincount(b, weights=correct, minlength=len(edges)).astype(np.int64)
+    acc = _pool_adjacent_violators(right, tickets)
+    return pd.DataFrame(
+        {"upper_edge": edges, "tickets": tickets, "correct": right, "accuracy": np.round(acc, 3)}
+    )
+
+
+def review_threshold(confidence: np.ndarray, correct: np.ndarray, target: float = 0.9) -> float:
+    """Lowest confidence level whose tickets at or above it are right at least ``target``.
+
+    Scans the distinct confidence levels from the top down and keeps the lowest one at which the
+    precision of "everything at or above this level" is still ``>= target``. Tickets below it get
+    ``needs_review``. With no level reaching the target, every ticket needs review (1.01).
+    """
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    best = 1.01
+    for level in np.unique(conf)[::-1]:
+        above = conf >= level
+        if ok[above].mean() >= target:
+            best = float(level)
+        else:
+            break
+    return best
+
+
+def write_calibration(
+    table: pd.DataFrame,
+    unmapped: float,
+    out: str | os.PathLike[str],
+    source: str,
+    n: int,
+    review_below: float | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write a fitted confidence table as YAML (atomically), with where it came from."""
+    doc: dict[str, Any] = {
+        "fitted_on": source,
+        "tickets": int(n),
+        "fitted_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "signals_sha256": signals_digest(),
+        "edges": [float(v) for v in table["upper_edge"]],
+        "accuracy": [float(v) for v in table["accuracy"]],
+        "bin_tickets": [int(v) for v in table["tickets"]],
+        "bin_correct": [int(v) for v in table["correct"]],
+        "unmapped": float(unmapped),
+    }
+    if review_below is not None:
+        doc["review_below"] = float(review_below)
+    doc.update(extra or {})
+    header = (
+        "# Confidence calibration of the ticket classifier (kenolib/classify/).\n"
+        "# Written by `kenolib calibrate` (classify.fit_calibration): the raw topic margin\n"
+        "# (top - second) / (top + 1) is binned; `accuracy` is the observed share of tickets in\n"
+        "# the bin whose verdict and cited clause are right, add-one smoothed and made\n"
+        "# non-decreasing. `edges` are the bins' upper bounds; `review_below` the confidence under\n"
+        "# which a verdict gets needs_review. Re-run after changing the signals or the model.\n"
+    )
+
+    def writer(tmp: Path) -> None:
+        tmp.write_text(header + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+
+    return atomic_write(out, writer)
+
+
+def signals_digest() -> str:
+    """SHA-256 of the data the classifier is built from (signals and ownership files)."""
+    h = hashlib.sha256()
+    for path in (config.TICKET_SIGNALS_FILE, config.OWNERSHIP_FILE):
+        if path.exists():
+            h.update(path.read_bytes())
+    return h.hexdigest()

@@ -1,0 +1,301 @@
+"""Judging tickets: the per-batch function and ``crossref`` over a whole frame.
+
+``judge_batch`` applies the rules of :mod:`kenolib.classify.rules` in order to one batch of
+columns and returns whole-column results; ``crossref`` runs it over batches of a frame and
+assembles the CONTRACTS crossref columns. The streaming and Dask engines call ``judge_batch``
+on their own batches.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from kenolib.classify import rules as R
+from kenolib.classify.calibration import calibrated_confidence
+from kenolib.classify.model import TopicModel, load_model
+from kenolib.classify.signals import Signals, build_signals
+from kenolib.classify.text import as_text
+from kenolib.classify.verdicts import VerdictTable, verdict_table
+from kenolib.errors import KenolibError
+from kenolib.schemas import CROSSREF_COLUMNS, CROSSREF_EXTRA_COLUMNS
+from kenolib.taxonomy import Taxonomy, load_taxonomy
+
+#: Rows judged per batch (bounds memory; the progress bar advances per batch).
+BATCH_ROWS = 50_000
+#: Threads judging batches at once (numpy and pyarrow release the GIL).
+WORKERS = min(4, os.cpu_count() or 1)
+
+
+@dataclass
+class Judge:
+    """Everything a batch is judged with, compiled once per (policy, taxonomy)."""
+
+    sig: Signals
+    vt: VerdictTable
+    cm: R.ClassMaps
+    model: TopicModel | None
+    topic_labels: dict[str, str]
+    #: The model weighs in below this rule margin, and wins when its probability reaches
+    #: ``model_min_proba`` (``ticket_signals.yaml`` ``model``; 0 disables it).
+    model_below: float = 0.0
+    model_min_proba: float = 1.01
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(clauses_key: str, taxonomy_source: str) -> Judge:
+    clauses = _CLAUSE_CACHE[clauses_key]
+    tax = load_taxonomy(taxonomy_source or None)
+    sig = build_signals(clauses, tax)
+    vt = verdict_table(clauses, tax, sig.spec)
+    model = load_model()
+    m = sig.spec.get("model") or {}
+    return Judge(
+        sig=sig,
+        vt=vt,
+        cm=R.class_maps(sig, vt),
+        model=model,
+        topic_labels={t.id: t.label for t in tax.topics},
+        model_below=float(m.get("below_margin", 0.0)) if model is not None else 0.0,
+        model_min_proba=float(m.get("min_proba", 1.01)),
+    )
+
+
+_CLAUSE_CACHE: dict[str, pd.DataFrame] = {}
+
+
+def compile_judge(clauses: pd.DataFrame, taxonomy: Taxonomy | None = None) -> Judge:
+    """The compiled judge for a clause table (cached by the table's content)."""
+    key = str(pd.util.hash_pandas_object(clauses.astype(str), index=False).sum())
+    _CLAUSE_CACHE[key] = clauses
+    return _compiled(key, taxonomy.source if taxonomy is not None else "")
+
+
+def _apply_model(
+    j: Judge, h: R.Hits, prod: np.ndarray, topic: np.ndarray, margin: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the rules are unsure, the model's topic wins when it is confident enough.
+
+    Returns (topic, margin, changed). Only the unsure rows are scored.
+    """
+    changed = np.zeros(h.n, dtype=bool)
+    if j.model is None or j.model_below <= 0:
+        return topic, margin, changed
+    unsure = np.flatnonzero(margin < j.model_below)
+    if not len(unsure):
+        return topic, margin, changed
+    vt = j.vt
+    products = np.array(vt.products, dtype=object)[prod[unsure]]
+    p = j.model.proba(h.text.take(pa.array(unsure)), products)
+    tpos = {t: i for i, t in enumerate(vt.topics)}
+    cols = np.array([tpos.get(t, -1) for t in j.model.topics], dtype=np.int64)
+    allowed = vt.topic_allowed[prod[unsure]][:, np.maximum(cols, 0)] & (cols >= 0)
+    p = np.where(allowed, p, 0.0)
+    best = p.argmax(axis=1)
+    pbest = p[np.arange(len(unsure)), best]
+    p[np.arange(len(unsure)), best] = -1
+    gap = pbest - p.max(axis=1).clip(0, None)
+    new = cols[best]
+    take = (pbest >= j.model_min_proba) & (new != topic[unsure])
+    rows = unsure[take]
+    topic = topic.copy()
+    margin = margin.copy()
+    topic[rows] = new[take]
+    margin[rows] = gap[take]
+    changed[rows] = True
+    return topic, margin, changed
+
+
+def judge_batch(
+    subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge
+) -> dict[str, np.ndarray]:
+    """Judge one batch: product, topic, qualifier, clause, margin, decided_by, evidence keys."""
+    sig, vt, cm = j.sig, j.vt, j.cm
+    T = len(vt.topics)
+    h = R.signal_hits(subject, body, sig)
+    prod, source = R.rule_product(labels, h, vt, cm)
+    raw = R.topic_scores(h, vt, cm)
+    signals_topic, _, _ = R.pick_topic(raw)
+    after_symptom = R.rule_symptoms(raw, sig)
+    symptom_topic, _, _ = R.pick_topic(after_symptom)
+    topic, margin, _ = R.pick_topic(R.rule_scope(after_symptom, prod, vt))
+    decided = np.where(signals_topic != symptom_topic, R.D["symptom"], R.D["signals"])
+    decided = np.where(topic != symptom_topic, R.D["scope"], decided)
+    topic_raw = topic
+    topic = vt.topic_remap[prod, topic]
+    decided = np.where(topic != topic_raw, R.D["product"], decided)
+    owned = R.rule_ownership(
+        topic, margin, R.owner_scores(h, cm), prod, cm, float(sig.ownership["min_margin_keep"])
+    )
+    decided = np.where(owned != topic, R.D["ownership"], decided)
+    topic, margin, by_model = _apply_model(j, h, prod, owned, margin)
+    topic = vt.topic_remap[prod, topic]
+    decided = np.where(by_model, R.D["model"], decided)
+    qual, cued = R.rule_qualifier(h, topic, vt, cm)
+    conditional = vt.cand[prod, topic, 0, 0] != vt.cand[prod, topic, qual, 0]
+    decided = np.where(cued & conditional & ~by_model, R.D["qualifier"], decided)
+    colo = R.rule_colocation(labels, h, sig, cm)
+    chosen = R.choose_clause(h, prod, topic, qual, vt, cm)
+    is_colo = colo & (topic == cm.hardware)
+    chosen = np.where(is_colo, -1, chosen)
+    decided = np.where(is_colo, R.D["colocation"], decided)
+    decided = np.where(topic == T - 1, R.D["no_signal"], decided)
+    ev_row, ev_entry = R.evidence_keys(h, np.where(by_model, T - 1, topic_raw), sig, cm, T)
+    conf = calibrated_confidence(margin, sig.calibration)
+    conf = np.where(topic == T - 1, sig.unmapped_confidence, conf)
+    return {
+        "product": prod,
+        "product_source": source,
+        "topic": topic,
+        "qualifier": qual,
+        "clause": chosen,
+        "margin": margin,
+        "confidence": conf,
+        "decided_by": decided,
+        "ev_row": ev_row,
+        "ev_entry": ev_entry,
+    }
+
+
+def _take(values: list[str], idx: pa.Array | np.ndarray) -> pd.Series:
+    arr = pa.array(values, type=pa.string()).take(pa.array(idx))
+    return pd.Series(pd.arrays.ArrowStringArray(arr))
+
+
+def result_frame(res: dict[str, np.ndarray], evidence: pa.ChunkedArray, j: Judge) -> pd.DataFrame:
+    """The CONTRACTS crossref columns (plus extras) from concatenated batch results."""
+    vt, sig = j.vt, j.sig
+    cl = vt.clauses
+    chosen = res["clause"]
+    clause_idx = pa.array(np.where(chosen >= 0, chosen, len(cl)))  # last row: no clause
+
+    def clause_col(col: str) -> pd.Series:
+        return _take([*cl[col].astype(str).tolist(), ""], clause_idx)
+
+    qmax = vt.cand.shape[2]
+    qual_values = [
+        (vt.qualifiers.get(t) or [])[q] if q < len(vt.qualifiers.get(t) or []) else ""
+        for t in vt.topics
+        for q in range(qmax)
+    ]
+    conf = np.round(res["confidence"], 3)
+    return pd.DataFrame(
+        {
+            "product": _take(vt.products, res["product"]),
+            "topic": _take(vt.topics, res["topic"]),
+            "verdict": _take([*cl["status"].astype(str).tolist(), "silent"], clause_idx),
+            "clause_id": clause_col("clause_id"),
+            "clause_product": clause_col("product"),
+            "clause_heading": clause_col("heading"),
+            "clause_text": clause_col("text"),
+            "confidence": conf,
+            "evidence": pd.Series(pd.arrays.ArrowStringArray(evidence)),
+            "decided_by": _take(list(R.DECIDERS), res["decided_by"]),
+            "needs_review": conf < sig.review_below,
+            "product_source": _take(["none", "label", "text"], res["product_source"]),
+            "topic_label": _take(
+                [j.topic_labels.get(t, "Unmapped") for t in vt.topics], res["topic"]
+            ),
+            "qualifier": _take(qual_values, res["topic"] * qmax + res["qualifier"]),
+            "topic_margin": np.round(res["margin"], 4),
+        }
+    )
+
+
+def _judge_frame(
+    tickets: pd.DataFrame, j: Judge, progress: Callable[[int], None] | None
+) -> tuple[dict[str, np.ndarray], pa.ChunkedArray]:
+    n = len(tickets)
+    labels = (
+        tickets["product"] if "product" in tickets.columns else pd.Series("", index=tickets.index)
+    )
+    body = tickets["body"] if "body" in tickets.columns else pd.Series("", index=tickets.index)
+
+    def run(start: int) -> tuple[int, dict[str, Any], pa.Array]:
+        stop = min(n, start + BATCH_ROWS)
+        res = judge_batch(
+            as_text(tickets["subject"].iloc[start:stop]),
+            as_text(body.iloc[start:stop]),
+            labels.iloc[start:stop],
+            j,
+        )
+        ev = R.evidence_text(stop - start, res.pop("ev_row"), res.pop("ev_entry"), j.sig.entries)
+        return stop - start, res, ev
+
+    parts: dict[str, list[np.ndarray]] = {}
+    evidence: list[pa.Array] = [pa.array([], type=pa.string())]
+    starts = list(range(0, n, BATCH_ROWS)) or [0]
+    with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(starts)))) as pool:
+        for done, res, ev in pool.map(run, starts):
+            evidence.append(ev)
+            for k, v in res.items():
+                parts.setdefault(k, []).append(v)
+            if progress is not None and done:
+                progress(done)
+    res = {k: np.concatenate(v) for k, v in parts.items()}
+    return res, pa.chunked_array(evidence, type=pa.string())
+
+
+def crossref(
+    tickets: pd.DataFrame,
+    clauses: pd.DataFrame,
+    taxonomy: Taxonomy | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Every ticket with its product, topic, verdict and the clause that decided (CONTRACTS).
+
+    Returns the input rows (same order and count, original columns kept) with the crossref
+    columns first. The ticket's own ``product`` label moves to ``product_label``. ``progress``
+    is called with the number of rows done after each batch.
+    """
+    if not isinstance(tickets, pd.DataFrame):
+        raise KenolibError(f"tickets: expected a pandas DataFrame, got {type(tickets).__name__}")
+    missing = [c for c in ("ticket_id", "subject") if c not in tickets.columns]
+    if missing:
+        raise KenolibError(
+            f"tickets: missing column(s) {', '.join(missing)}; "
+            f"columns found: {', '.join(map(str, tickets.columns))}"
+        )
+    j = compile_judge(clauses, taxonomy)
+    res, evidence = _judge_frame(tickets, j, progress)
+    judged = result_frame(res, evidence, j)
+    ids = tickets["ticket_id"]
+    if not isinstance(ids.dtype, pd.StringDtype):
+        ids = ids.astype("string[pyarrow]")
+    labels = (
+        tickets["product"] if "product" in tickets.columns else pd.Series("", index=tickets.index)
+    )
+    if not isinstance(labels.dtype, pd.StringDtype):
+        labels = labels.astype("string[pyarrow]")
+    judged.insert(0, "ticket_id", ids.reset_index(drop=True))
+    judged.insert(
+        judged.columns.get_loc("product_source"),
+        "product_label",
+        labels.fillna("").reset_index(drop=True),
+    )
+    return _with_ticket_columns(judged, tickets)
+
+
+def _with_ticket_columns(judged: pd.DataFrame, tickets: pd.DataFrame) -> pd.DataFrame:
+    """The ticket's own columns after the crossref ones; a clashing name becomes source_<name>."""
+    taken = set(CROSSREF_COLUMNS) | set(CROSSREF_EXTRA_COLUMNS)
+    rest = tickets.drop(columns=[c for c in ("ticket_id", "product") if c in tickets.columns])
+    renames: dict[str, str] = {}
+    for c in rest.columns:
+        if c in taken:
+            new = f"source_{c}"
+            while new in rest.columns or new in taken or new in renames.values():
+                new = f"source_{new}"
+            renames[c] = new
+    rest = rest.rename(columns=renames).reset_index(drop=True)
+    result = pd.concat([judged, rest], axis=1)
+    result.attrs = dict(tickets.attrs)
+    return result

@@ -1,0 +1,129 @@
+"""The learned component: a multinomial logistic regression from words to topics.
+
+Trained (``kenolib train``) with scikit-learn on every labelled set the project owns except the
+calibration set and the held-out sets; stored as plain arrays (``verdict_model.npz``: terms,
+topics, coefficients; no pickle). At judging time no scikit-learn runs: the model's terms are
+compiled into the same vectorised tokeniser as the signals, so scoring a batch is a lookup and a
+``bincount``, and it runs only on the tickets the rules are unsure of.
+
+Features: presence of each term (a word or a two-word phrase) in the subject and body start,
+scaled by ``1 / sqrt(terms in the ticket)``, plus the ticket's product.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from kenolib import config
+from kenolib.classify.signals import Signals, term_signals
+from kenolib.classify.text import STOPWORDS, tokenise, words_of
+from kenolib.errors import KenolibError
+from kenolib.files import atomic_write
+
+
+@dataclass
+class TopicModel:
+    """A fitted model: terms, topic classes, products and the weights between them."""
+
+    terms: list[str]
+    topics: list[str]
+    products: list[str]
+    coef: np.ndarray  # [topics, terms]
+    product_coef: np.ndarray  # [topics, products]
+    intercept: np.ndarray  # [topics]
+    meta: dict[str, str]
+    _sig: Signals | None = None
+
+    @property
+    def signals(self) -> Signals:
+        """The terms compiled for the tokeniser (built once)."""
+        if self._sig is None:
+            self._sig = term_signals(self.terms)
+        return self._sig
+
+    def features(self, text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """(row, term index) of every distinct term present in each text."""
+        sig = self.signals
+        tok = tokenise(text, np.zeros(len(text), dtype=np.int64), sig)
+        term = sig.entry_class[sig.entry_ptr[tok.entry]]  # one class per term entry
+        key = np.unique(tok.row * len(self.terms) + term)
+        return key // len(self.terms), key % len(self.terms)
+
+    def proba(self, text: pa.Array, products: list[str] | np.ndarray) -> np.ndarray:
+        """Rows x topics probabilities."""
+        n = len(text)
+        row, term = self.features(text)
+        nnz = np.bincount(row, minlength=n).astype(np.float64)
+        scale = 1.0 / np.sqrt(np.maximum(nnz, 1.0))
+        K = len(self.topics)
+        logits = np.zeros((n, K)) + self.intercept
+        if len(row):
+            contrib = self.coef[:, term].T * scale[row][:, None]  # hits x K
+            np.add.at(logits, row, contrib)
+        pidx = {p: i for i, p in enumerate(self.products)}
+        pi = np.array([pidx.get(str(p), -1) for p in products], dtype=np.int64)
+        known = pi >= 0
+        logits[known] += self.product_coef[:, pi[known]].T
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def load_model(path: str | os.PathLike[str] | None = None) -> TopicModel | None:
+    """The stored model, or None when the package ships none (rules then decide alone)."""
+    p = Path(path) if path else config.MODEL_FILE
+    if not p.exists():
+        return None
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            return TopicModel(
+                terms=[str(t) for t in z["terms"]],
+                topics=[str(t) for t in z["topics"]],
+                products=[str(t) for t in z["products"]],
+                coef=z["coef"].astype(np.float64),
+                product_coef=z["product_coef"].astype(np.float64),
+                intercept=z["intercept"].astype(np.float64),
+                meta={
+                    str(k): str(v) for k, v in zip(z["meta_keys"], z["meta_values"], strict=True)
+                },
+            )
+    except (OSError, KeyError, ValueError) as exc:
+        raise KenolibError(f"{p}: cannot read the model ({exc}); run `kenolib train`") from None
+
+
+def save_model(model: TopicModel, path: str | os.PathLike[str] | None = None) -> Path:
+    """Write the model's arrays (atomically)."""
+    out = Path(path) if path else config.MODEL_FILE
+
+    def writer(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(
+                fh,
+                terms=np.array(model.terms, dtype=str),
+                topics=np.array(model.topics, dtype=str),
+                products=np.array(model.products, dtype=str),
+                coef=model.coef.astype(np.float32),
+                product_coef=model.product_coef.astype(np.float32),
+                intercept=model.intercept.astype(np.float32),
+                meta_keys=np.array(list(model.meta), dtype=str),
+                meta_values=np.array(list(model.meta.values()), dtype=str),
+            )
+
+    return atomic_write(out, writer)
+
+
+def choose_terms(texts: list[str], min_df: int = 2, max_terms: int = 4000) -> list[str]:
+    """Words and two-word phrases present in at least ``min_df`` texts (stopwords dropped)."""
+    df: Counter[str] = Counter()
+    for t in texts:
+        words = [w for w in words_of(t) if w not in STOPWORDS and not w.isdigit() and len(w) > 1]
+        grams = set(words) | {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
+        df.update(grams)
+    ranked = sorted((g for g, c in df.items() if c >= min_df), key=lambda g: (-df[g], g))
+    return sorted(ranked[:max_terms])

@@ -1,0 +1,323 @@
+"""The judging rules, one function each, applied in order to a batch of tickets.
+
+Every rule takes whole columns (numpy arrays of a batch) and returns whole columns; the rule
+that last changed a ticket's outcome is recorded in ``decided_by``:
+
+============== =================================================================================
+``signals``    the topic with the highest signal score (words and phrases of the signals file)
+``symptom``    a symptom topic ("down", "slow") yielded to the thing that is broken
+``scope``      the product may not be judged on the best-scored topic (a suite ticket is never
+               judged on hosting-only rows); the best topic within the product's scope won
+``product``    the topic means something else on this product (``product_topics``)
+``ownership``  the thing the ticket is about belongs to the customer or a third party, not to the
+               platform (``ownership.yaml``), so the ticket goes to that owner's topic
+``model``      the rules were unsure and the learned component's topic was taken
+``qualifier``  a qualifier cue chose between the supported and not supported variant of a topic
+``colocation`` a colocation customer's own equipment: no clause applies (silent)
+``no_signal``  no signal at all: judged as unmapped (silent)
+``analyst``    a reviewed label from the labels store decided (set by the judging pipeline)
+============== =================================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kenolib.classify.signals import OWNERS, Signals
+from kenolib.classify.text import classification_text, tokenise
+from kenolib.classify.verdicts import VerdictTable
+from kenolib.taxonomy import heading_key, products_of_labels
+
+#: ``decided_by`` codes in the order of the table above (stored as small ints per batch).
+DECIDERS = (
+    "signals",
+    "symptom",
+    "scope",
+    "product",
+    "ownership",
+    "model",
+    "qualifier",
+    "colocation",
+    "no_signal",
+    "analyst",
+)
+D = {name: i for i, name in enumerate(DECIDERS)}
+
+
+@dataclass
+class ClassMaps:
+    """Per-class lookups shared by every batch: signal class -> topic, product, qualifier..."""
+
+    topic_of_class: np.ndarray  # class -> topic index, -1 if no topic class
+    prod_of_class: np.ndarray  # class -> product section index, -1
+    qual_of_class: np.ndarray  # class -> qualifier class number, -1
+    qual_topic: np.ndarray  # qualifier class number -> topic index
+    qual_index: np.ndarray  # qualifier class number -> qualifier index within its topic
+    n_qual: int
+    colo_classes: np.ndarray  # class indices of colocation cues
+    clause_of_class: np.ndarray  # class -> clause row in vt.clauses, -1
+    owner_of_class: np.ndarray  # class -> index in OWNERS, -1
+    platform_topic: np.ndarray  # per topic: True if the broken thing is the platform's
+    redirect: np.ndarray  # [owner, product] -> topic index a non-platform owner's ticket goes to
+    hardware: int  # topic index of "hardware", -1 if the taxonomy has none
+
+
+def class_maps(sig: Signals, vt: VerdictTable) -> ClassMaps:
+    """Build the per-class lookups once per judging run (not once per batch)."""
+    C = len(sig.classes)
+    kind = np.array([c.split(":", 1)[0] for c in sig.classes])
+    cname = np.array([c.split(":", 1)[-1] for c in sig.classes])
+    tpos = {t: i for i, t in enumerate(vt.topics)}
+    ppos = {p: i for i, p in enumerate(vt.products[:-1])}
+
+    def lookup(k: str, index: dict[str, int]) -> np.ndarray:
+        out = np.full(C, -1, dtype=np.int64)
+        for ci in np.flatnonzero(kind == k):
+            out[ci] = index.get(str(cname[ci]), -1)
+        return out
+
+    qual_classes = np.flatnonzero(kind == "qual")
+    qsplit = [str(cname[c]).split(":") for c in qual_classes]
+    qmap = np.full(C, -1, dtype=np.int64)
+    qmap[qual_classes] = np.arange(len(qual_classes))
+    rows = {cid: i for i, cid in enumerate(vt.clauses["clause_id"].astype(str))}
+    own = sig.ownership
+    platform = np.zeros(len(vt.topics), dtype=bool)
+    platform[[tpos[t] for t in own.get("platform_topics", []) if t in tpos]] = True
+    redirect = np.full((len(OWNERS), len(vt.products)), -1, dtype=np.int64)
+    for oi, owner in enumerate(OWNERS):
+        targets = (own.get("redirect") or {}).get(owner) or {}
+        for pi, p in enumerate(vt.products):
+            t = targets.get(p, targets.get("default"))
+            redirect[oi, pi] = tpos.get(t, -1) if t else -1
+    return ClassMaps(
+        topic_of_class=lookup("topic", tpos),
+        prod_of_class=lookup("product", ppos),
+        qual_of_class=qmap,
+        qual_topic=np.array([tpos[t] for t, _ in qsplit], dtype=np.int64),
+        qual_index=np.array([vt.qualifiers[t].index(q) for t, q in qsplit], dtype=np.int64),
+        n_qual=len(qual_classes),
+        colo_classes=np.flatnonzero(kind == "colo"),
+        clause_of_class=lookup("clause", rows),
+        owner_of_class=lookup("own", {o: i for i, o in enumerate(OWNERS)}),
+        platform_topic=platform,
+        redirect=redirect,
+        hardware=tpos.get("hardware", -1),
+    )
+
+
+@dataclass
+class Hits:
+    """Every (ticket row, signal class) vote of a batch, with its weight."""
+
+    n: int
+    text: pa.Array  # the classification text (subject + cleaned body start)
+    row: np.ndarray
+    cls: np.ndarray
+    weight: np.ndarray  # entry weight x subject weight
+    raw_weight: np.ndarray  # entry weight alone
+    entry: np.ndarray
+
+
+def signal_hits(subject: pa.Array, body: pa.Array, sig: Signals) -> Hits:
+    """Find the signals of every ticket and expand them into (row, class, weight) votes."""
+    text = classification_text(subject, body, sig.body_chars, sig.quote_cut)
+    subject_len = pc.binary_length(subject).to_numpy(zero_copy_only=False).astype(np.int64)
+    tok = tokenise(text, subject_len, sig)
+    cnt = sig.entry_ptr[tok.entry + 1] - sig.entry_ptr[tok.entry]
+    rep = np.repeat(np.arange(len(tok.entry)), cnt)
+    pair = np.repeat(sig.entry_ptr[tok.entry], cnt) + (
+        np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    )
+    # a reply's subject names the old thread ("Re: DNS issue"): it weighs less than a new one
+    reply = pc.match_substring_regex(subject, sig.reply_subject)
+    reply = reply.to_numpy(zero_copy_only=False).astype(bool)
+    subject_w = np.where(reply, sig.reply_subject_weight, sig.subject_weight)
+    row = tok.row[rep]
+    raw = sig.entry_weight[pair]
+    w = raw * np.where(tok.in_subject[rep], subject_w[row], 1.0)
+    return Hits(len(subject), text, row, sig.entry_class[pair], w, raw, tok.entry[rep])
+
+
+def _scores(h: Hits, of_class: np.ndarray, width: int, weights: np.ndarray | None = None):
+    """Rows x classes score matrix of the votes whose class maps to a column (``of_class``)."""
+    sel = of_class[h.cls] >= 0
+    w = (h.weight if weights is None else weights)[sel]
+    flat = np.bincount(h.row[sel] * width + of_class[h.cls[sel]], weights=w, minlength=h.n * width)
+    return flat.astype(np.float64, copy=False).reshape(h.n, width)
+
+
+def rule_product(
+    labels: pd.Series, h: Hits, vt: VerdictTable, cm: ClassMaps
+) -> tuple[np.ndarray, np.ndarray]:
+    """Product per row: the helpdesk label first, else the product the text names, else unknown.
+
+    Returns (product index, source: 0 none, 1 label, 2 text).
+    """
+    sections = vt.products[:-1]
+    idx = {p: i for i, p in enumerate(sections)}
+    prod = products_of_labels(labels).map(lambda p: idx.get(p, -1)).to_numpy(dtype=np.int64)
+    source = np.where(prod >= 0, 1, 0)
+    pscore = _scores(h, cm.prod_of_class, len(sections))
+    if pscore.size:
+        tprod = pscore.argmax(axis=1)
+        use = (prod < 0) & (pscore[np.arange(h.n), tprod] > 0)
+        prod = np.where(use, tprod, prod)
+        source = np.where(use, 2, source)
+    return np.where(prod < 0, len(vt.products) - 1, prod), source
+
+
+def topic_scores(h: Hits, vt: VerdictTable, cm: ClassMaps) -> np.ndarray:
+    """Rows x topics: the summed weights of each topic's signals."""
+    return _scores(h, cm.topic_of_class, len(vt.topics))
+
+
+def rule_symptoms(scores: np.ndarray, sig: Signals) -> np.ndarray:
+    """Symptom topics yield to a named object: scaled down when another topic scores enough."""
+    if not len(sig.symptom_topics):
+        return scores
+    other = scores.copy()
+    other[:, sig.symptom_topics] = 0
+    has_object = np.flatnonzero(other.max(axis=1) >= sig.symptom_min_other)
+    out = scores.copy()
+    out[np.ix_(has_object, sig.symptom_topics)] *= sig.symptom_factors
+    return out
+
+
+def rule_scope(scores: np.ndarray, prod: np.ndarray, vt: VerdictTable) -> np.ndarray:
+    """Topics outside the product's scope score nothing (suite tickets, hosting-only rows)."""
+    return np.where(vt.topic_allowed[prod], scores, 0.0)
+
+
+def pick_topic(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(topic, margin, top score): the best scored topic; unmapped (last) when nothing scored.
+
+    The margin ``(top - second) / (top + 1)`` is the raw confidence the calibration maps.
+    """
+    n, T = scores.shape
+    r = np.arange(n)
+    best = scores.argmax(axis=1)
+    top = scores[r, best]
+    rest = scores.copy()
+    rest[r, best] = -1
+    second = rest.max(axis=1).clip(0, None) if T > 1 else np.zeros(n)
+    topic = np.where(top > 0, best, T - 1)
+    margin = np.where(top > 0, (top - second) / (top + 1.0), 0.0)
+    return topic, margin, top
+
+
+def owner_scores(h: Hits, cm: ClassMaps) -> np.ndarray:
+    """Rows x owners (platform, customer, third party): ownership lexicon votes."""
+    return _scores(h, cm.owner_of_class, len(OWNERS))
+
+
+def rule_ownership(
+    topic: np.ndarray,
+    margin: np.ndarray,
+    owners: np.ndarray,
+    prod: np.ndarray,
+    cm: ClassMaps,
+    keep_margin: float,
+) -> np.ndarray:
+    """Send a platform-topic ticket to its owner's topic when the broken thing is not ours.
+
+    A ticket whose topic is a platform component (panel, MySQL service, incidents, certificates
+    we sell...) but whose text names customer or third-party software more strongly than any
+    platform component, and whose topic margin is below ``keep_margin``, goes to the owner's
+    topic for its product (``redirect`` in ``ownership.yaml``): third party -> third-party
+    software, customer -> the customer's own scripts or server administration.
+    """
+    plat, cust, third = owners[:, 0], owners[:, 1], owners[:, 2]
+    owner = np.where(third >= cust, 2, 1)
+    strength = np.maximum(cust, third)
+    moves = cm.platform_topic[topic] & (strength > plat) & (margin < keep_margin)
+    target = cm.redirect[owner, prod]
+    moves &= (target >= 0) & (target != topic)
+    return np.where(moves, target, topic)
+
+
+def rule_qualifier(
+    h: Hits, topic: np.ndarray, vt: VerdictTable, cm: ClassMaps
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the best scored variant of its topic, else the topic's default. (qual, cued)."""
+    qual = vt.default_q[topic].copy()
+    cued = np.zeros(h.n, dtype=bool)
+    if not cm.n_qual:
+        return qual, cued
+    is_q = cm.qual_of_class[h.cls] >= 0
+    qi = cm.qual_of_class[h.cls[is_q]]
+    rq = h.row[is_q]
+    ok = cm.qual_topic[qi] == topic[rq]  # only the variants of the ticket's own topic count
+    Qn = cm.n_qual
+    qscore = np.bincount(rq[ok] * Qn + qi[ok], weights=h.weight[is_q][ok], minlength=h.n * Qn)
+    qscore = qscore.reshape(h.n, Qn)
+    bq = qscore.argmax(axis=1)
+    cued = qscore[np.arange(h.n), bq] > 0
+    return np.where(cued, cm.qual_index[bq], qual), cued
+
+
+def rule_colocation(labels: pd.Series, h: Hits, sig: Signals, cm: ClassMaps) -> np.ndarray:
+    """True where the ticket is a colocation customer's (label or text cue)."""
+    codes, uniq = pd.factorize(labels.fillna("").astype(str), sort=False)
+    flag = np.array([heading_key(u) in sig.colocation_labels for u in uniq] or [False])
+    colo = flag[np.maximum(codes, 0)] & (codes >= 0)
+    if len(cm.colo_classes):
+        colo[np.unique(h.row[np.isin(h.cls, cm.colo_classes)])] = True
+    return colo
+
+
+def choose_clause(
+    h: Hits, prod: np.ndarray, topic: np.ndarray, qual: np.ndarray, vt: VerdictTable, cm: ClassMaps
+) -> np.ndarray:
+    """The clause row deciding each ticket (-1: silent); ties broken by clause cue overlap."""
+    cand = vt.cand[prod, topic, qual]  # n x K
+    chosen = cand[:, 0].copy()
+    if cand.shape[1] < 2:
+        return chosen
+    multi = np.flatnonzero(cand[:, 1] >= 0)
+    is_c = cm.clause_of_class[h.cls] >= 0
+    if not len(multi) or not is_c.any():
+        return chosen
+    R = len(vt.clauses)
+    in_multi = np.zeros(h.n, dtype=bool)
+    in_multi[multi] = True
+    is_c &= in_multi[h.row]
+    key = h.row[is_c] * R + cm.clause_of_class[h.cls[is_c]]
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first_k = np.flatnonzero(np.diff(key, prepend=-1) != 0)
+    if not len(first_k):
+        return chosen
+    uk = key[first_k]
+    cntk = np.add.reduceat(h.raw_weight[is_c][order], first_k)
+    lookup_rows = cand[multi]  # m x K
+    flat_keys = multi[:, None] * R + np.where(lookup_rows >= 0, lookup_rows, 0)
+    pos = np.searchsorted(uk, flat_keys).clip(0, len(uk) - 1)
+    hitk = (uk[pos] == flat_keys) & (lookup_rows >= 0)
+    ov = np.where(hitk, cntk[pos], 0.0)
+    ov = np.where(lookup_rows >= 0, ov, -1.0)
+    chosen[multi] = lookup_rows[np.arange(len(multi)), ov.argmax(axis=1)]
+    return chosen
+
+
+def evidence_keys(h: Hits, topic_raw: np.ndarray, sig: Signals, cm: ClassMaps, T: int):
+    """(row, entry) of the signals that voted for each ticket's winning topic, sorted."""
+    win = (cm.topic_of_class[h.cls] == topic_raw[h.row]) & (topic_raw[h.row] != T - 1)
+    E = len(sig.entries)
+    key = np.sort(h.row[win] * E + h.entry[win])
+    key = key[np.diff(key, prepend=key[:1] - 1) != 0] if len(key) else key
+    return key // E, key % E
+
+
+def evidence_text(n: int, ev_row: np.ndarray, ev_entry: np.ndarray, entries: list[str]) -> pa.Array:
+    """One comma-separated evidence string per row."""
+    counts = np.bincount(ev_row, minlength=n)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    values = pa.array(entries, type=pa.string()).take(pa.array(ev_entry))
+    lists = pa.ListArray.from_arrays(pa.array(offsets), values)
+    return pc.binary_join(lists, ", ")

@@ -1,0 +1,337 @@
+"""The compiled classifier: signal lists, ownership lexicon and clause cues as lookup arrays.
+
+``build_signals`` turns the validated data files into a word hash table, phrase codes and, per
+signal, the classes it votes for (``topic:x``, ``product:x``, ``qual:topic:q``, ``colo``,
+``clause:<id>``, ``own:platform|customer|third_party``) with a weight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kenolib.classify.calibration import load_calibration
+from kenolib.classify.spec import load_ownership_file, load_signals_file
+from kenolib.classify.text import (
+    _BLOOM_BITS,
+    STOPWORDS,
+    prefilter_hash,
+    quote_cut_pattern,
+    reply_subject_pattern,
+    word_keys,
+    words_of,
+)
+from kenolib.errors import KenolibError
+from kenolib.taxonomy import Taxonomy, heading_key, load_taxonomy, normalise
+
+#: Owners of the thing a ticket is about (``ownership.yaml``), in class order.
+OWNERS = ("platform", "customer", "third_party")
+
+
+@dataclass
+class Signals:
+    """The compiled classifier: word hash table, phrase keys and per-signal classes."""
+
+    classes: list[str]  # "topic:x", "product:x", "qual:topic:q", "colo", "clause:<id>"
+    entries: list[str]  # signal surface text (for evidence)
+    entry_class: np.ndarray  # int, per (entry, class) pair: class index
+    entry_weight: np.ndarray  # float, per pair
+    entry_ptr: np.ndarray  # CSR pointer: pairs of entry e are entry_ptr[e]:entry_ptr[e+1]
+    word_keys: np.ndarray  # sorted uint64 keys of vocabulary words
+    slot_vid: np.ndarray  # per _prefilter_hash slot: vocabulary id, -1 empty, -2 shared
+    vocab_keys: np.ndarray  # key per vocabulary id
+    word_ids: np.ndarray  # vocabulary id per sorted key
+    word_entry: np.ndarray  # entry id of the single-word signal per vocabulary id, -1 if none
+    phrase_keys: dict[int, tuple[np.ndarray, np.ndarray]]  # n -> (sorted n-gram codes, entry ids)
+    phrase_starter: np.ndarray  # bool per vocabulary id: first word of some phrase
+    phrase_prefixes: dict[int, np.ndarray]  # k -> sorted codes of k-word prefixes of longer phrases
+    max_phrase: int
+    phrase_gap: int
+    bigram_entry: np.ndarray | None  # [V*V] entry id of a two-word phrase, -1 if none
+    bigram_prefix: np.ndarray | None  # [V*V] True if the pair starts a longer phrase
+    n_vocab: int
+    subject_weight: float
+    body_chars: int
+    calibration: tuple[np.ndarray, np.ndarray]
+    unmapped_confidence: float
+    quote_cut: str
+    reply_subject: str  # regex: a subject of a reply/forward ("Re:", "AW:", "Fwd:")
+    reply_subject_weight: float  # such a subject names the old thread: it weighs this much
+    symptom_topics: np.ndarray  # topic indices whose score yields to a named object
+    symptom_factors: np.ndarray  # their scale factor when another topic has evidence
+    symptom_min_other: float
+    colocation_labels: set[str]
+    topic_ids: list[str]
+    review_below: float = 0.0  # confidence under which a verdict needs a human look
+    spec: dict[str, Any] = field(default_factory=dict)  # the validated signals file
+    ownership: dict[str, Any] = field(default_factory=dict)  # the validated ownership lexicon
+
+
+class _Pairs:
+    """Signal phrases being collected: words -> class -> weight (the highest weight wins)."""
+
+    def __init__(self, stopwords: list[Any]) -> None:
+        self.stop = {w for s_ in stopwords for w in words_of(str(s_))}
+        self.pairs: dict[tuple[str, ...], dict[str, float]] = {}
+
+    def nwords_of(self, phrase: str) -> int:
+        return len([w for w in words_of(phrase) if w not in self.stop]) or 1
+
+    def add(self, phrase: str, cls: str, weight: float, plural: bool = True) -> None:
+        raw = words_of(phrase)
+        words = tuple(w for w in raw if w not in self.stop)
+        if len(raw) > 1 and len(words) < 2:
+            return  # "is down" would become "down": a different, weaker signal
+        if not words or len(words) > 5:
+            return
+        variants = [words]
+        if plural and len(words) == 1 and not words[0].endswith("s") and words[0].isalpha():
+            variants.append((words[0] + "s",))
+        for v in variants:
+            slot = self.pairs.setdefault(v, {})
+            slot[cls] = max(slot.get(cls, 0.0), weight)
+
+
+def _check_topics(data: dict[str, Any], tax: Taxonomy) -> None:
+    known = set(tax.topic_ids())
+    named = set(data["topics"]) | set(data["symptom_topics"]) | set(data["qualifiers"])
+    named |= {t for scope in data["product_scope"].values() for t in scope}
+    named |= {t for m in data["product_topics"].values() for kv in m.items() for t in kv}
+    unknown = named - known
+    if unknown:
+        raise KenolibError(f"ticket_signals.yaml: unknown topic(s) {sorted(unknown)}")
+
+
+def _topic_signals(acc: _Pairs, data: dict[str, Any], tax: Taxonomy) -> None:
+    weights = {k: float(v) for k, v in data["weights"].items()}
+    exclude = {normalise(s) for s in data["exclude_taxonomy_synonyms"]}
+    for t in tax.topics:
+        for syn in t.synonyms:
+            if normalise(syn) not in exclude:
+                acc.add(syn, f"topic:{t.id}", float(data["taxonomy_weight"]))
+    for tid, levels in data["topics"].items():
+        for level, phrases in (levels or {}).items():
+            if level not in weights:
+                raise KenolibError(f"ticket_signals.yaml: topic {tid}: unknown strength {level!r}")
+            for ph in phrases or []:
+                acc.add(str(ph), f"topic:{tid}", weights[level])
+
+
+def _other_signals(acc: _Pairs, data: dict[str, Any], tax: Taxonomy) -> None:
+    for pid, phrases in data["products"].items():
+        for ph in phrases:  # a longer name wins: "dev vps" over "vps"
+            acc.add(str(ph), f"product:{pid}", float(len(words_of(str(ph)))), plural=False)
+    for ph in data["colocation"]:
+        acc.add(str(ph), "colo", 1.0, plural=False)
+    for tid, quals in data["qualifiers"].items():
+        ids = {q.id for q in tax.by_id[tid].qualifiers}
+        for qid, phrases in quals.items():
+            if qid not in ids:
+                raise KenolibError(f"ticket_signals.yaml: {tid} has no qualifier {qid!r}")
+            for ph in phrases:
+                # a longer cue is more specific: "bought from you" (3) beats "bought from" (2)
+                acc.add(str(ph), f"qual:{tid}:{qid}", float(acc.nwords_of(str(ph))), plural=False)
+
+
+def _ownership_signals(acc: _Pairs, own: dict[str, Any]) -> None:
+    for owner in OWNERS:
+        for ph in own[owner]:
+            acc.add(str(ph), f"own:{owner}", float(own["weight"]), plural=False)
+
+
+def _clause_signals(acc: _Pairs, data: dict[str, Any], clauses: pd.DataFrame) -> None:
+    for cid, words in _clause_cues(clauses).items():
+        for w in words:
+            acc.add(w, f"clause:{cid}", 1.0, plural=False)
+    # hints are keyed by (product, heading): they survive renumbering; a heading another
+    # policy version does not have leaves its hints unused
+    key = clauses["product"].astype(str) + "|" + clauses["heading"].map(heading_key)
+    by_key = dict(zip(key, clauses["clause_id"].astype(str), strict=False))
+    for product, headings in data["clause_hints"].items():
+        for heading, phrases in headings.items():
+            cid = by_key.get(f"{product}|{heading_key(heading)}")
+            if cid is not None:
+                for ph in phrases:
+                    acc.add(str(ph), f"clause:{cid}", 3.0)
+
+
+def build_signals(
+    clauses: pd.DataFrame, taxonomy: Taxonomy | None = None, path: str | None = None
+) -> Signals:
+    """Compile the signal lists (+ taxonomy synonyms, ownership lexicon, clause cues)."""
+    tax = taxonomy or load_taxonomy()
+    data = load_signals_file(path)
+    own = load_ownership_file()
+    _check_topics(data, tax)
+    acc = _Pairs(data["stopwords"])
+    _topic_signals(acc, data, tax)
+    _other_signals(acc, data, tax)
+    _ownership_signals(acc, own)
+    _clause_signals(acc, data, clauses)
+    tables = _compile(acc.pairs)
+    return _assemble(tables, data, own, tax)
+
+
+def _compile(pairs: dict[tuple[str, ...], dict[str, float]]) -> dict[str, Any]:
+    """Lookup arrays of the collected pairs: classes, entries, word keys, phrase codes."""
+    classes = sorted({c for slot in pairs.values() for c in slot})
+    cindex = {c: i for i, c in enumerate(classes)}
+    entries = [" ".join(w) for w in pairs]
+    ptr = [0]
+    e_cls: list[int] = []
+    e_w: list[float] = []
+    for slot in pairs.values():
+        for c, w in slot.items():
+            e_cls.append(cindex[c])
+            e_w.append(w)
+        ptr.append(len(e_cls))
+    vocab = sorted({w for words in pairs for w in words})
+    vid = {w: i for i, w in enumerate(vocab)}
+    keys = word_keys(vocab)
+    if len(np.unique(keys)) != len(keys):
+        raise KenolibError("ticket_signals.yaml: two signal words hash alike; rename one")
+    order = np.argsort(keys)
+    slot_vid = np.full(1 << _BLOOM_BITS, -1, dtype=np.int64)
+    for i, w in enumerate(vocab):
+        b = bytes(c | 32 for c in w.encode("utf-8"))
+        first = np.array([int.from_bytes(b[:8].ljust(8, b"\0"), "little")], dtype=np.uint64)
+        h = int(prefilter_hash(first, np.array([len(b)], dtype=np.uint64))[0])
+        slot_vid[h] = i if slot_vid[h] == -1 else -2
+    word_entry = np.full(len(vocab), -1, dtype=np.int64)
+    by_n: dict[int, tuple[list[int], list[int]]] = {}
+    V = len(vocab) + 1
+    for e, words in enumerate(pairs):
+        if len(words) == 1:
+            word_entry[vid[words[0]]] = e
+            continue
+        code = 0
+        for w in words:
+            code = code * V + vid[w]
+        codes, ents = by_n.setdefault(len(words), ([], []))
+        codes.append(code)
+        ents.append(e)
+    starter = np.zeros(len(vocab) + 1, dtype=bool)
+    prefixes: dict[int, set[int]] = {}
+    for words in pairs:
+        if len(words) < 2:
+            continue
+        starter[vid[words[0]]] = True
+        code = vid[words[0]]
+        for k in range(2, len(words)):
+            code = code * V + vid[words[k - 1]]
+            prefixes.setdefault(k, set()).add(code)
+    phrase_keys = {}
+    for n, (codes, ents) in by_n.items():
+        arr = np.array(codes, dtype=np.int64)
+        o = np.argsort(arr)
+        phrase_keys[n] = (arr[o], np.array(ents, dtype=np.int64)[o])
+    bigram_entry = bigram_prefix = None
+    if V * V <= 1 << 24:  # a direct table up to 16 M pairs (80 MB); else binary search
+        bigram_entry = np.full(V * V, -1, dtype=np.int32)
+        bigram_prefix = np.zeros(V * V, dtype=bool)
+        if 2 in phrase_keys:
+            bigram_entry[phrase_keys[2][0]] = phrase_keys[2][1]
+        if 2 in prefixes:
+            bigram_prefix[np.array(sorted(prefixes[2]), dtype=np.int64)] = True
+    return {
+        "classes": classes,
+        "entries": entries,
+        "entry_class": np.array(e_cls, dtype=np.int64),
+        "entry_weight": np.array(e_w, dtype=np.float64),
+        "entry_ptr": np.array(ptr, dtype=np.int64),
+        "word_keys": keys[order],
+        "slot_vid": slot_vid,
+        "vocab_keys": keys,
+        "word_ids": np.arange(len(vocab), dtype=np.int64)[order],
+        "word_entry": word_entry,
+        "phrase_keys": phrase_keys,
+        "phrase_starter": starter,
+        "phrase_prefixes": {k: np.array(sorted(v), dtype=np.int64) for k, v in prefixes.items()},
+        "max_phrase": max(by_n, default=1),
+        "bigram_entry": bigram_entry,
+        "bigram_prefix": bigram_prefix,
+        "n_vocab": V,
+    }
+
+
+def _assemble(
+    tables: dict[str, Any], data: dict[str, Any], own: dict[str, Any], tax: Taxonomy
+) -> Signals:
+    cal = load_calibration(data)
+    edges = np.array(cal.get("edges") or [1.01], dtype=np.float64)
+    acc = np.array(cal.get("accuracy") or [0.5], dtype=np.float64)
+    if len(edges) != len(acc) or not np.all(np.diff(edges) > 0):
+        raise KenolibError(
+            "calibration: edges must increase and have one accuracy each; run `kenolib calibrate`"
+        )
+    topic_ids = tax.topic_ids()
+    return Signals(
+        **tables,
+        phrase_gap=int(data["phrase_gap"]),
+        subject_weight=float(data["subject_weight"]),
+        body_chars=int(data["body_chars"]),
+        calibration=(edges, acc),
+        unmapped_confidence=float(cal.get("unmapped", 0.3)),
+        review_below=float(cal.get("review_below", 0.0)),
+        quote_cut=quote_cut_pattern(data),
+        reply_subject=reply_subject_pattern(data),
+        reply_subject_weight=float(data["reply_subject_weight"]),
+        symptom_topics=np.array([topic_ids.index(t) for t in data["symptom_topics"]], np.int64),
+        symptom_factors=np.array([float(f) for f in data["symptom_topics"].values()]),
+        symptom_min_other=float(data["symptom_min_other"]),
+        colocation_labels={heading_key(s) for s in data["colocation_labels"]},
+        topic_ids=topic_ids,
+        spec=data,
+        ownership=own,
+    )
+
+
+def _clause_cues(clauses: pd.DataFrame) -> dict[str, list[str]]:
+    """Distinctive heading words of clauses sharing a (product, topic) cell, for tie-breaking.
+
+    Headings only: body words of clauses are common ("site", "support", "best") and would
+    match most tickets without telling the clauses apart; ``clause_hints`` add the rest.
+    """
+    out: dict[str, list[str]] = {}
+    c = clauses[clauses["status"] != "note"]
+    for _, grp in c.groupby(["product", "topic"], sort=False):
+        if len(grp) < 2:
+            continue
+        words = {r.clause_id: set(words_of(str(r.heading))) - STOPWORDS for r in grp.itertuples()}
+        common = set.intersection(*words.values())
+        for cid, ws in words.items():
+            out[cid] = sorted(w for w in ws - common if len(w) > 2)
+    return out
+
+
+def term_signals(terms: list[str]) -> Signals:
+    """A tokeniser table for plain terms (the learned model's words and two-word phrases).
+
+    Each entry votes for one class whose index is the term's position in ``terms``.
+    """
+    acc = _Pairs([])
+    for t in terms:
+        acc.add(t, f"term:{t}", 1.0, plural=False)
+    tables = _compile(acc.pairs)
+    pos = {t: i for i, t in enumerate(terms)}
+    to_term = np.array([pos[c[5:]] for c in tables["classes"]], dtype=np.int64)
+    tables["entry_class"] = to_term[tables["entry_class"]]
+    return Signals(
+        **tables,
+        phrase_gap=2,
+        subject_weight=1.0,
+        body_chars=0,
+        calibration=(np.array([1.01]), np.array([0.5])),
+        unmapped_confidence=0.0,
+        quote_cut="",
+        reply_subject=r"^\b\B",
+        reply_subject_weight=1.0,
+        symptom_topics=np.zeros(0, dtype=np.int64),
+        symptom_factors=np.zeros(0),
+        symptom_min_other=0.0,
+        colocation_labels=set(),
+        topic_ids=[],
+    )

@@ -1,0 +1,93 @@
+"""Rule 4 as a table: (product, topic, qualifier) -> the candidate clauses that decide a verdict.
+
+Candidates are the product section's clauses of that topic whose qualifier matches or is empty,
+else the overview table's; a cell with none is ``silent``. The table also holds the topics a
+product reads differently (``product_topics``) and the topics a product may be judged on at all
+(``product_scope``: a suite ticket is never judged on hosting-only topics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kenolib.errors import KenolibError
+from kenolib.schemas import CLAUSE_COLUMNS, check_frame
+from kenolib.taxonomy import UNKNOWN_PRODUCT, UNMAPPED, Taxonomy, load_taxonomy
+
+
+@dataclass
+class VerdictTable:
+    """(product, topic, qualifier) -> candidate clauses, precomputed from the clause table."""
+
+    products: list[str]  # product ids incl. "unknown" (last)
+    topics: list[str]  # taxonomy topic ids + "unmapped" (last)
+    qualifiers: dict[str, list[str]]  # topic -> qualifier ids (index 0.. ; default marked)
+    default_q: np.ndarray  # per topic: index of the default qualifier (0 if none)
+    cand: np.ndarray  # [P, T, Qmax, K] clause row indices, -1 padded
+    topic_remap: np.ndarray  # [P, T] -> topic index: product-specific meaning of a topic
+    topic_allowed: np.ndarray  # [P, T] bool: topics a product's tickets may be judged on
+    clauses: pd.DataFrame  # the clause table (non-notes), positional
+
+
+def verdict_table(
+    clauses: pd.DataFrame, taxonomy: Taxonomy | None = None, spec: dict[str, Any] | None = None
+) -> VerdictTable:
+    """Candidate clauses for every (product, topic, qualifier) cell, per rule 4.
+
+    ``spec`` is the validated signals file (its ``product_topics`` and ``product_scope``).
+    """
+    tax = taxonomy or load_taxonomy()
+    cl = check_frame(clauses, CLAUSE_COLUMNS, "clauses")
+    cl = cl[cl["status"].isin(["supported", "not_supported"])].reset_index(drop=True)
+    sections = [p for p in dict.fromkeys(cl["product"]) if p != "overview"]
+    products = [*sections, UNKNOWN_PRODUCT]
+    topics = [*tax.topic_ids(), UNMAPPED]
+    quals = {t.id: [q.id for q in t.qualifiers] for t in tax.topics}
+    qmax = max([1, *(len(v) for v in quals.values())])
+    default_q = np.array(
+        [quals[t.id].index(t.default_qualifier) if t.default_qualifier else 0 for t in tax.topics]
+        + [0],
+        dtype=np.int64,
+    )
+    cells: dict[tuple[int, int, int], list[int]] = {}
+    kmax = 1
+    by_pt = {k: list(g.index) for k, g in cl.groupby(["product", "topic"], sort=False)}
+    for pi, p in enumerate(products):
+        for ti, t in enumerate(topics[:-1]):
+            qs = quals.get(t) or [""]
+            for qi, q in enumerate(qs):
+                chosen: list[int] = []
+                for source in (p, "overview"):
+                    rows = by_pt.get((source, t), [])
+                    ok = [r for r in rows if not q or cl.at[r, "qualifier"] in ("", q)]
+                    if ok:
+                        chosen = ok
+                        break
+                if chosen:
+                    cells[(pi, ti, qi)] = chosen
+                    kmax = max(kmax, len(chosen))
+    cand = np.full((len(products), len(topics), qmax, kmax), -1, dtype=np.int64)
+    for (pi, ti, qi), rows in cells.items():
+        cand[pi, ti, qi, : len(rows)] = rows
+    remap = np.tile(np.arange(len(topics)), (len(products), 1))
+    tpos = {t: i for i, t in enumerate(topics)}
+    spec = spec or {}
+    for pid, mapping in (spec.get("product_topics") or {}).items():
+        if pid not in products:
+            continue
+        for a, b in (mapping or {}).items():
+            if a not in tpos or b not in tpos:
+                raise KenolibError(f"ticket_signals.yaml: product_topics {pid}: unknown topic")
+            remap[products.index(pid), tpos[a]] = tpos[b]
+    allowed = np.ones((len(products), len(topics)), dtype=bool)
+    for pid, scope in (spec.get("product_scope") or {}).items():
+        if pid in products:
+            row = np.zeros(len(topics), dtype=bool)
+            row[[tpos[t] for t in scope if t in tpos]] = True
+            row[tpos[UNMAPPED]] = True
+            allowed[products.index(pid)] = row
+    return VerdictTable(products, topics, quals, default_q, cand, remap, allowed, cl)
