@@ -177,6 +177,30 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from kenolib.classify.training import TRAINING_SETS, train
+
+    model, out, fig = train(args.labelled or TRAINING_SETS)
+    print(
+        f"trained on {int(fig['tickets'])} labelled tickets, {len(model.terms)} terms, "
+        f"{len(model.topics)} topics; 5-fold topic accuracy of the model alone "
+        f"{100 * fig['cv_topic_accuracy']:.1f} % (real questions "
+        f"{100 * fig['cv_topic_accuracy_real']:.1f} %)"
+    )
+    print(f"wrote {out}; run `kenolib calibrate` next")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from kenolib.classify.training import CALIBRATION_SET, calibrate
+
+    table, below, out = calibrate(args.labelled or CALIBRATION_SET, target=args.target)
+    print(table.to_string(index=False))
+    print(f"needs_review below confidence {below} ({100 * args.target:.0f} % precision above)")
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per CONTRACTS command."""
     from kenolib.tickets import load_helpdesks
@@ -268,6 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
     policy_arg(p)
     p.add_argument("--mistakes", type=int, default=15, help="how many mistakes to list")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("train", help="fit the classifier's learned component on labelled sets")
+    p.add_argument("labelled", nargs="*", help="labelled sets (default: the project's own)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("calibrate", help="fit the confidence table and the needs_review threshold")
+    p.add_argument("labelled", nargs="?", help="calibration set (default labelled_holdout.csv)")
+    p.add_argument("--target", type=float, default=0.9, help="precision above the threshold")
+    p.set_defaults(func=cmd_calibrate)
     return parser
 
 

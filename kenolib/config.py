@@ -23,8 +23,8 @@ SYNTH_VOCABULARY_FILE = PACKAGE_DATA / "synth_vocabulary.yaml"
 TICKET_SIGNALS_FILE = PACKAGE_DATA / "ticket_signals.yaml"
 #: Who owns the thing a ticket is about: platform components, customer software, third parties.
 OWNERSHIP_FILE = PACKAGE_DATA / "ownership.yaml"
-#: The learned component of the classifier (``kenolib train``): weights as JSON, no pickle.
-MODEL_FILE = PACKAGE_DATA / "verdict_model.json"
+#: The learned component of the classifier (``kenolib train``): plain arrays (npz), no pickle.
+MODEL_FILE = PACKAGE_DATA / "verdict_model.npz"
 #: The labelled sets shipped with the project (hand-written and real customer questions).
 LABELLED_DIR = PROJECT_DIR / "tests" / "fixtures" / "labelled"
 REAL_QUESTIONS_DIR = PROJECT_DIR / "tests" / "fixtures" / "real"

@@ -75,6 +75,8 @@ CROSSREF_COLUMNS = [
     "clause_text",
     "confidence",
     "evidence",
+    "decided_by",
+    "needs_review",
 ]
 CROSSREF_EXTRA_COLUMNS = [
     "product_label",
@@ -100,8 +102,8 @@ SILENT_TOPIC_COLUMNS = [
 TICKETS_BY_TOPIC_COLUMNS = ["verdict", "product", "topic", "tickets", "agent_hours"]
 
 #: Labelled tickets for ``kenolib evaluate``: generic columns plus the expected answers.
-LABELLED_COLUMNS = ["expected_verdict", "expected_topic"]
-LABELLED_OPTIONAL = ["expected_product", "expected_clause_id"]
+LABELLED_COLUMNS = ["expected_verdict"]
+LABELLED_OPTIONAL = ["expected_topic", "expected_product", "expected_clause_id"]
 
 #: The report's *Out of scope* sheet: ticket columns kept, in order (absent ones are skipped).
 REPORT_OUT_OF_SCOPE_COLUMNS = [

@@ -67,6 +67,8 @@ def crossref_frame(n: int = 40) -> pd.DataFrame:
                 "clause_text": "Content and data backups" if decided else "",
                 "confidence": 0.9,
                 "evidence": SCRIPT if i == 0 else "backup",
+                "decided_by": "signals",
+                "needs_review": False,
                 "created_at": pd.Timestamp("2026-01-05") + pd.Timedelta(days=7 * i),
                 "subject": subject,
                 "body": f"body {i}",

@@ -44,6 +44,7 @@ class Judge:
     cm: R.ClassMaps
     model: TopicModel | None
     topic_labels: dict[str, str]
+    known_words: frozenset[str]  # every word of a signal: not an unknown product name
     #: The model weighs in below this rule margin, and wins when its probability reaches
     #: ``model_min_proba`` (``ticket_signals.yaml`` ``model``; 0 disables it).
     model_below: float = 0.0
@@ -64,7 +65,8 @@ def _compiled(clauses_key: str, taxonomy_source: str) -> Judge:
         cm=R.class_maps(sig, vt),
         model=model,
         topic_labels={t.id: t.label for t in tax.topics},
-        model_below=float(m.get("below_margin", 0.0)) if model is not None else 0.0,
+        known_words=frozenset(w for e in sig.entries for w in e.split()),
+        model_below=float(m.get("below_margin", 0.0)),
         model_min_proba=float(m.get("min_proba", 1.01)),
     )
 
@@ -80,11 +82,17 @@ def compile_judge(clauses: pd.DataFrame, taxonomy: Taxonomy | None = None) -> Ju
 
 
 def _apply_model(
-    j: Judge, h: R.Hits, prod: np.ndarray, topic: np.ndarray, margin: np.ndarray
+    j: Judge,
+    h: R.Hits,
+    prod: np.ndarray,
+    topic: np.ndarray,
+    margin: np.ndarray,
+    extra: dict[int, str],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where the rules are unsure, the model's topic wins when it is confident enough.
 
-    Returns (topic, margin, changed). Only the unsure rows are scored.
+    Returns (topic, margin, changed). Only the unsure rows are scored; the model's strongest
+    words for the topic it chose go to ``extra`` evidence.
     """
     changed = np.zeros(h.n, dtype=bool)
     if j.model is None or j.model_below <= 0:
@@ -111,7 +119,38 @@ def _apply_model(
     topic[rows] = new[take]
     margin[rows] = gap[take]
     changed[rows] = True
+    if len(rows):
+        words = j.model.top_terms(h.text.take(pa.array(rows)), best[take])
+        for r, w in zip(rows, words, strict=True):
+            extra[int(r)] = f"model: {w}" if w else "model"
     return topic, margin, changed
+
+
+def _owners(
+    j: Judge, h: R.Hits, topic: np.ndarray, margin: np.ndarray, extra: dict[int, str]
+) -> np.ndarray:
+    """Owner votes per row; unsure platform-topic rows without any also get the unknown-name
+    test (a name found is a third-party vote, and is added to ``extra`` evidence)."""
+    owners = R.owner_scores(h, j.cm)
+    own = j.sig.ownership
+    ask = np.flatnonzero(
+        j.cm.platform_topic[topic]
+        & (margin < float(own["min_margin_keep"]))
+        & (owners.max(axis=1) == 0)
+    )
+    if len(ask):
+        named = R.unknown_names(
+            h.text,
+            ask,
+            j.known_words,
+            float(own["unknown_name_max_zipf"]),
+            int(own["unknown_name_min_length"]),
+        )
+        for row, name in zip(ask, named, strict=True):
+            if name:
+                owners[row, 2] = float(own["weight"])
+                extra[int(row)] = f"{name} (unknown product)"
+    return owners
 
 
 def judge_batch(
@@ -131,12 +170,14 @@ def judge_batch(
     decided = np.where(topic != symptom_topic, R.D["scope"], decided)
     topic_raw = topic
     topic = vt.topic_remap[prod, topic]
+    keep = float(sig.ownership["min_margin_keep"])
     decided = np.where(topic != topic_raw, R.D["product"], decided)
-    owned = R.rule_ownership(
-        topic, margin, R.owner_scores(h, cm), prod, cm, float(sig.ownership["min_margin_keep"])
-    )
-    decided = np.where(owned != topic, R.D["ownership"], decided)
-    topic, margin, by_model = _apply_model(j, h, prod, owned, margin)
+    extra: dict[int, str] = {}
+    owned = R.rule_ownership(topic, margin, _owners(j, h, topic, margin, extra), prod, cm, keep)
+    moved = owned != topic
+    extra = {r: w for r, w in extra.items() if moved[r]}
+    decided = np.where(moved, R.D["ownership"], decided)
+    topic, margin, by_model = _apply_model(j, h, prod, owned, margin, extra)
     topic = vt.topic_remap[prod, topic]
     decided = np.where(by_model, R.D["model"], decided)
     qual, cued = R.rule_qualifier(h, topic, vt, cm)
@@ -148,7 +189,9 @@ def judge_batch(
     chosen = np.where(is_colo, -1, chosen)
     decided = np.where(is_colo, R.D["colocation"], decided)
     decided = np.where(topic == T - 1, R.D["no_signal"], decided)
-    ev_row, ev_entry = R.evidence_keys(h, np.where(by_model, T - 1, topic_raw), sig, cm, T)
+    ev_row, ev_entry = R.evidence_keys(
+        h, np.where(by_model, T - 1, topic_raw), moved & ~by_model, sig, cm, T
+    )
     conf = calibrated_confidence(margin, sig.calibration)
     conf = np.where(topic == T - 1, sig.unmapped_confidence, conf)
     return {
@@ -162,6 +205,7 @@ def judge_batch(
         "decided_by": decided,
         "ev_row": ev_row,
         "ev_entry": ev_entry,
+        "ev_extra": extra,  # type: ignore[dict-item]
     }
 
 
@@ -227,7 +271,9 @@ def _judge_frame(
             labels.iloc[start:stop],
             j,
         )
-        ev = R.evidence_text(stop - start, res.pop("ev_row"), res.pop("ev_entry"), j.sig.entries)
+        ev = R.evidence_text(
+            stop - start, res.pop("ev_row"), res.pop("ev_entry"), j.sig.entries, res.pop("ev_extra")
+        )
         return stop - start, res, ev
 
     parts: dict[str, list[np.ndarray]] = {}
@@ -249,12 +295,14 @@ def crossref(
     clauses: pd.DataFrame,
     taxonomy: Taxonomy | None = None,
     progress: Callable[[int], None] | None = None,
+    judge: Judge | None = None,
 ) -> pd.DataFrame:
     """Every ticket with its product, topic, verdict and the clause that decided (CONTRACTS).
 
     Returns the input rows (same order and count, original columns kept) with the crossref
     columns first. The ticket's own ``product`` label moves to ``product_label``. ``progress``
-    is called with the number of rows done after each batch.
+    is called with the number of rows done after each batch. ``judge`` replaces the compiled
+    judge of ``clauses`` (e.g. with another model, for cross-validation).
     """
     if not isinstance(tickets, pd.DataFrame):
         raise KenolibError(f"tickets: expected a pandas DataFrame, got {type(tickets).__name__}")
@@ -264,7 +312,7 @@ def crossref(
             f"tickets: missing column(s) {', '.join(missing)}; "
             f"columns found: {', '.join(map(str, tickets.columns))}"
         )
-    j = compile_judge(clauses, taxonomy)
+    j = judge or compile_judge(clauses, taxonomy)
     res, evidence = _judge_frame(tickets, j, progress)
     judged = result_frame(res, evidence, j)
     ids = tickets["ticket_id"]

@@ -74,6 +74,17 @@ class TopicModel:
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
 
+    def top_terms(self, text: pa.Array, topic_cols: np.ndarray, k: int = 3) -> list[str]:
+        """Per row, the ``k`` present terms that weigh most for the model topic column given."""
+        row, term = self.features(text)
+        w = self.coef[topic_cols[row], term]
+        order = np.lexsort((-w, row))
+        out: list[list[str]] = [[] for _ in range(len(text))]
+        for r, t, v in zip(row[order], term[order], w[order], strict=True):
+            if v > 0 and len(out[r]) < k:
+                out[r].append(self.terms[t])
+        return [", ".join(x) for x in out]
+
 
 def load_model(path: str | os.PathLike[str] | None = None) -> TopicModel | None:
     """The stored model, or None when the package ships none (rules then decide alone)."""

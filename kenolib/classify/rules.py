@@ -21,12 +21,14 @@ that last changed a ticket's outcome is recorded in ``decided_by``:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from wordfreq import zipf_frequency
 
 from kenolib.classify.signals import OWNERS, Signals
 from kenolib.classify.text import classification_text, tokenise
@@ -216,6 +218,39 @@ def owner_scores(h: Hits, cm: ClassMaps) -> np.ndarray:
     return _scores(h, cm.owner_of_class, len(OWNERS))
 
 
+_NAME = re.compile(r"\b(?:[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*|[A-Z][a-z0-9]{2,}|[A-Z]{2,}[a-z]+\w*)\b")
+
+
+def unknown_names(
+    text: pa.Array, rows: np.ndarray, known: frozenset[str], max_zipf: float, min_len: int
+) -> list[str]:
+    """Per row of ``rows``: the first product name nobody here knows, or "".
+
+    Such a name is a capitalised or camel-case word that is neither an English word
+    (``wordfreq`` Zipf frequency under ``max_zipf``) nor a word the signals or the ownership
+    lexicon know (platform components, named products). Runs per row in Python, so the judge
+    calls it only on the few unsure platform-topic rows.
+    """
+    out = [""] * len(rows)
+    for i, t in enumerate(text.take(pa.array(rows)).to_pylist()):
+        for name in _NAME.findall(t or ""):
+            low = name.lower()
+            if len(low) >= min_len and low not in known and _rare(low, max_zipf):
+                out[i] = name
+                break
+    return out
+
+
+_ZIPF: dict[str, float] = {}
+
+
+def _rare(word: str, max_zipf: float) -> bool:
+    z = _ZIPF.get(word)
+    if z is None:
+        z = _ZIPF[word] = zipf_frequency(word, "en")
+    return z < max_zipf
+
+
 def rule_ownership(
     topic: np.ndarray,
     margin: np.ndarray,
@@ -305,19 +340,40 @@ def choose_clause(
     return chosen
 
 
-def evidence_keys(h: Hits, topic_raw: np.ndarray, sig: Signals, cm: ClassMaps, T: int):
-    """(row, entry) of the signals that voted for each ticket's winning topic, sorted."""
+def evidence_keys(
+    h: Hits, topic_raw: np.ndarray, owned: np.ndarray, sig: Signals, cm: ClassMaps, T: int
+):
+    """(row, entry) of the signals that decided each ticket, sorted.
+
+    The signals of its winning topic; for a ticket the ownership rule moved (``owned`` True),
+    the ownership words that moved it.
+    """
     win = (cm.topic_of_class[h.cls] == topic_raw[h.row]) & (topic_raw[h.row] != T - 1)
+    win = np.where(owned[h.row], cm.owner_of_class[h.cls] > 0, win)
     E = len(sig.entries)
     key = np.sort(h.row[win] * E + h.entry[win])
     key = key[np.diff(key, prepend=key[:1] - 1) != 0] if len(key) else key
     return key // E, key % E
 
 
-def evidence_text(n: int, ev_row: np.ndarray, ev_entry: np.ndarray, entries: list[str]) -> pa.Array:
-    """One comma-separated evidence string per row."""
+def evidence_text(
+    n: int,
+    ev_row: np.ndarray,
+    ev_entry: np.ndarray,
+    entries: list[str],
+    extra: dict[int, str] | None = None,
+) -> pa.Array:
+    """One comma-separated evidence string per row; ``extra`` adds words to some rows."""
     counts = np.bincount(ev_row, minlength=n)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
     values = pa.array(entries, type=pa.string()).take(pa.array(ev_entry))
     lists = pa.ListArray.from_arrays(pa.array(offsets), values)
-    return pc.binary_join(lists, ", ")
+    text = pc.binary_join(lists, ", ")
+    if not extra:
+        return text
+    rows = np.fromiter(extra, dtype=np.int64, count=len(extra))
+    add = np.full(n, None, dtype=object)
+    add[rows] = list(extra.values())
+    joined = pc.binary_join_element_wise(text, pa.array(add, type=pa.string()), ", ")
+    joined = pc.replace_substring_regex(joined, "^, ", "")
+    return pc.coalesce(joined, text)

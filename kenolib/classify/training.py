@@ -1,0 +1,209 @@
+"""Fitting the learned component on the project's labelled sets (``kenolib train``).
+
+Training sets: the hand-written development and extra sets, the development part of the real
+customer questions and, when given, an analyst's labels store. Never the calibration set
+(``labelled_holdout.csv``) nor the held-out sets. scikit-learn is used here only; judging reads
+the fitted arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+
+from kenolib import config
+from kenolib.classify import judge as judge_module
+from kenolib.classify import spec as spec_module
+from kenolib.classify.calibration import CALIBRATION_FILE, review_threshold, write_calibration
+from kenolib.classify.evaluation import evaluate, fit_calibration
+from kenolib.classify.judge import Judge, compile_judge, crossref
+from kenolib.classify.model import TopicModel, choose_terms, save_model
+from kenolib.classify.text import as_text, classification_text
+from kenolib.errors import KenolibError
+from kenolib.policy import parse_policy
+from kenolib.tickets import load_tickets
+
+#: The labelled sets the model learns from (relative to the project root).
+TRAINING_SETS = (
+    config.LABELLED_DIR / "labelled_dev.csv",
+    config.LABELLED_DIR / "labelled_train_extra.csv",
+    config.REAL_QUESTIONS_DIR / "real_dev.csv",
+)
+#: Inverse regularisation strength of the logistic regression.
+C_VALUE = 4.0
+
+
+def load_training(paths: Sequence[str | Path] = TRAINING_SETS) -> pd.DataFrame:
+    """The labelled tickets of ``paths`` with an ``expected_topic``, concatenated."""
+    frames = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unknown helpdesk labels are expected in these sets
+        for p in paths:
+            df = load_tickets(p)
+            if "expected_topic" not in df.columns:
+                raise KenolibError(f"{p}: a training set needs an expected_topic column")
+            df = df[df["expected_topic"].astype(str).str.strip() != ""]
+            frames.append(df.assign(_set=Path(p).name))
+    return pd.concat(frames, ignore_index=True)
+
+
+def training_text(tickets: pd.DataFrame, j: Judge) -> pa.Array:
+    """The text the model sees: the classification text the rules see."""
+    body = tickets["body"] if "body" in tickets.columns else pd.Series("", index=tickets.index)
+    return classification_text(
+        as_text(tickets["subject"]), as_text(body), j.sig.body_chars, j.sig.quote_cut
+    )
+
+
+def _design(model: TopicModel, text: pa.Array, products: np.ndarray) -> sparse.csr_matrix:
+    row, term = model.features(text)
+    n = len(text)
+    nnz = np.bincount(row, minlength=n).astype(np.float64)
+    vals = 1.0 / np.sqrt(np.maximum(nnz, 1.0))[row]
+    x_terms = sparse.csr_matrix((vals, (row, term)), shape=(n, len(model.terms)))
+    pidx = {p: i for i, p in enumerate(model.products)}
+    pi = np.array([pidx.get(str(p), -1) for p in products])
+    ok = np.flatnonzero(pi >= 0)
+    x_prod = sparse.csr_matrix(
+        (np.ones(len(ok)), (ok, pi[ok])), shape=(n, max(len(model.products), 1))
+    )
+    return sparse.hstack([x_terms, x_prod]).tocsr()
+
+
+def fit_model(
+    labelled: pd.DataFrame, clauses: pd.DataFrame, c_value: float = C_VALUE
+) -> TopicModel:
+    """Fit the topic model on labelled tickets (``expected_topic``, ``expected_product``)."""
+    j = compile_judge(clauses)
+    text = training_text(labelled, j)
+    terms = choose_terms(text.to_pylist())
+    products = [p for p in j.vt.products]
+    y = labelled["expected_topic"].astype(str).to_numpy()
+    topics = sorted(set(y))
+    shell = TopicModel(terms, topics, products, np.zeros(0), np.zeros(0), np.zeros(0), {})
+    prod = labelled.get("expected_product", labelled.get("product", pd.Series("")))
+    x = _design(shell, text, prod.astype(str).to_numpy())
+    lr = LogisticRegression(C=c_value, max_iter=5000)
+    lr.fit(x, np.searchsorted(topics, y))
+    coef = lr.coef_ if len(topics) > 2 else np.vstack([-lr.coef_[0], lr.coef_[0]])
+    icpt = lr.intercept_ if len(topics) > 2 else np.array([-lr.intercept_[0], lr.intercept_[0]])
+    nt = len(terms)
+    return dataclasses.replace(
+        shell,
+        coef=coef[:, :nt],
+        product_coef=coef[:, nt:],
+        intercept=icpt,
+        meta={"tickets": str(len(labelled)), "terms": str(nt), "c": str(c_value)},
+    )
+
+
+def cross_validate(
+    labelled: pd.DataFrame,
+    clauses: pd.DataFrame,
+    folds: int = 5,
+    seed: int = 7,
+    only: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Out-of-fold crossref of ``labelled``: each fold judged with a model fitted without it.
+
+    ``only`` (bool per row) restricts the judged rows to a subset (e.g. the real questions);
+    the other rows are always in training. Returns crossref frames concatenated in row order.
+    """
+    idx = np.flatnonzero(only.to_numpy() if only is not None else np.ones(len(labelled), bool))
+    rng = np.random.default_rng(seed)
+    fold_of = np.full(len(labelled), -1)
+    fold_of[idx] = rng.permutation(len(idx)) % folds
+    base = compile_judge(clauses)
+    parts = []
+    for f in range(folds):
+        train = labelled[fold_of != f]
+        model = fit_model(train, clauses)
+        j = dataclasses.replace(base, model=model)
+        test = labelled[fold_of == f]
+        parts.append(crossref(test, clauses, judge=j).assign(_row=np.flatnonzero(fold_of == f)))
+    out = pd.concat(parts, ignore_index=True).sort_values("_row").drop(columns="_row")
+    return out.reset_index(drop=True)
+
+
+#: The calibration set: the rules and the model are never fitted on it.
+CALIBRATION_SET = config.LABELLED_DIR / "labelled_holdout.csv"
+
+
+def train(
+    paths: Sequence[str | Path] = TRAINING_SETS,
+    out: str | Path | None = None,
+    clauses: pd.DataFrame | None = None,
+) -> tuple[TopicModel, Path, dict[str, float]]:
+    """Fit the model on ``paths``, write it, and return it with 5-fold cross-validated figures.
+
+    The figures are the model-alone topic accuracy out of fold, over all training tickets and
+    over the real questions among them.
+    """
+    clauses = parse_policy().clauses if clauses is None else clauses
+    labelled = load_training(paths)
+    figures = model_cv(labelled, clauses)
+    model = fit_model(labelled, clauses)
+    written = save_model(model, out)
+    return model, written, figures
+
+
+def model_cv(labelled: pd.DataFrame, clauses: pd.DataFrame, folds: int = 5) -> dict[str, float]:
+    """Out-of-fold topic accuracy of the model alone (all tickets, and real questions only)."""
+    j = compile_judge(clauses)
+    fold = np.random.default_rng(11).permutation(len(labelled)) % folds
+    right = np.zeros(len(labelled), dtype=bool)
+    for f in range(folds):
+        m = fit_model(labelled[fold != f], clauses)
+        test = labelled[fold == f]
+        p = m.proba(training_text(test, j), test["expected_product"].astype(str).to_numpy())
+        pred = np.array(m.topics)[p.argmax(axis=1)]
+        right[fold == f] = pred == test["expected_topic"].astype(str).to_numpy()
+    real = labelled["_set"].astype(str).str.startswith("real").to_numpy()
+    return {
+        "cv_topic_accuracy": float(right.mean()),
+        "cv_topic_accuracy_real": float(right[real].mean()) if real.any() else float("nan"),
+        "tickets": float(len(labelled)),
+    }
+
+
+def calibrate(
+    path: str | Path = CALIBRATION_SET,
+    out: str | Path | None = None,
+    target: float = 0.9,
+) -> tuple[pd.DataFrame, float, Path]:
+    """Fit the confidence table and the ``needs_review`` threshold on the calibration set."""
+    clauses = parse_policy().clauses
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        labelled = load_tickets(path)
+    table, unmapped = fit_calibration(labelled, clauses)
+    written = write_calibration(table, unmapped, out or CALIBRATION_FILE, _rel(path), len(labelled))
+    reset_caches()
+    x = evaluate(labelled, clauses).frame  # confidences from the table just written
+    below = review_threshold(x["confidence"].to_numpy(), x["_correct"].to_numpy(), target)
+    written = write_calibration(
+        table, unmapped, out or CALIBRATION_FILE, _rel(path), len(labelled), review_below=below
+    )
+    reset_caches()
+    return table, below, written
+
+
+def reset_caches() -> None:
+    """Forget compiled judges and loaded data files (after writing a model or a calibration)."""
+    judge_module._compiled.cache_clear()
+    spec_module._load_cached.cache_clear()
+
+
+def _rel(path: str | Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(config.PROJECT_DIR).as_posix()
+    except ValueError:
+        return Path(path).name
