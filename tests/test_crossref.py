@@ -408,7 +408,12 @@ def test_stored_calibration_is_fitted_on_the_calibration_set(clauses):
     assert stored["edges"] == table["upper_edge"].tolist()
     assert stored["accuracy"] == table["accuracy"].tolist()
     x = X.crossref(synth_tickets(300, seed=4), clauses)
-    assert set(x["confidence"]) <= set(stored["accuracy"]) | {stored["unmapped"]}
+    caps = set(stored["decider_caps"].values())
+    assert set(x["confidence"]) <= set(stored["accuracy"]) | {stored["unmapped"]} | caps
+    # a ticket another step moved is never more sure than that step was on the calibration set
+    for step, cap in stored["decider_caps"].items():
+        assert (x.loc[x["decided_by"] == step, "confidence"] <= cap).all()
+    assert (x["needs_review"] == (x["confidence"] < stored["review_below"])).all()
 
 
 def test_quoted_replies_in_other_languages_and_signatures_cut(clauses):

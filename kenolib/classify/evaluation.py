@@ -52,7 +52,7 @@ class Evaluation:
         }
 
 
-def _equivalent_clauses(pred: pd.Series, expected: pd.Series, clauses: pd.DataFrame) -> pd.Series:
+def equivalent_clauses(pred: pd.Series, expected: pd.Series, clauses: pd.DataFrame) -> pd.Series:
     """True where two different clause ids are interchangeable citations.
 
     Interchangeable: same product section, topic, status and qualifier (e.g. the overview's
@@ -106,7 +106,7 @@ def evaluate(
         pred_c = _blank(x["clause_id"])
         exact = pred_c == exp_c
         clause_exact = float(exact.mean()) if n else 0.0
-        ok_c = exact | _equivalent_clauses(pred_c, exp_c, clauses)
+        ok_c = exact | equivalent_clauses(pred_c, exp_c, clauses)
         clause_acc = float(ok_c.mean()) if n else 0.0
     ok_p = pd.Series(True, index=x.index)
     if "expected_product" in labelled.columns:
@@ -252,4 +252,23 @@ def calibrate_confidence(
         }
     )
     out["accuracy"] = ((out["correct"] + 1) / (out["tickets"] + 2)).round(3)
+    return out
+
+
+#: Judging steps whose confidence is capped by their own accuracy on the calibration set: the
+#: margin of the rules says little about a ticket another step moved.
+CAPPED_DECIDERS = ("scope", "product", "ownership", "model")
+
+
+def fit_decider_caps(frame: pd.DataFrame) -> dict[str, float]:
+    """Per capped judging step: its add-one smoothed accuracy on an evaluated frame.
+
+    ``frame`` is ``evaluate(...).frame``. A step that decided no ticket of the set gets 0.5:
+    nothing was observed, so nothing is claimed.
+    """
+    out = {}
+    for d in CAPPED_DECIDERS:
+        m = (frame["decided_by"] == d).to_numpy()
+        right = int(frame["_correct"].to_numpy(dtype=bool)[m].sum())
+        out[d] = round((right + 1) / (int(m.sum()) + 2), 3)
     return out

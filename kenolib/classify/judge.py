@@ -194,6 +194,8 @@ def judge_batch(
     )
     conf = calibrated_confidence(margin, sig.calibration)
     conf = np.where(topic == T - 1, sig.unmapped_confidence, conf)
+    caps = np.array([sig.decider_caps.get(d, 1.0) for d in R.DECIDERS])
+    conf = np.minimum(conf, caps[decided])
     return {
         "product": prod,
         "product_source": source,

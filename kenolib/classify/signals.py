@@ -66,6 +66,7 @@ class Signals:
     colocation_labels: set[str]
     topic_ids: list[str]
     review_below: float = 0.0  # confidence under which a verdict needs a human look
+    decider_caps: dict[str, float] = field(default_factory=dict)  # judging step -> max conf
     spec: dict[str, Any] = field(default_factory=dict)  # the validated signals file
     ownership: dict[str, Any] = field(default_factory=dict)  # the validated ownership lexicon
 
@@ -276,6 +277,7 @@ def _assemble(
         calibration=(edges, acc),
         unmapped_confidence=float(cal.get("unmapped", 0.3)),
         review_below=float(cal.get("review_below", 0.0)),
+        decider_caps={str(k): float(v) for k, v in (cal.get("decider_caps") or {}).items()},
         quote_cut=quote_cut_pattern(data),
         reply_subject=reply_subject_pattern(data),
         reply_subject_weight=float(data["reply_subject_weight"]),

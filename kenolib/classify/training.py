@@ -23,7 +23,12 @@ from kenolib import config
 from kenolib.classify import judge as judge_module
 from kenolib.classify import spec as spec_module
 from kenolib.classify.calibration import CALIBRATION_FILE, review_threshold, write_calibration
-from kenolib.classify.evaluation import evaluate, fit_calibration
+from kenolib.classify.evaluation import (
+    equivalent_clauses,
+    evaluate,
+    fit_calibration,
+    fit_decider_caps,
+)
 from kenolib.classify.judge import Judge, compile_judge, crossref
 from kenolib.classify.model import TopicModel, choose_terms, save_model
 from kenolib.classify.text import as_text, classification_text
@@ -179,21 +184,51 @@ def calibrate(
     out: str | Path | None = None,
     target: float = 0.9,
 ) -> tuple[pd.DataFrame, float, Path]:
-    """Fit the confidence table and the ``needs_review`` threshold on the calibration set."""
+    """Fit the confidence table and the ``needs_review`` threshold.
+
+    The bins and the per-step caps come from the calibration set alone (never tuned on). The
+    threshold is the lowest confidence above which ``target`` of the verdicts were right, over
+    the calibration set and the real questions of the training sets judged out of fold (each
+    fold by a model fitted without it): real questions are harder than hand-written ones at the
+    same margin, and the flag is meant for them.
+    """
     clauses = parse_policy().clauses
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         labelled = load_tickets(path)
     table, unmapped = fit_calibration(labelled, clauses)
-    written = write_calibration(table, unmapped, out or CALIBRATION_FILE, _rel(path), len(labelled))
+    caps = fit_decider_caps(evaluate(labelled, clauses).frame)
+    target_file = out or CALIBRATION_FILE
+    extra = {"decider_caps": caps}
+    written = write_calibration(
+        table, unmapped, target_file, _rel(path), len(labelled), None, extra
+    )
     reset_caches()
     x = evaluate(labelled, clauses).frame  # confidences from the table just written
-    below = review_threshold(x["confidence"].to_numpy(), x["_correct"].to_numpy(), target)
+    conf, right = _out_of_fold_real(clauses)
+    conf = np.concatenate([x["confidence"].to_numpy(), conf])
+    right = np.concatenate([x["_correct"].to_numpy(dtype=bool), right])
+    below = review_threshold(conf, right, target)
     written = write_calibration(
-        table, unmapped, out or CALIBRATION_FILE, _rel(path), len(labelled), review_below=below
+        table, unmapped, target_file, _rel(path), len(labelled), review_below=below, extra=extra
     )
     reset_caches()
     return table, below, written
+
+
+def _out_of_fold_real(clauses: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(confidence, verdict and clause right) of the training sets' real questions, out of fold."""
+    lab = load_training()
+    real = lab["_set"].astype(str).str.startswith("real").to_numpy()
+    if not real.any():
+        return np.zeros(0), np.zeros(0, dtype=bool)
+    x = cross_validate(lab, clauses, only=pd.Series(real)).reset_index(drop=True)
+    sub = lab[real].reset_index(drop=True)
+    ok_v = x["verdict"].astype(str).to_numpy() == sub["expected_verdict"].astype(str).to_numpy()
+    exp_c = sub["expected_clause_id"].fillna("").astype(str)
+    got_c = x["clause_id"].astype(str)
+    ok_c = ((got_c == exp_c) | equivalent_clauses(got_c, exp_c, clauses)).to_numpy()
+    return x["confidence"].to_numpy(), ok_v & ok_c
 
 
 def reset_caches() -> None:
