@@ -2,10 +2,14 @@
 
 Every line of the source becomes exactly one element; ``rebuild_source(elements)`` gives the
 decoded text back byte for byte. Clauses are assembled from the elements and mapped to topics.
+HTML and Word files are first read into Markdown-like text (``kenolib.policy_formats``); their
+elements then rebuild that text. What each line is (label, heading, bullet, number, table marks)
+is decided by ``kenolib.policy_lines``.
 
 Element kinds: ``preamble``, ``overview_header`` (the table's header and separator lines),
-``overview_row``, ``product_heading``, ``status_marker``, ``clause_heading``, ``clause_body``,
-``note``, ``blank`` and ``unplaced`` (a line the parser could not place; reported, kept).
+``overview_row`` (a table row or an item of the overview lists), ``product_heading``,
+``status_marker`` (a list label), ``clause_heading``, ``clause_body``, ``note``, ``blank`` and
+``unplaced`` (a line the parser could not place; reported, kept).
 """
 
 from __future__ import annotations
@@ -20,34 +24,45 @@ import pandas as pd
 
 from kenolib import config, schemas
 from kenolib.errors import KenolibError
-from kenolib.files import DecodedText, decode_bytes, read_text
+from kenolib.files import DecodedText, decode_bytes
+from kenolib.policy_formats import read_policy_file
+from kenolib.policy_lines import (
+    Line,
+    is_heading_like,
+    label_status,
+    load_labels,
+    mark_status,
+    product_keys,
+    read_line,
+    short_title,
+    split_inline,
+)
 from kenolib.taxonomy import (
     UNMAPPED,
     Taxonomy,
     classify_clause,
     heading_aliases,
-    heading_key,
     load_products,
     load_taxonomy,
     normalise,
     slugify,
 )
 
+__all__ = ["is_heading_like", "parse_policy", "parse_policy_text", "status_of_marker"]
+
 SUPPORTED, NOT_SUPPORTED, NOTE = "supported", "not_supported", "note"
 STATUS_CODES = {SUPPORTED: "S", NOT_SUPPORTED: "N", NOTE: "X"}
+STATUS_NAMES = {SUPPORTED: "Supported", NOT_SUPPORTED: "Not supported", NOTE: "Note"}
 
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-_NOT_STATUS_RE = re.compile(
-    r"^(?:non|not|un)[\s-]*(?:supported|included)(?:\s+(?:services|items))?\s*[:.]?$"
-)
-_YES_STATUS_RE = re.compile(
-    r"^(?:(?:included\s+)?supported|included|we can help you(?:\s+with)?)(?:\s+(?:services|items))?\s*[:.]?$"
-)
-_TICK = set("✔✓✅☑🗸")
-_CROSS = set("✖✗✘❌❎☒")
 _SEPARATOR_RE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-*:?\s*)*\|?\s*$")
 _NOTE_HEADING_RE = re.compile(r"\bnote\b")
+_NOTE_PREFIX_RE = re.compile(r"^(?:please\s+)?note\s*:\s*", re.IGNORECASE)
 HEADINGLESS_WORDS = 6
+#: Lines of prose a numbered or Markdown product heading may have before its first label.
+INTRO_LINES = 3
+#: The state after a section heading that names no product (e.g. "3. Contact us.").
+CLOSED = "<closed>"
 
 
 @dataclass
@@ -62,9 +77,13 @@ class ParsedPolicy:
     bom: bool
     text: str
     warnings: list[str] = field(default_factory=list)
+    #: ``text`` (also ``.txt``, ``.md``), ``html`` or ``docx``: what ``text`` was read from.
+    format: str = "text"
+    #: Product sections and list labels found, in order (what ``kenolib outline`` prints).
+    structure: list[dict] = field(default_factory=list)
 
     def rebuild(self) -> str:
-        """The decoded source text, rebuilt from the elements."""
+        """The decoded source text (for HTML and Word: the text read from it), rebuilt."""
         return rebuild_source(self.elements)
 
 
@@ -79,28 +98,8 @@ def rebuild_source(elements: pd.DataFrame) -> str:
 
 
 def status_of_marker(line: str) -> str | None:
-    """``supported`` / ``not_supported`` if the line is a status marker, else None."""
-    key = normalise(line)
-    if _NOT_STATUS_RE.match(key):
-        return NOT_SUPPORTED
-    if _YES_STATUS_RE.match(key):
-        return SUPPORTED
-    return None
-
-
-def is_heading_like(line: str) -> bool:
-    """A short line in capitals (or a short Title Case line without final punctuation)."""
-    s = line.strip()
-    letters = [c for c in s if c.isalpha()]
-    if not letters or len(s) > 120 or s.startswith("*"):
-        return False
-    words = s.split()
-    upper = sum(c.isupper() for c in letters) / len(letters)
-    if upper >= 0.9 and len(words) <= 14:
-        return True
-    small = {"a", "an", "and", "of", "on", "the", "in", "to", "for", "or", "by", "with", "&"}
-    title = all(w[:1].isupper() or w.lower() in small or not w[:1].isalpha() for w in words)
-    return title and len(words) <= 6 and not s.endswith((".", ",", ";", "!", "?"))
+    """``supported`` / ``not_supported`` if the line is a list label, else None."""
+    return label_status(read_line(line).text)
 
 
 def _first_words(text: str, n: int = HEADINGLESS_WORDS) -> str:
@@ -108,18 +107,418 @@ def _first_words(text: str, n: int = HEADINGLESS_WORDS) -> str:
     return " ".join(words[:n]) + ("…" if len(words) > n else "")
 
 
-def _overview_status(cells: list[str]) -> str | None:
-    """The symbol decides, whatever column it sits in; a bare mark falls back on the column."""
-    marks = "".join(cells[1:])
-    tick, cross = any(c in _TICK for c in marks), any(c in _CROSS for c in marks)
-    if tick != cross:
-        return SUPPORTED if tick else NOT_SUPPORTED
-    if tick and cross:
-        return None
-    filled = [i for i, c in enumerate(cells[1:3], 1) if c.strip().lower() in {"x", "yes", "y", "•"}]
-    if len(filled) == 1:
-        return SUPPORTED if filled[0] == 1 else NOT_SUPPORTED
-    return None
+def _is_note_heading(line: str) -> bool:
+    return is_heading_like(line) and bool(_NOTE_HEADING_RE.search(normalise(line)))
+
+
+def _headingish(cue: Line) -> bool:
+    """A heading by its form: Markdown ``#``, all bold, or short capitals / Title Case."""
+    if cue.md_level is not None or cue.whole_bold:
+        return True
+    text = cue.text.rstrip(".:") if cue.number or cue.bullet else cue.text
+    return is_heading_like(text)
+
+
+class _Parser:
+    """One pass over the lines: a state machine (overview region, table, product, label)."""
+
+    def __init__(self, text: str, source: str, warnings: list[str]) -> None:
+        self.source, self.warnings = source, warnings
+        self.aliases = heading_aliases(load_products())
+        self.labels = load_labels()
+        self.raw_lines = split_lines(text)
+        self.stripped = [ln.rstrip("\r\n") for ln in self.raw_lines]
+        self.cues = [read_line(s) for s in self.stripped]
+        self.elements: list[dict] = []
+        self.clauses: list[dict] = []
+        self.structure: list[dict] = []
+        self.counters: dict[tuple[str, str], int] = {}
+        self.seen_products: dict[str, int] = {}
+        self.section: str | None = None  # None: before any product; CLOSED; or a product id
+        self.in_table = self.table_seen = False
+        self.product_label = ""
+        self.product_level: tuple[str, int] | None = None
+        self.status: str | None = None
+        self.current: dict | None = None  # the clause being assembled
+        self.label: dict | None = None  # the list label in force
+        self.item_no = 0  # the last number of a numbered item in the current list
+
+    # -- helpers ----------------------------------------------------------------------------
+    def warn(self, n: int, message: str) -> None:
+        self.warnings.append(f"{self.source}: line {n}: {message}")
+
+    def next_content(self, i: int, skip: int = 0) -> list[int]:
+        """Indices of the next ``skip + 1`` non-blank lines after line index ``i``."""
+        out = [j for j in range(i + 1, len(self.stripped)) if self.stripped[j].strip()]
+        return out[: skip + 1]
+
+    def add(self, n: int, kind: str, clause: dict | None = None, **over: object) -> None:
+        self.elements.append(
+            {
+                "line": n,
+                "kind": kind,
+                "product": over.get("product", self.section if self.in_product else None),
+                "status": over.get("status", self.status),
+                "clause_id": clause["clause_id"] if clause else None,
+                "text": self.stripped[n - 1],
+                "raw": self.raw_lines[n - 1],
+            }
+        )
+
+    @property
+    def in_product(self) -> bool:
+        return self.section not in (None, CLOSED)
+
+    def open_clause(
+        self, status: str, heading: str, n: int, headed: bool, product: str | None = None
+    ) -> dict:
+        product = product or str(self.section)
+        key = (product, status)
+        self.counters[key] = self.counters.get(key, 0) + 1
+        clause = {
+            "clause_id": f"{product}.{STATUS_CODES[status]}{self.counters[key]:02d}",
+            "product": product,
+            "product_label": "Overview" if product == "overview" else self.product_label,
+            "status": status,
+            "heading": heading,
+            "text_lines": [],
+            "line_start": n,
+            "line_end": n,
+            "headed": headed,
+            "open": headed,
+            "indent": self.cues[n - 1].indent,
+        }
+        self.clauses.append(clause)
+        self.current = clause
+        if status != NOTE and self.label is not None:
+            self.label["items"] += 1
+        return clause
+
+    # -- recognisers ------------------------------------------------------------------------
+    def label_ahead(self, i: int, skip: int) -> bool:
+        """A list label (or a note) within the next ``skip + 1`` content lines."""
+        for j in self.next_content(i, skip):
+            cue = self.cues[j]
+            if label_status(cue.text, self.labels):
+                return True
+            if cue.bullet == "*" or _is_note_heading(cue.text):
+                return True
+        return False
+
+    def product_of(self, i: int) -> str | None:
+        cue = self.cues[i]
+        if not cue.text or label_status(cue.text, self.labels) or "|" in cue.text:
+            return None
+        if is_heading_like(cue.text.rstrip(".")) or _headingish(cue):
+            for key in product_keys(cue.text):
+                if key in self.aliases and not (
+                    self.aliases[key] == "overview" and self.seen_products
+                ):
+                    return self.aliases[key]
+        if not _headingish(cue):
+            return None
+        return slugify(cue.text) if self.label_ahead(i, self.intro_allowance(cue)) else None
+
+    def intro_allowance(self, cue: Line) -> int:
+        """How many prose lines may sit between this heading and its first label."""
+        level = cue.level
+        if level is None:
+            return 0
+        if level[0] == "num" and level[1] >= 2:
+            return INTRO_LINES
+        prod = self.product_level
+        return INTRO_LINES if prod is None or (prod[0] == level[0] and level[1] <= prod[1]) else 0
+
+    def section_level(self, cue: Line) -> bool:
+        """A numbered / Markdown heading at the product sections' level (not a list item)."""
+        prod, level = self.product_level, cue.level
+        if prod is None or level is None or level[0] != prod[0] or level[1] > prod[1]:
+            return False
+        numbered_item = level == ("num", 1) and self.status is not None
+        return not (numbered_item and int(str(cue.number)) == self.item_no + 1)
+
+    def item_heading(self, i: int, cue: Line) -> bool:
+        """An item's heading on its own line (its text follows on the next lines)."""
+        if cue.md_level is not None or cue.whole_bold:
+            return True
+        if split_inline(cue) is not None:
+            return False
+        if is_heading_like(cue.text):
+            return True
+        nxt = [self.cues[j] for j in self.next_content(i)]
+        if not nxt or nxt[0].bullet or label_status(nxt[0].text, self.labels):
+            return False
+        after = nxt[0]
+        if cue.text.endswith(".") and after.indent > cue.indent:
+            return short_title(cue.text.rstrip("."))
+        return (
+            not cue.text.endswith((".", ",", ";", ":", "!", "?"))
+            and short_title(cue.text)
+            and after.text.endswith(".")
+            and len(after.text) > len(cue.text)
+            and not is_heading_like(after.text)
+        )
+
+    # -- the pass ---------------------------------------------------------------------------
+    def run(self) -> None:
+        for i, line in enumerate(self.stripped):
+            if not line.strip():
+                self.add(i + 1, "blank")
+            elif not (self.in_table and self.table_line(i)):
+                self.content_line(i)
+        self.finish()
+
+    def content_line(self, i: int) -> None:
+        n, cue = i + 1, self.cues[i]
+        if self.section is None and self.table_start(i):
+            return
+        pid = self.product_of(i)
+        if pid == "overview":
+            self.section, self.status, self.current, self.label = None, None, None, None
+            self.add(n, "preamble")
+        elif pid is not None:
+            self.product_heading(n, pid, cue)
+        elif (st := label_status(cue.text, self.labels)) is not None:
+            self.list_label(n, st, cue)
+        elif self.section is None:
+            self.overview_line(n, cue)
+        elif self.section == CLOSED:
+            self.outside_line(n, cue)
+        elif self.section_level(cue):
+            self.section, self.status, self.current, self.label = CLOSED, None, None, None
+            self.add(n, "preamble")
+        elif self.status is None:
+            self.before_label(i, cue)
+        else:
+            self.item_line(i, cue)
+
+    def table_start(self, i: int) -> bool:
+        nxt = self.next_content(i)
+        if "|" in self.stripped[i] and nxt and _SEPARATOR_RE.match(self.stripped[nxt[0]]):
+            self.in_table = self.table_seen = True
+            self.structure.append({"kind": "table", "product": "overview", "line": i + 1})
+            self.add(i + 1, "overview_header")
+            return True
+        return False
+
+    def table_line(self, i: int) -> bool:
+        n, s = i + 1, self.stripped[i].strip()
+        if _SEPARATOR_RE.match(s):
+            self.add(n, "overview_header")
+            return True
+        if "|" not in s:
+            self.in_table = False
+            return False
+        cells = [c.strip() for c in s.strip("|").split("|")]
+        item = read_line(cells[0]).text if cells[0] else ""
+        st = mark_status(cells[1:], self.labels)
+        if st is None or not item:
+            self.warn(n, f"overview row has no clear ✔ or ✖; kept as unplaced: {s[:80]!r}")
+            self.add(n, "unplaced")
+            return True
+        clause = self.open_clause(st, item, n, True, product="overview")
+        clause["text_lines"].append(item)
+        self.current = None
+        self.add(n, "overview_row", clause, product="overview", status=st)
+        return True
+
+    def product_heading(self, n: int, pid: str, cue: Line) -> None:
+        if pid not in self.aliases.values():
+            self.warn(
+                n,
+                f"product section {cue.text!r} is not in products.yaml; kept as {pid!r} "
+                "(add the heading to products.yaml to map it)",
+            )
+        if pid in self.seen_products:
+            self.warn(
+                n,
+                f"product {pid!r} appears again (first at line {self.seen_products[pid]}); "
+                "its clauses are numbered on",
+            )
+        self.seen_products.setdefault(pid, n)
+        self.section, self.product_label, self.status = pid, cue.text, None
+        self.current = self.label = None
+        self.product_level = cue.level or self.product_level
+        self.structure.append({"kind": "product", "product": pid, "line": n, "text": cue.text})
+        self.add(n, "product_heading")
+
+    def list_label(self, n: int, status: str, cue: Line) -> None:
+        outside = self.section == CLOSED or (self.section is None and self.table_seen)
+        if outside:
+            self.warn(
+                n,
+                f"label {cue.text!r} is outside any product section; its items are kept as "
+                "unplaced (is the product heading above it missing or misspelled?)",
+            )
+            self.section, self.status, self.current, self.label = CLOSED, None, None, None
+            self.add(n, "unplaced")
+            return
+        product = self.section or "overview"
+        prev = self.label
+        if prev and prev["status"] == status and prev["items"] == 0 and prev["line"] == n - 1:
+            prev["continued"] = True  # "INCLUDED SUPPORTED:" then "WE CAN HELP YOU:"
+        else:
+            self.repeated_label(n, product, status)
+        self.label = {"kind": "label", "product": product, "status": status, "line": n}
+        self.label.update(text=cue.text, items=0)
+        self.structure.append(self.label)
+        self.status, self.current, self.item_no = status, None, 0
+        self.add(n, "status_marker")
+
+    def repeated_label(self, n: int, product: str, status: str) -> None:
+        """A second list of one status in a product: maybe an unrecognised section above."""
+        earlier = [
+            s
+            for s in self.structure
+            if s["kind"] == "label" and s["product"] == product and s["status"] == status
+        ]
+        if not earlier or not any(s["items"] for s in earlier):
+            return
+        last = next(
+            (c for c in reversed(self.clauses) if c["product"] == product and c["headed"]), None
+        )
+        where = (
+            f"; line {last['line_start']} ({last['heading']!r}) may be a product heading"
+            if last
+            else ""
+        )
+        self.warn(
+            n,
+            f"a second {STATUS_NAMES[status]!r} list in {product!r} (first at line "
+            f"{earlier[0]['line']}){where} read as a clause; add it to products.yaml if so",
+        )
+
+    def overview_line(self, n: int, cue: Line) -> None:
+        """A line before any product section: preamble, or an item of the overview lists."""
+        if self.status is not None and self.label is not None:
+            bulleted_list = self.label.get("bulleted")
+            if cue.level is None and not cue.whole_bold and not (bulleted_list and not cue.bullet):
+                clause = self.open_clause(self.status, cue.text, n, True, product="overview")
+                clause["text_lines"].append(cue.text)
+                self.label["bulleted"] = bool(cue.bullet)
+                self.current = None
+                self.add(n, "overview_row", clause, product="overview")
+                return
+            self.status, self.label = None, None
+        if self.table_seen and cue.level is None:
+            self.warn(n, f"text outside any product section: {cue.text[:80]!r}")
+            self.add(n, "unplaced")
+        else:
+            self.add(n, "preamble")
+
+    def outside_line(self, n: int, cue: Line) -> None:
+        """After a section heading that names no product: its prose is preamble, items warn."""
+        if cue.bullet or cue.number:
+            self.warn(n, f"text outside any product section: {cue.text[:80]!r}")
+            self.add(n, "unplaced")
+        else:
+            self.add(n, "preamble")
+
+    def note_line(self, n: int, cue: Line) -> bool:
+        """A starred / ``Note:`` line or a NOTE heading in a product section."""
+        if cue.bullet == "*" and self.status is None or _NOTE_PREFIX_RE.match(cue.text):
+            text = _NOTE_PREFIX_RE.sub("", cue.text).strip()
+            clause = self.open_clause(NOTE, _first_words(text), n, False)
+            clause["text_lines"].append(text)
+            self.current = None  # a starred note is one line
+            self.add(n, "note", clause)
+            return True
+        if _is_note_heading(cue.text) or (
+            cue.md_level and _NOTE_HEADING_RE.search(normalise(cue.text))
+        ):
+            self.add(n, "note", self.open_clause(NOTE, cue.text, n, True))
+            return True
+        return False
+
+    def continues(self, cue: Line) -> bool:
+        """The line carries on the clause being assembled (its body, or wrapped text)."""
+        cur = self.current
+        if cur is None or cue.level is not None:
+            return False
+        if cur["open"] and not cue.bullet and not cue.number:
+            return True
+        return cue.indent > cur["indent"] and not cue.bullet
+
+    def append_body(self, n: int) -> None:
+        cur = self.current
+        assert cur is not None
+        cur["text_lines"].append(self.cues[n - 1].text)
+        cur["line_end"] = n
+        self.add(n, "note" if cur["status"] == NOTE else "clause_body", cur)
+
+    def before_label(self, i: int, cue: Line) -> None:
+        n = i + 1
+        if self.note_line(n, cue):
+            return
+        if _headingish(cue):
+            self.warn(
+                n,
+                f"heading {cue.text!r} comes before any SUPPORTED / NON SUPPORTED marker; "
+                "kept as unplaced",
+            )
+            self.current = None
+            self.add(n, "unplaced")
+        elif self.continues(cue):
+            self.append_body(n)
+        else:
+            self.warn(n, "text before any SUPPORTED / NON SUPPORTED marker; kept as unplaced")
+            self.add(n, "unplaced")
+
+    def item_line(self, i: int, cue: Line) -> None:
+        """A line under a list label: an item's heading, its text, or a whole item."""
+        n = i + 1
+        if self.note_line(n, cue):
+            return
+        if self.item_heading(i, cue):
+            self.numbered_like_section(n, cue)
+            self.add(n, "clause_heading", self.open_clause(str(self.status), cue.text, n, True))
+        elif self.continues(cue):
+            self.append_body(n)
+        elif (split := split_inline(cue)) is not None:
+            clause = self.open_clause(str(self.status), split[0], n, True)
+            clause["text_lines"].append(split[1])
+            clause["open"] = False
+            self.add(n, "clause_heading", clause)
+        else:
+            clause = self.open_clause(str(self.status), _first_words(cue.text), n, False)
+            clause["text_lines"].append(cue.text)
+            self.add(n, "clause_body", clause)
+        if cue.number and "." not in cue.number:
+            self.item_no = int(cue.number)
+
+    def numbered_like_section(self, n: int, cue: Line) -> None:
+        if cue.level and cue.level[0] == "num" and cue.level[1] >= 2:
+            self.warn(
+                n,
+                f"{cue.text!r} is numbered like a section ({cue.number}) but is read as a "
+                f"clause heading of {self.section!r}; add it to products.yaml if it is a product",
+            )
+
+    def finish(self) -> None:
+        n_rows = sum(1 for c in self.clauses if c["product"] == "overview")
+        if n_rows == 0 and not self.seen_products:
+            raise KenolibError(
+                f"{self.source}: no policy structure found (no ✔/✖ overview table or lists and "
+                "no product section with SUPPORTED / NON SUPPORTED headings); is this a support "
+                "policy?"
+            )
+        for s in self.structure:
+            if s["kind"] == "label" and not s["items"] and not s.get("continued"):
+                self.warn(
+                    s["line"],
+                    f"label {s['text']!r} in {s['product']!r} has nothing under it (content "
+                    "collapsed or cut?)",
+                )
+        items = {c["product"] for c in self.clauses if c["status"] != NOTE}
+        for pid, n in self.seen_products.items():
+            if pid not in items:
+                self.warn(n, f"product section {pid!r} has no items (is it cut short?)")
+        for c in self.clauses:
+            if not c["text_lines"]:
+                self.warn(
+                    c["line_start"],
+                    f"clause {c['heading']!r} has no text; kept with an empty text",
+                )
 
 
 def parse_policy_text(
@@ -129,206 +528,15 @@ def parse_policy_text(
     encoding: str = "utf-8",
     bom: bool = False,
     warnings: list[str] | None = None,
+    fmt: str = "text",
 ) -> ParsedPolicy:
-    """Parse decoded policy text into elements and clauses (with topics)."""
-    warnings = list(warnings or [])
-    taxonomy = taxonomy or load_taxonomy()
-    products = load_products()
-    aliases = heading_aliases(products)
-    labels = {p.id: p.label for p in products}
-    raw_lines = split_lines(text)
-    stripped = [ln.rstrip("\r\n") for ln in raw_lines]
-
-    def next_content(i: int) -> str | None:
-        for j in range(i + 1, len(stripped)):
-            if stripped[j].strip():
-                return stripped[j]
-        return None
-
-    elements: list[dict] = []
-    clauses: list[dict] = []
-    counters: dict[tuple[str, str], int] = {}
-    section = "preamble"  # preamble | table | product id
-    product_label = ""
-    status: str | None = None
-    current: dict | None = None  # the clause being assembled
-    seen_products: dict[str, int] = {}
-
-    def open_clause(status_: str, heading: str, line_no: int, headed: bool) -> dict:
-        nonlocal current
-        key = (section, status_)
-        counters[key] = counters.get(key, 0) + 1
-        clause = {
-            "clause_id": f"{section}.{STATUS_CODES[status_]}{counters[key]:02d}",
-            "product": section,
-            "product_label": product_label,
-            "status": status_,
-            "heading": heading,
-            "text_lines": [],
-            "line_start": line_no,
-            "line_end": line_no,
-            "headed": headed,
-        }
-        clauses.append(clause)
-        current = clause
-        return clause
-
-    def add(line_no: int, kind: str, clause: dict | None = None) -> None:
-        elements.append(
-            {
-                "line": line_no,
-                "kind": kind,
-                "product": None if section in ("preamble", "table") else section,
-                "status": status,
-                "clause_id": clause["clause_id"] if clause else None,
-                "text": stripped[line_no - 1],
-                "raw": raw_lines[line_no - 1],
-            }
-        )
-
-    def product_of(line: str, i: int) -> str | None:
-        key = heading_key(line)
-        if not key or not is_heading_like(line) or status_of_marker(line):
-            return None
-        if key in aliases:
-            return aliases[key]
-        nxt = next_content(i)
-        if nxt is not None and (
-            status_of_marker(nxt) or nxt.lstrip().startswith("*") or _is_note_heading(nxt)
-        ):
-            return slugify(line)
-        return None
-
-    for i, line in enumerate(stripped):
-        n = i + 1
-        s = line.strip()
-        if not s:
-            add(n, "blank")
-            continue
-        if section == "preamble":
-            nxt = next_content(i)
-            if "|" in s and nxt is not None and _SEPARATOR_RE.match(nxt):
-                section = "table"
-                add(n, "overview_header")
-                continue
-            pid = product_of(s, i)
-            if pid is None:
-                add(n, "preamble")
-                continue
-        if section == "table":
-            if _SEPARATOR_RE.match(s):
-                add(n, "overview_header")
-                continue
-            if "|" in s:
-                cells = [c.strip() for c in s.strip().strip("|").split("|")]
-                st = _overview_status([c for c in s.split("|")][0:1] + cells[1:])
-                if st is None or not cells[0]:
-                    warnings.append(
-                        f"{source}: line {n}: overview row has no clear ✔ or ✖; kept as unplaced: {s[:80]!r}"
-                    )
-                    add(n, "unplaced")
-                    continue
-                section_saved = section
-                section = "overview"
-                product_label = "Overview"
-                status = st
-                clause = open_clause(st, cells[0], n, True)
-                clause["text_lines"].append(cells[0])
-                section = section_saved
-                status = None
-                current = None
-                elements.append(
-                    {
-                        "line": n,
-                        "kind": "overview_row",
-                        "product": "overview",
-                        "status": st,
-                        "clause_id": clause["clause_id"],
-                        "text": line,
-                        "raw": raw_lines[i],
-                    }
-                )
-                continue
-        pid = product_of(s, i)
-        if pid is not None:
-            if pid not in aliases.values():
-                warnings.append(
-                    f"{source}: line {n}: product section {s!r} is not in products.yaml; "
-                    f"kept as {pid!r} (add the heading to products.yaml to map it)"
-                )
-            if pid in seen_products:
-                warnings.append(
-                    f"{source}: line {n}: product {pid!r} appears again (first at line "
-                    f"{seen_products[pid]}); its clauses are numbered on"
-                )
-            seen_products.setdefault(pid, n)
-            section, product_label, status, current = pid, s, None, None
-            add(n, "product_heading")
-            continue
-        if section in ("preamble", "table"):
-            warnings.append(f"{source}: line {n}: text outside any product section: {s[:80]!r}")
-            add(n, "unplaced")
-            continue
-        st = status_of_marker(s)
-        if st is not None:
-            status, current = st, None
-            add(n, "status_marker")
-            continue
-        if s.startswith("*"):
-            clause = open_clause(NOTE, _first_words(s.lstrip("* ")), n, False)
-            clause["text_lines"].append(s.lstrip("* ").strip())
-            current = None  # a starred note is one line
-            add(n, "note", clause)
-            continue
-        if _is_note_heading(s):
-            clause = open_clause(NOTE, s, n, True)
-            add(n, "note", clause)
-            continue
-        if is_heading_like(s):
-            if status is None:
-                warnings.append(
-                    f"{source}: line {n}: heading {s!r} comes before any SUPPORTED / NON SUPPORTED "
-                    "marker; kept as unplaced"
-                )
-                current = None
-                add(n, "unplaced")
-                continue
-            open_clause(status, s, n, True)
-            add(n, "clause_heading", current)
-            continue
-        # body text
-        if current is not None and current["headed"]:
-            current["text_lines"].append(s)
-            current["line_end"] = n
-            add(n, "note" if current["status"] == NOTE else "clause_body", current)
-            continue
-        if status is None:
-            warnings.append(
-                f"{source}: line {n}: text before any SUPPORTED / NON SUPPORTED marker; kept as unplaced"
-            )
-            add(n, "unplaced")
-            continue
-        clause = open_clause(status, _first_words(s), n, False)
-        clause["text_lines"].append(s)
-        add(n, "clause_body", clause)
-
-    n_rows = sum(1 for c in clauses if c["product"] == "overview")
-    n_sections = len(seen_products)
-    if n_rows == 0 and n_sections == 0:
-        raise KenolibError(
-            f"{source}: no policy structure found (no ✔/✖ overview table and no product section "
-            "with SUPPORTED / NON SUPPORTED headings); is this a support policy?"
-        )
-    for c in clauses:
-        if not c["text_lines"]:
-            warnings.append(
-                f"{source}: line {c['line_start']}: clause {c['heading']!r} has no text; kept with an empty text"
-            )
-    elements_df = pd.DataFrame(elements, columns=schemas.ELEMENT_COLUMNS)
-    clauses_df = _clauses_frame(clauses, taxonomy, warnings, source)
-    for pid in seen_products:
-        if pid not in labels:
-            labels[pid] = pid
+    """Parse decoded policy text (plain, Markdown or read from HTML / Word) into clauses."""
+    parser = _Parser(text, source, list(warnings or []))
+    parser.run()
+    elements_df = pd.DataFrame(parser.elements, columns=schemas.ELEMENT_COLUMNS)
+    clauses_df = _clauses_frame(
+        parser.clauses, taxonomy or load_taxonomy(), parser.warnings, source
+    )
     return ParsedPolicy(
         elements=elements_df,
         clauses=clauses_df,
@@ -337,12 +545,10 @@ def parse_policy_text(
         encoding=encoding,
         bom=bom,
         text=text,
-        warnings=warnings,
+        warnings=parser.warnings,
+        format=fmt,
+        structure=parser.structure,
     )
-
-
-def _is_note_heading(line: str) -> bool:
-    return is_heading_like(line) and bool(_NOTE_HEADING_RE.search(normalise(line)))
 
 
 def _clauses_frame(
@@ -388,11 +594,14 @@ def parse_policy_bytes(
 def parse_policy(
     path: str | os.PathLike[str] | None = None, taxonomy: Taxonomy | None = None
 ) -> ParsedPolicy:
-    """Read and parse a policy file (default: the embedded Kenotronix policy)."""
+    """Read and parse a policy file: ``.txt``, ``.md``, ``.html``/``.htm`` or ``.docx``.
+
+    Default: the embedded Kenotronix policy.
+    """
     p = Path(path) if path else config.DEFAULT_POLICY
-    decoded = read_text(p, max_bytes=config.MAX_POLICY_BYTES)
+    decoded, fmt = read_policy_file(p, max_bytes=config.MAX_POLICY_BYTES)
     return parse_policy_text(
-        decoded.text, str(p), taxonomy, decoded.encoding, decoded.bom, decoded.warnings
+        decoded.text, str(p), taxonomy, decoded.encoding, decoded.bom, decoded.warnings, fmt
     )
 
 
