@@ -149,8 +149,10 @@ def _walk(el: etree._Element, lines: list[str]) -> None:
         _table(el, lines)
     elif tag in ("ul", "ol", "menu"):
         for child in el:
-            if _is_block(child) and not is_ignored(child):
-                _item(child, lines) if child.tag.lower() == "li" else _walk(child, lines)
+            if _is_block(child) and not is_ignored(child) and child.tag.lower() == "li":
+                _item(child, lines)
+            elif _is_block(child) and not is_ignored(child):
+                _walk(child, lines)
             elif isinstance(child.tag, str) and not is_ignored(child):
                 lines.extend(_clean(_inline(child)))
             lines.extend(_clean(child.tail or ""))

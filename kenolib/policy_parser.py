@@ -91,6 +91,7 @@ class PolicyParser:
 
     # -- helpers ----------------------------------------------------------------------------
     def warn(self, n: int, message: str) -> None:
+        """A warning naming the source and line."""
         self.warnings.append(f"{self.source}: line {n}: {message}")
 
     def next_content(self, i: int, skip: int = 0) -> list[int]:
@@ -99,6 +100,7 @@ class PolicyParser:
         return out[: skip + 1]
 
     def add(self, n: int, kind: str, clause: dict | None = None, **over: object) -> None:
+        """Record line ``n`` as one element of ``kind`` (citing ``clause`` when given)."""
         self.elements.append(
             {
                 "line": n,
@@ -113,11 +115,13 @@ class PolicyParser:
 
     @property
     def in_product(self) -> bool:
+        """Inside a product section (not the overview region, not after a closing heading)."""
         return self.section not in (None, CLOSED)
 
     def open_clause(
         self, status: str, heading: str, n: int, headed: bool, product: str | None = None
     ) -> dict:
+        """Start a clause of ``status`` at line ``n`` (numbered per product and status)."""
         product = product or str(self.section)
         key = (product, status)
         self.counters[key] = self.counters.get(key, 0) + 1
@@ -154,6 +158,7 @@ class PolicyParser:
         return False
 
     def product_of(self, i: int) -> str | None:
+        """The product a heading names (via products.yaml; a slug when a label follows)."""
         cue = self.cues[i]
         if not cue.text or label_status(cue.text, self.labels) or "|" in cue.text:
             return None
@@ -209,6 +214,7 @@ class PolicyParser:
 
     # -- the pass ---------------------------------------------------------------------------
     def run(self) -> None:
+        """Read every line, then check what was found (may raise for prose with no structure)."""
         for i, line in enumerate(self.stripped):
             if not line.strip():
                 self.add(i + 1, "blank")
@@ -217,6 +223,7 @@ class PolicyParser:
         self.finish()
 
     def content_line(self, i: int) -> None:
+        """Route one non-blank line by the state: overview, product, label or outside."""
         n, cue = i + 1, self.cues[i]
         if self.section is None and self.table_start(i):
             return
@@ -242,6 +249,7 @@ class PolicyParser:
             self.item_line(i, cue)
 
     def table_start(self, i: int) -> bool:
+        """The overview table's header line (a line with ``|`` followed by a separator)."""
         nxt = self.next_content(i)
         if "|" in self.stripped[i] and nxt and _SEPARATOR_RE.match(self.stripped[nxt[0]]):
             self.in_table = self.table_seen = True
@@ -251,6 +259,7 @@ class PolicyParser:
         return False
 
     def table_line(self, i: int) -> bool:
+        """One line of the overview table; False when the table has ended."""
         n, s = i + 1, self.stripped[i].strip()
         if _SEPARATOR_RE.match(s):
             self.add(n, "overview_header")
@@ -272,6 +281,7 @@ class PolicyParser:
         return True
 
     def product_heading(self, n: int, pid: str, cue: Line) -> None:
+        """Open a product section (warning for an unknown or repeated product)."""
         if pid not in self.aliases.values():
             self.warn(
                 n,
@@ -293,6 +303,7 @@ class PolicyParser:
         self.add(n, "product_heading")
 
     def list_label(self, n: int, status: str, cue: Line) -> None:
+        """A list label: the status of the items below it."""
         outside = self.section == CLOSED or (self.section is None and self.table_seen)
         if outside:
             self.warn(
@@ -398,6 +409,7 @@ class PolicyParser:
         return cue.indent > cur["indent"] and not cue.bullet
 
     def append_body(self, n: int) -> None:
+        """Add line ``n`` to the text of the clause being assembled."""
         cur = self.current
         assert cur is not None
         cur["text_lines"].append(self.cues[n - 1].text)
@@ -405,6 +417,7 @@ class PolicyParser:
         self.add(n, "note" if cur["status"] == NOTE else "clause_body", cur)
 
     def before_label(self, i: int, cue: Line) -> None:
+        """A line of a product section before its first label: a note, or kept as unplaced."""
         n = i + 1
         if self.note_line(n, cue):
             return
@@ -445,6 +458,7 @@ class PolicyParser:
             self.item_no = int(cue.number)
 
     def numbered_like_section(self, n: int, cue: Line) -> None:
+        """Warn when an item is numbered like a section (``2.3.1``)."""
         if cue.level and cue.level[0] == "num" and cue.level[1] >= 2:
             self.warn(
                 n,
@@ -453,6 +467,7 @@ class PolicyParser:
             )
 
     def finish(self) -> None:
+        """Refuse prose with no structure; warn for empty labels, sections and clauses."""
         n_rows = sum(1 for c in self.clauses if c["product"] == "overview")
         if n_rows == 0 and not self.seen_products:
             raise KenolibError(
