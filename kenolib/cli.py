@@ -59,6 +59,14 @@ def cmd_findings(args: argparse.Namespace) -> int:
     return _policy_table(args, "findings")
 
 
+def cmd_outline(args: argparse.Namespace) -> int:
+    """Print the structure found in the policy (products, labels, item counts, warnings)."""
+    from kenolib.policy import format_outline, parse_policy
+
+    print(format_outline(parse_policy(args.policy)))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from kenolib.report import write_reports
 
@@ -225,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--policy",
             default=None,
-            help="policy text file (default: the embedded Kenotronix policy)",
+            help="policy file: .txt, .md, .html/.htm or .docx (default: the embedded policy)",
         )
 
     p = sub.add_parser("clauses", help="write the clause table (.csv, .xlsx or .parquet)")
@@ -242,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     policy_arg(p)
     p.add_argument("--out", required=True, help="output file; the extension picks the format")
     p.set_defaults(func=cmd_findings)
+
+    p = sub.add_parser(
+        "outline", help="print the structure found in a policy (products, labels, warnings)"
+    )
+    policy_arg(p)
+    p.set_defaults(func=cmd_outline)
 
     p = sub.add_parser(
         "report", help="write the Excel workbook and the offline HTML report (policy + tickets)"
