@@ -6,6 +6,7 @@ whose columns are declared in :mod:`kenolib.schemas`.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from kenolib.errors import KenolibError
@@ -170,3 +171,49 @@ def low_confidence(xref: pd.DataFrame, threshold: float = 0.6) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------
 # Evaluation against a labelled set
+
+
+#: Share of a wrong verdict whose truth is "not supported" when the classifier said otherwise
+#: (measured on the labelled sets: most errors grant support the policy refuses).
+MISSED_NOT_SUPPORTED = 0.5
+
+
+def out_of_scope_estimate(
+    xref: pd.DataFrame, hourly_rate: float | None = None, z: float = 1.96
+) -> pd.DataFrame:
+    """The out-of-scope share with a range that reflects the verdicts' confidence.
+
+    Each ticket judged ``not_supported`` is out of scope with probability ``confidence``; each
+    other ticket with probability ``(1 - confidence) * MISSED_NOT_SUPPORTED``. The expected
+    count is the sum of these probabilities; the range adds ``z`` standard deviations of that
+    sum (a Poisson-binomial), widened by the calibration's own uncertainty (the confidence of a
+    bin is known to a few points: 5 % of the expected count each way). Agent hours and cost get
+    the same treatment with each ticket's minutes as its weight.
+
+    Returns one row: tickets, out_of_scope (as judged), share, expected, low, high (counts),
+    share_low, share_high, hours, hours_low, hours_high and, with a rate, cost, cost_low,
+    cost_high.
+    """
+    x = _check_xref(xref)
+    n = len(x)
+    conf = pd.to_numeric(x["confidence"], errors="coerce").fillna(0.5).clip(0, 1).to_numpy()
+    judged = (x["verdict"] == "not_supported").to_numpy()
+    p = np.where(judged, conf, (1 - conf) * MISSED_NOT_SUPPORTED)
+    hours = _minutes(x).to_numpy() / 60
+    row: dict[str, float] = {"tickets": float(n), "out_of_scope": float(judged.sum())}
+    row["share"] = row["out_of_scope"] / n if n else 0.0
+    for name, w in (("", np.ones(n)), ("hours_", hours)):
+        mean = float((p * w).sum())
+        spread = z * float(np.sqrt((p * (1 - p) * w * w).sum())) + 0.05 * mean
+        row["expected" if not name else "hours_expected"] = mean
+        row[f"{name}low"] = max(0.0, mean - spread)
+        row[f"{name}high"] = mean + spread
+    row["hours"] = float(hours[judged].sum())
+    row["share_low"] = row["low"] / n if n else 0.0
+    row["share_high"] = row["high"] / n if n else 0.0
+    if hourly_rate is not None:
+        if hourly_rate < 0:
+            raise KenolibError(f"hourly rate must be zero or more (got {hourly_rate})")
+        for k in ("", "_expected", "_low", "_high"):
+            row[f"cost{k}"] = row[f"hours{k}"] * hourly_rate
+    return pd.DataFrame([row]).round(4)

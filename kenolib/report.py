@@ -54,6 +54,8 @@ class ReportData:
     policy_gaps: pd.DataFrame | None = None
     monthly: pd.DataFrame | None = None
     out_of_scope_hours: float | None = None
+    out_of_scope_estimate: pd.DataFrame | None = None  # aggregates.out_of_scope_estimate
+    needs_review: int = 0  # tickets whose verdict is below the review threshold
     hourly_rate: float | None = None
     policy_changes: pd.DataFrame | None = None
     parameters: dict[str, str] = field(default_factory=dict)
@@ -119,7 +121,20 @@ def key_figures(data: ReportData, stats: WorkbookStats | None = None) -> pd.Data
             ("Tickets analysed", total),
             ("Tickets out of scope (not supported)", oos),
             ("Out-of-scope share", round(oos / total, 4) if total else 0.0),
+        ]
+        est = data.out_of_scope_estimate
+        if est is not None and len(est):
+            e = est.iloc[0]
+            rows.append(
+                (
+                    "Out-of-scope share, calibrated estimate and likely range",
+                    f"{100 * e['expected'] / max(total, 1):.1f} % "
+                    f"({100 * e['share_low']:.1f}–{100 * e['share_high']:.1f} %)",
+                )
+            )
+        rows += [
             ("Tickets on topics the policy is silent about", silent),
+            ("Verdicts flagged for review (low confidence)", data.needs_review),
         ]
         if data.out_of_scope_hours is not None:
             rows.append(("Agent hours on out-of-scope work", round(data.out_of_scope_hours, 1)))
@@ -130,6 +145,13 @@ def key_figures(data: ReportData, stats: WorkbookStats | None = None) -> pd.Data
                         round(data.out_of_scope_hours * data.hourly_rate, 2),
                     )
                 )
+                if est is not None and "cost_low" in est.columns:
+                    rows.append(
+                        (
+                            "Cost of out-of-scope work, likely range",
+                            f"{est.iloc[0]['cost_low']:,.0f}–{est.iloc[0]['cost_high']:,.0f}",
+                        )
+                    )
     else:
         rows.append(("Tickets analysed", "none (policy only)"))
     if stats is not None:
@@ -526,6 +548,8 @@ def add_crossref(
     data.tickets_by_topic = xr.tickets_by_topic(xref)
     data.policy_gaps = xr.silent_topics(xref, examples=3)
     data.monthly = xr.monthly_out_of_scope(xref)
+    data.out_of_scope_estimate = xr.out_of_scope_estimate(xref, hourly_rate)
+    data.needs_review = int(xref["needs_review"].sum())
     oos = (xref["verdict"] == "not_supported").to_numpy()
     cols = [c for c in OUT_OF_SCOPE_COLUMNS if c in xref.columns]
     data.out_of_scope = xref.loc[oos, cols].reset_index(drop=True)

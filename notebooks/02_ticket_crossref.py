@@ -40,14 +40,15 @@ import plotly.express as px
 from itables import init_notebook_mode, show
 
 from kenolib import charts, config
-from kenolib.crossref import (
-    crossref,
+from kenolib.aggregates import (
     low_confidence,
     monthly_out_of_scope,
+    out_of_scope_estimate,
     out_of_scope_hours,
     silent_topics,
     verdict_by_product,
 )
+from kenolib.classify import crossref
 from kenolib.policy import parse_policy
 from kenolib.tickets import load_tickets
 
@@ -100,6 +101,19 @@ print(
 hours.head(15)
 
 # %% [markdown]
+# How sure is that figure? Each verdict carries a calibrated confidence; counting every ticket
+# by the probability that it really is out of scope gives an expected share and a likely range
+# (see `kenolib.aggregates.out_of_scope_estimate`).
+
+# %%
+est = out_of_scope_estimate(xref, hourly_rate=HOURLY_RATE).iloc[0]
+print(
+    f"judged out of scope: {est['share']:.1%}; calibrated estimate "
+    f"{est['expected'] / est['tickets']:.1%} (likely {est['share_low']:.1%}–{est['share_high']:.1%});"
+    f" cost likely {est['cost_low']:,.0f}–{est['cost_high']:,.0f}"
+)
+
+# %% [markdown]
 # ## What customers ask that the policy never mentions
 #
 # Policy-silent topics ranked by volume, with example tickets: candidates for a policy decision
@@ -113,14 +127,25 @@ gaps
 charts.silent_topics_bar(gaps, "topic_label", hover="example_subjects")
 
 # %% [markdown]
-# ## Tickets an analyst should review
+# ## Which step decided, and which tickets an analyst should review
 #
+# `decided_by` names the judging step that settled each verdict (the topic signals, a qualifier
+# cue, the ownership rule, the learned model on tickets the rules were unsure of, ...);
+# `needs_review` flags verdicts under the confidence threshold chosen for 90 % precision above it.
+
+# %%
+pd.crosstab(xref["decided_by"], xref["verdict"], margins=True)
+
+# %% [markdown]
 # The classifier's confidence is calibrated on a hand-labelled set: a ticket at 0.6 is right
 # about 60 % of the time. The least certain tickets, with the words that decided:
 
 # %%
 review = low_confidence(xref, threshold=LOW_CONFIDENCE)
-print(f"{len(review):,} tickets below {LOW_CONFIDENCE:.0%} confidence")
+print(
+    f"{len(review):,} tickets below {LOW_CONFIDENCE:.0%} confidence;"
+    f" {int(xref['needs_review'].sum()):,} flagged needs_review"
+)
 show(review.head(200), paging=True)
 
 # %% [markdown]
