@@ -127,11 +127,16 @@ def _apply_model(
 
 
 def _owners(
-    j: Judge, h: R.Hits, topic: np.ndarray, margin: np.ndarray, extra: dict[int, str]
+    j: Judge,
+    h: R.Hits,
+    owners: np.ndarray,
+    topic: np.ndarray,
+    margin: np.ndarray,
+    extra: dict[int, str],
 ) -> np.ndarray:
     """Owner votes per row; unsure platform-topic rows without any also get the unknown-name
     test (a name found is a third-party vote, and is added to ``extra`` evidence)."""
-    owners = R.owner_scores(h, j.cm)
+    owners = owners.copy()
     own = j.sig.ownership
     ask = np.flatnonzero(
         j.cm.platform_topic[topic]
@@ -170,10 +175,14 @@ def judge_batch(
     decided = np.where(topic != symptom_topic, R.D["scope"], decided)
     topic_raw = topic
     topic = vt.topic_remap[prod, topic]
-    keep = float(sig.ownership["min_margin_keep"])
+    own = sig.ownership
     decided = np.where(topic != topic_raw, R.D["product"], decided)
     extra: dict[int, str] = {}
-    owned = R.rule_ownership(topic, margin, _owners(j, h, topic, margin, extra), prod, cm, keep)
+    lexicon = R.owner_scores(h, cm)
+    named = lexicon[:, 1:].max(axis=1) > 0  # the lexicon named customer or third-party software
+    keep = np.where(named, float(own["min_margin_keep_named"]), float(own["min_margin_keep"]))
+    owners = _owners(j, h, lexicon, topic, margin, extra)
+    owned = R.rule_ownership(topic, margin, owners, prod, cm, keep)
     moved = owned != topic
     extra = {r: w for r, w in extra.items() if moved[r]}
     decided = np.where(moved, R.D["ownership"], decided)

@@ -257,7 +257,7 @@ def rule_ownership(
     owners: np.ndarray,
     prod: np.ndarray,
     cm: ClassMaps,
-    keep_margin: float,
+    keep_margin: np.ndarray | float,
 ) -> np.ndarray:
     """Send a platform-topic ticket to its owner's topic when the broken thing is not ours.
 

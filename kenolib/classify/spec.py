@@ -93,6 +93,7 @@ OWNERSHIP_SCHEMA: dict[str, tuple[Check, Any]] = {
     "platform_topics": (_str_list, []),
     "redirect": (_mapping_of(_mapping_of(_str, "product -> topic"), "owners"), {}),
     "min_margin_keep": (_number, 0.6),
+    "min_margin_keep_named": (_number, 0.6),
     "unknown_name_max_zipf": (_number, 2.0),
     "unknown_name_min_length": (_int, 4),
 }
