@@ -22,6 +22,7 @@ from kenolib.safeio import (
     strip_nul,
     utf16_to_utf8,
 )
+from kenolib.schemas import require_frame, require_path, require_type
 
 #: Leading characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -56,6 +57,8 @@ def decode_bytes(data: bytes, source: str) -> DecodedText:
 
     Raises KenolibError for empty or binary input, or bytes that are neither UTF-8 nor cp1252.
     """
+    require_type(data, (bytes, bytearray), "data", "decode_bytes")
+    data = bytes(data)
     if not data.strip():
         raise KenolibError(
             f"{source}: the file is empty; give a policy or ticket export with content"
@@ -82,7 +85,7 @@ def decode_bytes(data: bytes, source: str) -> DecodedText:
 def read_text(path: str | os.PathLike[str], max_bytes: int | None = None) -> DecodedText:
     """Read a text file, refusing missing, special, unreadable, oversized, empty or binary files
     with a clear message."""
-    p = check_regular_file(path)
+    p = check_regular_file(require_path(path, "path", "read_text"))
     size = p.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise KenolibError(f"{p}: {size:,} bytes is larger than the {max_bytes:,}-byte limit")
@@ -111,6 +114,7 @@ def neutralise_formula(value: object) -> object:
 
 def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Return a copy whose text cells cannot become formulas (OWASP CSV injection), vectorised."""
+    require_frame(df, "df", "neutralise_frame")
     out = df.copy()
     for col in out.columns:
         s = out[col]
@@ -244,7 +248,8 @@ def write_frame(
 
     Text that could run as a spreadsheet formula is neutralised in .csv and .xlsx output.
     """
-    p = check_output_path(out, inputs)
+    require_frame(df, "df", "write_frame")
+    p = check_output_path(require_path(out, "out", "write_frame"), inputs)
     check_fits_excel(p, len(df), n_columns=len(df.columns))
     suffix = p.suffix.lower()
     if suffix == ".parquet":

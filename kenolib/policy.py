@@ -14,7 +14,6 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
@@ -131,6 +130,7 @@ def parse_policy_text(
     warnings: list[str] | None = None,
 ) -> ParsedPolicy:
     """Parse decoded policy text into elements and clauses (with topics)."""
+    schemas.require_type(text, str, "text", "parse_policy_text")
     warnings = list(warnings or [])
     taxonomy = taxonomy or load_taxonomy()
     products = load_products()
@@ -379,6 +379,7 @@ def parse_policy_bytes(
     data: bytes, source: str = "<policy>", taxonomy: Taxonomy | None = None
 ) -> ParsedPolicy:
     """Decode (UTF-8 with or without BOM, else cp1252 with a warning) and parse."""
+    schemas.require_type(data, (bytes, bytearray), "data", "parse_policy_bytes")
     decoded: DecodedText = decode_bytes(data, source)
     return parse_policy_text(
         decoded.text, source, taxonomy, decoded.encoding, decoded.bom, decoded.warnings
@@ -389,7 +390,7 @@ def parse_policy(
     path: str | os.PathLike[str] | None = None, taxonomy: Taxonomy | None = None
 ) -> ParsedPolicy:
     """Read and parse a policy file (default: the embedded Kenotronix policy)."""
-    p = Path(path) if path else config.DEFAULT_POLICY
+    p = schemas.optional_path(path, "path", "parse_policy", config.DEFAULT_POLICY)
     decoded = read_text(p, max_bytes=config.MAX_POLICY_BYTES)
     return parse_policy_text(
         decoded.text, str(p), taxonomy, decoded.encoding, decoded.bom, decoded.warnings
@@ -403,6 +404,7 @@ def load_clauses(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
 
 def clause_counts(clauses: pd.DataFrame) -> pd.DataFrame:
     """Clauses per product and status (products in report order)."""
+    clauses = schemas.require_frame(clauses, "clauses", "clause_counts", ["product", "status"])
     order = {p: i for i, p in enumerate(p.id for p in load_products())}
     counts = clauses.groupby(["product", "status"]).size().unstack(fill_value=0)
     for col in (SUPPORTED, NOT_SUPPORTED, NOTE):

@@ -28,10 +28,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kenolib import config
-from kenolib.errors import KenolibError, KenolibTypeError, escape_control
+from kenolib.errors import KenolibError, KenolibValueError, escape_control
 from kenolib.files import check_output_path, read_yaml, write_frame
 from kenolib.readers import BadRows, read_table
-from kenolib.schemas import TICKET_COLUMNS, TICKET_REQUIRED
+from kenolib.schemas import (
+    TICKET_COLUMNS,
+    TICKET_REQUIRED,
+    require_columns_list,
+    require_frame,
+    require_path,
+    require_series,
+    require_type,
+)
 from kenolib.taxonomy import products_of_labels
 
 FORMATS = ("generic", "zendesk", "freshdesk", "jira", "whmcs")
@@ -88,6 +96,7 @@ def _find(columns: list[str], candidates: list[str]) -> str | None:
 
 def detect_format(columns: list[str]) -> str | None:
     """The export format whose header signature ``columns`` match, or None."""
+    columns = require_columns_list(columns, "columns", "detect_format")
     for name, spec in load_helpdesks().items():
         if all(_find(columns, [s]) is not None for s in spec.get("signature", [])):
             return name
@@ -103,6 +112,7 @@ def _text(s: pd.Series) -> pd.Series:
 
 def html_to_text(s: pd.Series) -> pd.Series:
     """Vectorised HTML to text: block tags to newlines, other tags removed, entities decoded."""
+    s = require_series(s, "s", "html_to_text")
     arr = pa.array(_text(s), type=pa.string())
     arr = pc.replace_substring_regex(arr, r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n")
     arr = pc.replace_substring_regex(arr, _HTML_TAG, "")
@@ -139,6 +149,8 @@ def parse_dates(
 
     Blank cells and ``null_values`` become NaT without counting as bad.
     """
+    s = require_series(s, "s", "parse_dates")
+    formats = require_columns_list(formats, "formats", "parse_dates")
     text = _text(s).str.strip()
     blank = (text == "") | text.isin(list(null_values))
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
@@ -162,6 +174,8 @@ def parse_dates(
 
 def parse_minutes(s: pd.Series, unit: str) -> pd.Series:
     """Agent minutes from a column in ``unit`` (minutes, seconds, hours or ``h:mm``)."""
+    s = require_series(s, "s", "parse_minutes")
+    require_type(unit, str, "unit", "parse_minutes")
     text = _text(s).str.strip().str.replace(",", ".", regex=False)
     if unit == "hhmm":
         parts = text.str.extract(r"^(\d+):(\d{1,2})(?::(\d{1,2}))?$")
@@ -185,6 +199,7 @@ def _clean_label(s: pd.Series) -> pd.Series:
 
 def unknown_labels(labels: pd.Series) -> pd.Series:
     """Counts of non-blank product labels that match no product alias (by label)."""
+    labels = require_series(labels, "labels", "unknown_labels")
     blank = labels.fillna("").astype(str).str.strip() == ""
     unknown = labels[(products_of_labels(labels) == "").to_numpy() & ~blank.to_numpy()]
     if unknown.empty:
@@ -196,10 +211,14 @@ def normalise_tickets(
     raw: pd.DataFrame, fmt: str, source: str, warnings: list[str] | None = None
 ) -> pd.DataFrame:
     """Map a raw export frame (all text) to generic + original columns; see the module doc."""
+    raw = require_frame(raw, "raw", "normalise_tickets")
+    require_type(fmt, str, "fmt", "normalise_tickets")
     warnings = [] if warnings is None else warnings
     specs = load_helpdesks()
     if fmt not in specs:
-        raise KenolibError(f"unknown ticket format {fmt!r}; use one of auto, {', '.join(specs)}")
+        raise KenolibValueError(
+            f"unknown ticket format {fmt!r}; use one of auto, {', '.join(specs)}"
+        )
     spec = specs[fmt]
     cols = [str(c) for c in raw.columns]
     n = len(raw)
@@ -210,7 +229,7 @@ def normalise_tickets(
     if missing:
         g = missing[0]
         wanted = " or ".join(repr(c) for c in spec["columns"].get(g) or [g])
-        raise KenolibError(
+        raise KenolibValueError(
             f"{source}: missing required column {wanted} (for {g}) in the {fmt} format; "
             f"columns found: {', '.join(cols) or '(none)'}"
         )
@@ -318,11 +337,8 @@ def load_tickets(
     ``quarantine`` names a file: then such rows are written there (line, fields expected and
     found, raw text), counted in a warning, and the other rows loaded.
     """
-    p = Path(path) if isinstance(path, str | os.PathLike) else path
-    if not isinstance(p, Path):
-        raise KenolibTypeError(f"load_tickets: path must be a file path, not {type(path).__name__}")
-    if not isinstance(fmt, str):
-        raise KenolibTypeError(f"load_tickets: fmt must be a format name, not {type(fmt).__name__}")
+    p = require_path(path, "path", "load_tickets")
+    require_type(fmt, str, "fmt", "load_tickets")
     warnings: list[str] = []
     bad = BadRows() if quarantine is not None else None
     if quarantine is not None:
