@@ -4,13 +4,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: report test lint format lab bench clean help
+.PHONY: report test fuzz lint format lab bench clean help
 
 help:
 	@echo "make report  - write the Excel and HTML reports under reports/ (embedded defaults)"
 	@echo "make test    - lint and run the whole test suite, notebooks included"
 	@echo "make lab     - open JupyterLab on notebooks/"
 	@echo "make bench   - run the benchmarks (prints tickets/s and peak memory)"
+	@echo "make fuzz    - the hostile-input suite with the long Hypothesis profile, then the census"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required (found %s); set PYTHON=python3.11" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -27,6 +28,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest --nbmake tests notebooks
+
+fuzz: $(STAMP)
+	KENOLIB_FUZZ=long $(BIN)/python -m pytest tests/test_fuzz.py tests/test_hostile.py
+	$(BIN)/python benchmarks/hostile_census.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

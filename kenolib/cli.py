@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kenolib import __version__, config
-from kenolib.errors import KenolibError
+from kenolib.errors import KenolibError, escape_control
 
 
 def _warn(messages: Sequence[str]) -> None:
     for m in messages:
-        print(f"kenolib: warning: {m}", file=sys.stderr)
+        print(f"kenolib: warning: {escape_control(m)}", file=sys.stderr)
 
 
 def _parsed(policy: str | None, out: str | None = None):
@@ -142,11 +142,16 @@ def cmd_crossref(args: argparse.Namespace) -> int:
     from kenolib.tickets import load_tickets
 
     check_output_path(args.out, (args.tickets, args.policy))
+    if args.quarantine and Path(args.quarantine).resolve() == Path(args.out).resolve():
+        raise KenolibError(f"{args.quarantine}: --quarantine must differ from --out")
     parsed = _parsed(args.policy)
-    tickets = load_tickets(args.tickets, fmt=args.format)
+    tickets = load_tickets(args.tickets, fmt=args.format, quarantine=args.quarantine)
     _warn(tickets.attrs.get("warnings", []))
     check_fits_excel(  # before the long classification, not after it
-        args.out, len(tickets), "write .parquet or .csv instead (kenolib report summarises them)"
+        args.out,
+        len(tickets),
+        "write .parquet or .csv instead (kenolib report summarises them)",
+        n_columns=len(tickets.columns),
     )
     with _progress_bar(len(tickets), "classifying") as bar:
         xref = crossref(tickets, parsed.clauses, progress=bar.update)
@@ -181,7 +186,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     labelled = load_tickets(args.labelled, fmt=args.format)
     _warn(labelled.attrs.get("warnings", []))
     ev = evaluate(labelled, parsed.clauses)
-    print(format_evaluation(ev, source=args.labelled, mistakes=args.mistakes))
+    text = format_evaluation(ev, source=args.labelled, mistakes=args.mistakes)
+    print("\n".join(escape_control(line) for line in text.splitlines()))  # ids, subjects: input
     return 0
 
 
@@ -290,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     format_arg(p)
     policy_arg(p)
     p.add_argument("--out", required=True, help="output file; the extension picks the format")
+    p.add_argument(
+        "--quarantine", default=None, help="file for malformed CSV rows, set aside and counted"
+    )
     p.set_defaults(func=cmd_crossref)
 
     p = sub.add_parser("synth", help="write a reproducible synthetic ticket history")
@@ -325,13 +334,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KenolibError as exc:
-        print(f"kenolib: error: {exc}", file=sys.stderr)
+        print(f"kenolib: error: {escape_control(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kenolib: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 1
+    except OSError as exc:  # disk full, permission changed under us: one line, no traceback
+        where = escape_control(exc.filename) if exc.filename else "kenolib"
+        print(f"kenolib: error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

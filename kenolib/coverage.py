@@ -22,8 +22,12 @@ OVERVIEW = "overview"
 CONDITIONAL, SILENT = "conditional", "silent"
 
 
+_WIDE_COLUMNS = ["topic", "product", "status", "inherited"]
+
+
 def policy_products(clauses: pd.DataFrame) -> list[str]:
     """Products present in a clause table, canonical ones in report order, new sections after."""
+    clauses = schemas.require_frame(clauses, "clauses", "policy_products", ["product"])
     present = list(dict.fromkeys(clauses["product"]))
     canonical = [p.id for p in load_products()]
     return [p for p in canonical if p in present] + [p for p in present if p not in canonical]
@@ -103,6 +107,7 @@ def coverage_matrix(clauses: pd.DataFrame, taxonomy: Taxonomy | None = None) -> 
 
 def coverage_wide(coverage: pd.DataFrame) -> pd.DataFrame:
     """Topics as rows, products as columns, cell statuses as values (inherited marked ``*``)."""
+    coverage = schemas.require_frame(coverage, "coverage", "coverage_wide", _WIDE_COLUMNS)
     marked = coverage.assign(
         cell=coverage["status"] + coverage["inherited"].map({True: "*", False: ""})
     )
@@ -220,6 +225,8 @@ def product_contrasts(coverage: pd.DataFrame, product: str) -> pd.DataFrame:
 
     "Covers" means a supported or conditional cell; "does not" a not-supported or silent one.
     """
+    coverage = schemas.require_frame(coverage, "coverage", "product_contrasts", _WIDE_COLUMNS)
+    schemas.require_type(product, str, "product", "product_contrasts")
     products = list(dict.fromkeys(coverage["product"]))
     if product not in products:
         raise KeyError(f"unknown product {product!r}; known: {', '.join(products)}")

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from kenolib import schemas
-from kenolib.errors import KenolibError
+from kenolib.errors import KenolibError, KenolibTypeError
 from kenolib.policy import SUPPORTED, ParsedPolicy, parse_policy
 from kenolib.taxonomy import Taxonomy, heading_key, load_products, normalise
 
@@ -70,7 +70,7 @@ def as_clauses(policy: PolicyLike, name: str = "policy") -> pd.DataFrame:
     elif isinstance(policy, str | os.PathLike):
         df = parse_policy(Path(policy)).clauses
     else:
-        raise KenolibError(f"{name}: expected a policy file, a parsed policy or a clause table")
+        raise KenolibTypeError(f"{name}: expected a policy file, a parsed policy or a clause table")
     df = schemas.check_frame(df, _REQUIRED, f"{name} clauses").copy()
     for col, default in (("qualifier", ""), ("line_start", pd.NA), ("line_end", pd.NA)):
         if col not in df.columns:
@@ -256,6 +256,7 @@ def diff_policies(
 
 def change_counts(diff: pd.DataFrame) -> dict[str, int]:
     """Number of diff rows of each change kind (all four kinds, zeros included)."""
+    diff = schemas.require_frame(diff, "diff", "change_counts", ["change"])
     counts = diff["change"].value_counts()
     kinds = list(dict.fromkeys([*CHANGE_KINDS, *counts.index]))
     return {k: int(counts.get(k, 0)) for k in kinds}
@@ -337,6 +338,7 @@ def verdict_impact(
     taxonomy: Taxonomy | None = None,
 ) -> pd.DataFrame:
     """Cross-reference ``tickets`` under both policies; the tickets whose verdict or clause changes."""
+    schemas.require_frame(tickets, "tickets", "verdict_impact", ["ticket_id", "subject"])
     from kenolib.classify import crossref
 
     old_c, new_c = as_clauses(old_clauses, "old policy"), as_clauses(new_clauses, "new policy")
@@ -348,6 +350,7 @@ def verdict_impact(
 
 def history_months(tickets: pd.DataFrame, column: str = "created_at") -> int:
     """Calendar months spanned by a ticket history, first to last inclusive (0 if no dates)."""
+    schemas.require_frame(tickets, "tickets", "history_months")
     if column not in tickets.columns:
         return 0
     stamp = pd.to_datetime(tickets[column], errors="coerce", utc=True).dropna()

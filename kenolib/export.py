@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from kenolib.config import PACKAGE_DATA
 from kenolib.errors import KenolibError
 from kenolib.files import EXCEL_MAX_ROWS, read_yaml
+from kenolib.schemas import require_frame
 
 if TYPE_CHECKING:
     from kenolib.report import ReportData
@@ -96,6 +97,7 @@ def write_simple_xlsx(
     df: pd.DataFrame, path: str | os.PathLike[str], sheet_name: str = "data"
 ) -> None:
     """Write one frame to one sheet, streamed, with text typed as text."""
+    require_frame(df, "df", "write_simple_xlsx")
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title=sheet_name[:31])
     ws.freeze_panes = "A2"

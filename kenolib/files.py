@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,6 +15,14 @@ from typing import Any
 import pandas as pd
 
 from kenolib.errors import KenolibError
+from kenolib.safeio import (
+    check_regular_file,
+    decode_mixed,
+    read_file_bytes,
+    strip_nul,
+    utf16_to_utf8,
+)
+from kenolib.schemas import require_frame, require_path, require_type
 
 #: Leading characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -22,6 +31,14 @@ WRITABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
 
 #: Excel's limit on the rows of one sheet (the header row included).
 EXCEL_MAX_ROWS = 1_048_576
+#: Excel's limit on the columns of one sheet (XFD).
+EXCEL_MAX_COLUMNS = 16_384
+#: A cell whose text starts with one of these, after any spaces (a spreadsheet skips leading
+#: spaces, no-break spaces included), runs as a formula; full-width forms too (OWASP, CWE-1236).
+_RISKY = "=+\\-@\uff1d\uff0b\uff0d\uff20"
+_SPACES = " \t\n\r\f\v\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
+#: Literal characters, not escapes, so that Python's re and pyarrow's RE2 read it alike.
+FORMULA_RE = re.compile(f"^[{_SPACES}]*[{_RISKY}]|^[\t\r\n]")
 
 
 @dataclass
@@ -35,49 +52,44 @@ class DecodedText:
 
 
 def decode_bytes(data: bytes, source: str) -> DecodedText:
-    """Decode UTF-8 (with or without BOM); fall back to cp1252 with a warning.
+    """Decode UTF-8 (with or without BOM, or UTF-16 with BOM); bytes that are not UTF-8 are
+    read as cp1252 with a counted warning, NUL bytes removed with a counted warning.
 
-    Raises KenolibError for empty or binary input.
+    Raises KenolibError for empty or binary input, or bytes that are neither UTF-8 nor cp1252.
     """
+    require_type(data, (bytes, bytearray), "data", "decode_bytes")
+    data = bytes(data)
     if not data.strip():
         raise KenolibError(
             f"{source}: the file is empty; give a policy or ticket export with content"
         )
-    if b"\x00" in data[:65536]:
-        raise KenolibError(
-            f"{source}: the file looks binary (it contains NUL bytes); give a UTF-8 or cp1252 text file"
-        )
+    data = utf16_to_utf8(data, source)
+    data, nul_warning = strip_nul(data, source, "give a UTF-8 or cp1252 text file")
+    warnings = [nul_warning] if nul_warning else []
     bom = data.startswith(b"\xef\xbb\xbf")
     try:
-        return DecodedText(data.decode("utf-8-sig"), "utf-8", bom)
-    except UnicodeDecodeError as exc:
-        utf8_error = exc
-    try:
-        text = data.decode("cp1252")
+        return DecodedText(data.decode("utf-8-sig"), "utf-8", bom, warnings)
     except UnicodeDecodeError:
+        pass
+    body = data[3:] if bom else data
+    repaired = decode_mixed(body)
+    if repaired.undefined:
+        first = int(repaired.offsets[0])
         raise KenolibError(
-            f"{source}: byte {utf8_error.start} is neither UTF-8 nor cp1252 text; "
-            "re-save the file as UTF-8"
-        ) from None
-    return DecodedText(
-        text,
-        "cp1252",
-        False,
-        [f"{source}: not valid UTF-8 (byte {utf8_error.start}); decoded as cp1252 (Windows-1252)"],
-    )
+            f"{source}: byte {first} is neither UTF-8 nor cp1252 text; re-save the file as UTF-8"
+        )
+    warnings.append(repaired.warning(source, body) or "")
+    return DecodedText(repaired.text, "cp1252", bom, warnings)
 
 
 def read_text(path: str | os.PathLike[str], max_bytes: int | None = None) -> DecodedText:
-    """Read a text file, refusing missing, oversized, empty or binary files with a clear message."""
-    p = Path(path)
-    if not p.exists():
-        raise KenolibError(f"{p}: no such file; check the path")
-    if p.is_dir():
-        raise KenolibError(f"{p}: is a directory; give a file")
+    """Read a text file, refusing missing, special, unreadable, oversized, empty or binary files
+    with a clear message."""
+    p = check_regular_file(require_path(path, "path", "read_text"))
     size = p.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise KenolibError(f"{p}: {size:,} bytes is larger than the {max_bytes:,}-byte limit")
-    return decode_bytes(p.read_bytes(), str(p))
+    return decode_bytes(read_file_bytes(p), str(p))
 
 
 def read_yaml(path: str | os.PathLike[str], what: str) -> Any:
@@ -95,20 +107,23 @@ def read_yaml(path: str | os.PathLike[str], what: str) -> Any:
 
 def neutralise_formula(value: object) -> object:
     """Prefix a text value that a spreadsheet would run as a formula with an apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    if isinstance(value, str) and FORMULA_RE.match(value):
         return "'" + value
     return value
 
 
 def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Return a copy whose text cells cannot become formulas (OWASP CSV injection), vectorised."""
+    require_frame(df, "df", "neutralise_frame")
     out = df.copy()
     for col in out.columns:
         s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object)  # categories cannot take the new, prefixed values
         if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
             continue
         text = s.astype("string")
-        risky = text.str.match(r"^[=+\-@\t\r\n]", na=False)
+        risky = text.str.match(FORMULA_RE.pattern, na=False)
         if risky.any():
             out[col] = s.where(~risky.to_numpy(), "'" + text)
     out.columns = [neutralise_formula(str(c)) for c in out.columns]
@@ -138,7 +153,23 @@ def check_output_path(
             raise KenolibError(f"{p}: refusing to overwrite the input file; choose another --out")
     if p.is_dir():
         raise KenolibError(f"{p}: is a directory; give a file name")
+    _check_parent(p)
     return p
+
+
+def _check_parent(p: Path) -> None:
+    """The nearest existing ancestor of ``p`` must be a writable directory."""
+    parent = p.parent if str(p.parent) else Path(".")
+    while not parent.exists() and parent != parent.parent:
+        if parent.is_symlink():
+            break
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise KenolibError(f"{p}: {parent} is a file, not a directory; choose another --out")
+    if parent.is_dir() and not os.access(parent, os.W_OK | os.X_OK):
+        raise KenolibError(
+            f"{p}: permission denied (cannot write in {parent}); choose another --out"
+        )
 
 
 def _default_file_mode() -> int:
@@ -149,12 +180,21 @@ def _default_file_mode() -> int:
 
 
 def check_fits_excel(
-    out: str | os.PathLike[str], n_rows: int, hint: str = "write .parquet or .csv instead"
+    out: str | os.PathLike[str],
+    n_rows: int,
+    hint: str = "write .parquet or .csv instead",
+    n_columns: int = 0,
 ) -> None:
-    """Refuse an ``.xlsx`` output of more data rows than one Excel sheet holds."""
-    if Path(out).suffix.lower() == ".xlsx" and n_rows >= EXCEL_MAX_ROWS:
+    """Refuse an ``.xlsx`` output of more data rows or columns than one Excel sheet holds."""
+    if Path(out).suffix.lower() != ".xlsx":
+        return
+    if n_rows >= EXCEL_MAX_ROWS:
         raise KenolibError(
             f"{out}: {n_rows:,} rows do not fit Excel's {EXCEL_MAX_ROWS:,} rows; {hint}"
+        )
+    if n_columns > EXCEL_MAX_COLUMNS:
+        raise KenolibError(
+            f"{out}: {n_columns:,} columns do not fit Excel's {EXCEL_MAX_COLUMNS:,} columns; {hint}"
         )
 
 
@@ -162,8 +202,13 @@ def check_fits_excel(
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it into place only if the block succeeds."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:  # a parent that is a file, no permission, read-only file system
+        raise KenolibError(
+            f"{target}: cannot write here ({exc.strerror or exc}); choose another output path"
+        ) from None
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, _default_file_mode())  # mkstemp makes 0600; outputs are ordinary files
@@ -203,8 +248,9 @@ def write_frame(
 
     Text that could run as a spreadsheet formula is neutralised in .csv and .xlsx output.
     """
-    p = check_output_path(out, inputs)
-    check_fits_excel(p, len(df))
+    require_frame(df, "df", "write_frame")
+    p = check_output_path(require_path(out, "out", "write_frame"), inputs)
+    check_fits_excel(p, len(df), n_columns=len(df.columns))
     suffix = p.suffix.lower()
     if suffix == ".parquet":
         return atomic_write(p, lambda tmp: df.to_parquet(tmp, index=False))

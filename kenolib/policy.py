@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
@@ -96,6 +95,7 @@ def parse_policy_text(
     fmt: str = "text",
 ) -> ParsedPolicy:
     """Parse decoded policy text (plain, Markdown or read from HTML / Word) into clauses."""
+    schemas.require_type(text, str, "text", "parse_policy_text")
     parser = PolicyParser(text, source, list(warnings or []))
     parser.run()
     elements_df = pd.DataFrame(parser.elements, columns=schemas.ELEMENT_COLUMNS)
@@ -150,6 +150,7 @@ def parse_policy_bytes(
     data: bytes, source: str = "<policy>", taxonomy: Taxonomy | None = None
 ) -> ParsedPolicy:
     """Decode (UTF-8 with or without BOM, else cp1252 with a warning) and parse."""
+    schemas.require_type(data, (bytes, bytearray), "data", "parse_policy_bytes")
     decoded: DecodedText = decode_bytes(data, source)
     return parse_policy_text(
         decoded.text, source, taxonomy, decoded.encoding, decoded.bom, decoded.warnings
@@ -163,7 +164,7 @@ def parse_policy(
 
     Default: the embedded Kenotronix policy.
     """
-    p = Path(path) if path else config.DEFAULT_POLICY
+    p = schemas.optional_path(path, "path", "parse_policy", config.DEFAULT_POLICY)
     decoded, fmt = read_policy_file(p, max_bytes=config.MAX_POLICY_BYTES)
     return parse_policy_text(
         decoded.text, str(p), taxonomy, decoded.encoding, decoded.bom, decoded.warnings, fmt
@@ -177,6 +178,7 @@ def load_clauses(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
 
 def clause_counts(clauses: pd.DataFrame) -> pd.DataFrame:
     """Clauses per product and status (products in report order)."""
+    clauses = schemas.require_frame(clauses, "clauses", "clause_counts", ["product", "status"])
     order = {p: i for i, p in enumerate(p.id for p in load_products())}
     counts = clauses.groupby(["product", "status"]).size().unstack(fill_value=0)
     for col in (SUPPORTED, NOT_SUPPORTED, NOTE):

@@ -25,6 +25,7 @@ from lxml import html as lxml_html
 
 from kenolib.errors import KenolibError
 from kenolib.files import DecodedText, decode_bytes
+from kenolib.safeio import check_regular_file, read_file_bytes
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 DOCX_SUFFIXES = (".docx",)
@@ -50,14 +51,13 @@ _BOLD = frozenset({"strong", "b"})
 
 
 def _checked_bytes(p: Path, max_bytes: int | None) -> bytes:
-    if not p.exists():
-        raise KenolibError(f"{p}: no such file; check the path")
-    if p.is_dir():
-        raise KenolibError(f"{p}: is a directory; give a file")
+    """The file's bytes; missing, special (pipes, devices), unreadable or oversized files are
+    refused before anything is read."""
+    p = check_regular_file(p)
     size = p.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise KenolibError(f"{p}: {size:,} bytes is larger than the {max_bytes:,}-byte limit")
-    return p.read_bytes()
+    return read_file_bytes(p)
 
 
 def read_policy_file(

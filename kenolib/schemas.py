@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
 import pandas as pd
 
-from kenolib.errors import KenolibError
+from kenolib.errors import KenolibTypeError, KenolibValueError
 
 #: One row per source line of a policy (``kenolib.policy``).
 ELEMENT_COLUMNS = ["line", "kind", "product", "status", "clause_id", "text", "raw"]
@@ -128,12 +132,103 @@ VERDICTS = {"supported", "not_supported", "silent"}
 
 
 def check_frame(df: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
-    """Raise if ``df`` lacks any of ``columns``; return the frame with them first, in order."""
+    """Raise if ``df`` is not a frame or lacks any of ``columns``; return it with them first.
+
+    Raises ``KenolibTypeError`` (a ``TypeError``) or ``KenolibValueError`` (a ``ValueError``),
+    both ``KenolibError``.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise KenolibTypeError(f"{name}: expected a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise KenolibError(f"{name}: missing column(s) {', '.join(missing)}")
+        found = ", ".join(map(str, list(df.columns)[:20])) or "(none)"
+        raise KenolibValueError(
+            f"{name}: missing column(s) {', '.join(missing)}; columns found: {found}"
+        )
     rest = [c for c in df.columns if c not in columns]
     return df[columns + rest]
+
+
+# --------------------------------------------------------------------------------------------
+# Argument checks of the public functions: each raises KenolibTypeError (a TypeError) for a
+# wrong type and KenolibValueError (a ValueError) for an unusable value, naming the function
+# and the argument. Both are KenolibError: the command line prints them as one line.
+# --------------------------------------------------------------------------------------------
+
+
+def require_frame(value: object, arg: str, func: str, columns: Iterable[str] = ()) -> pd.DataFrame:
+    """``value`` as a DataFrame holding ``columns`` (an empty frame with them is fine)."""
+    if not isinstance(value, pd.DataFrame):
+        raise KenolibTypeError(
+            f"{func}: {arg} must be a pandas DataFrame, not {type(value).__name__}"
+        )
+    missing = [c for c in columns if c not in value.columns]
+    if missing:
+        found = ", ".join(map(str, list(value.columns)[:20])) or "(none)"
+        raise KenolibValueError(
+            f"{func}: {arg} lacks column(s) {', '.join(missing)}; columns found: {found}"
+        )
+    return value
+
+
+def require_series(value: object, arg: str, func: str) -> pd.Series:
+    """``value`` as a Series (a list, tuple or Index of values is converted)."""
+    if isinstance(value, pd.Series):
+        return value
+    if isinstance(value, list | tuple | pd.Index):
+        return pd.Series(list(value), dtype=object)
+    raise KenolibTypeError(f"{func}: {arg} must be a pandas Series, not {type(value).__name__}")
+
+
+def require_path(value: object, arg: str, func: str) -> Path:
+    """``value`` as a Path (a ``str`` or ``os.PathLike``, not empty)."""
+    if not isinstance(value, str | os.PathLike) or isinstance(value, bytes):
+        raise KenolibTypeError(f"{func}: {arg} must be a file path, not {type(value).__name__}")
+    if str(value) == "":
+        raise KenolibValueError(f"{func}: {arg} is an empty path")
+    return Path(value)
+
+
+def optional_path(value: object, arg: str, func: str, default: Path) -> Path:
+    """``value`` as a Path, or ``default`` when it is None or an empty string."""
+    if value is None or (isinstance(value, str) and not value):
+        return Path(default)
+    return require_path(value, arg, func)
+
+
+def require_type(value: object, kind: type | tuple[type, ...], arg: str, func: str) -> None:
+    """Raise ``KenolibTypeError`` unless ``value`` is of ``kind`` (``bool`` is not an int)."""
+    ints = kind is int or (isinstance(kind, tuple) and int in kind)
+    if not isinstance(value, kind) or (ints and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise KenolibTypeError(f"{func}: {arg} must be {names}, not {type(value).__name__}")
+
+
+def require_columns_list(value: object, arg: str, func: str) -> list[str]:
+    """A list of column names (a list, tuple or Index; each name made ``str``)."""
+    if isinstance(value, str) or not isinstance(value, list | tuple | pd.Index):
+        raise KenolibTypeError(
+            f"{func}: {arg} must be a list of column names, not {type(value).__name__}"
+        )
+    return [str(c) for c in value]
+
+
+def check_crossref_args(tickets: object, clauses: object) -> None:
+    """The arguments of ``crossref(tickets, clauses)``: a ticket frame with ``ticket_id`` and
+    ``subject`` (the other generic columns are optional) and a clause table."""
+    require_frame(tickets, "tickets", "crossref", ["ticket_id", "subject"])
+    require_frame(clauses, "clauses", "crossref", CLAUSE_COLUMNS)
+
+
+def check_evaluate_args(labelled: object, clauses: object) -> None:
+    """The arguments of ``evaluate(labelled, clauses)``: labelled tickets and a clause table."""
+    require_frame(labelled, "labelled", "evaluate", ["ticket_id", "subject", *LABELLED_COLUMNS])
+    require_frame(clauses, "clauses", "evaluate", CLAUSE_COLUMNS)
+
+
+def check_xref_arg(xref: object, func: str) -> pd.DataFrame:
+    """The crossref frame an aggregate (``verdict_by_product``, ``silent_topics``, ...) gets."""
+    return require_frame(xref, "xref", func, CROSSREF_COLUMNS)
 
 
 #: What changed between two policy versions (CONTRACTS ``diff`` plus how each pair was matched).

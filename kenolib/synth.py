@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kenolib import config
-from kenolib.errors import KenolibError
+from kenolib.errors import KenolibError, KenolibValueError
 from kenolib.files import read_yaml
-from kenolib.schemas import TICKET_COLUMNS
+from kenolib.schemas import TICKET_COLUMNS, require_type
 
 #: First day of the default history; it spans ``DEFAULT_DAYS`` days (about two and a half years).
 DEFAULT_START = "2023-07-01"
@@ -97,8 +97,10 @@ def synth_tickets(
     With ``with_truth`` two more columns say what the generator meant: ``synth_intent`` and
     ``synth_topic`` (useful for sanity checks; never an input to the classifier).
     """
+    require_type(n, int, "n", "synth_tickets")
+    require_type(seed, int, "seed", "synth_tickets")
     if not 0 <= n <= MAX_TICKETS:
-        raise KenolibError(f"--n must be between 0 and {MAX_TICKETS:,} (got {n:,})")
+        raise KenolibValueError(f"--n must be between 0 and {MAX_TICKETS:,} (got {n:,})")
     voc = load_vocabulary()
     rng = np.random.default_rng(seed)
     products = list(voc["products"])

@@ -14,6 +14,7 @@ import pandas as pd
 from kenolib import config
 from kenolib.errors import KenolibError
 from kenolib.files import read_yaml
+from kenolib.schemas import require_series, require_type
 
 UNMAPPED = "unmapped"
 UNKNOWN_PRODUCT = "unknown"
@@ -179,6 +180,8 @@ def classify_clause(heading: str, text: str, taxonomy: Taxonomy | None = None) -
 
     Returns ``("unmapped", "")`` when no topic matches.
     """
+    require_type(heading, str, "heading", "classify_clause")
+    require_type(text, str, "text", "classify_clause")
     tax = taxonomy or load_taxonomy()
     h, t = heading_key(heading), normalise(text)
     topic = None
@@ -271,6 +274,7 @@ def products_of_labels(labels: pd.Series) -> pd.Series:
 
     Each distinct label is looked up once, so this stays cheap on millions of tickets.
     """
+    labels = require_series(labels, "labels", "products_of_labels")
     aliases = label_aliases()
     codes, uniq = pd.factorize(labels.fillna("").astype(str), sort=False)
     mapped = np.array([aliases.get(heading_key(u), "") for u in uniq] + [""], dtype=object)

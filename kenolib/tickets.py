@@ -15,11 +15,10 @@ Column maps live in ``kenolib/data/helpdesks.yaml``.
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
+import html as html_lib
+import os
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +26,24 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from kenolib import config
-from kenolib.errors import KenolibError
-from kenolib.files import read_yaml
-from kenolib.schemas import TICKET_COLUMNS, TICKET_REQUIRED
+from kenolib.errors import KenolibError, KenolibValueError, escape_control
+from kenolib.files import check_output_path, read_yaml, write_frame
+from kenolib.readers import BadRows, read_table
+from kenolib.schemas import (
+    TICKET_COLUMNS,
+    TICKET_REQUIRED,
+    require_columns_list,
+    require_frame,
+    require_path,
+    require_series,
+    require_type,
+)
 from kenolib.taxonomy import products_of_labels
 
 FORMATS = ("generic", "zendesk", "freshdesk", "jira", "whmcs")
 READABLE_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".xlsx", ".parquet")
-#: Largest uncompressed size accepted inside an .xlsx (zip-bomb guard), in bytes.
-MAX_XLSX_UNCOMPRESSED = 2_000_000_000
 SOURCE_PREFIX = "source_"
 
 #: An HTML tag or comment (not "<name@example.com>", which mail bodies are full of).
@@ -91,189 +96,11 @@ def _find(columns: list[str], candidates: list[str]) -> str | None:
 
 def detect_format(columns: list[str]) -> str | None:
     """The export format whose header signature ``columns`` match, or None."""
+    columns = require_columns_list(columns, "columns", "detect_format")
     for name, spec in load_helpdesks().items():
         if all(_find(columns, [s]) is not None for s in spec.get("signature", [])):
             return name
     return None
-
-
-def _dedupe_header(names: list[str], source: str, warnings: list[str]) -> list[str]:
-    """Make header names unique (``Labels``, ``Labels.1``, ...), warning about repeats."""
-    seen: dict[str, int] = {}
-    out = []
-    for i, raw in enumerate(names):
-        name = str(raw).replace("\ufeff", "").strip() or f"column_{i + 1}"
-        if name in seen:
-            seen[name] += 1
-            out.append(f"{name}.{seen[name] - 1}")
-        else:
-            seen[name] = 1
-            out.append(name)
-    repeated = {k: v for k, v in seen.items() if v > 1}
-    if repeated:
-        desc = ", ".join(f"{k!r} ×{v}" for k, v in repeated.items())
-        warnings.append(f"{source}: repeated header(s) {desc}; kept as name, name.1, ...")
-    return out
-
-
-def _sniff_delimiter(head: str) -> str:
-    """``,``, ``;`` or tab: whichever occurs most in the header line outside quotes."""
-    line = re.sub(r'"[^"]*"', "", head.split("\n", 1)[0])
-    counts = {d: line.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def _arrow_read(data: bytes, path: Path, warnings: list[str], encoding: str) -> pa.Table:
-    head = data[:65536].decode(encoding, errors="ignore").lstrip("\ufeff")
-    delimiter = _sniff_delimiter(head)
-    try:
-        header = next(csv.reader(io.StringIO(head), delimiter=delimiter))
-    except (StopIteration, csv.Error) as exc:
-        raise KenolibError(f"{path}: cannot read the header line ({exc})") from None
-    names = _dedupe_header(header, str(path), warnings)
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    return pacsv.read_csv(
-        pa.py_buffer(data),
-        read_options=pacsv.ReadOptions(
-            column_names=names, skip_rows=1, block_size=1 << 24, encoding=encoding
-        ),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-
-
-def _read_csv(path: Path, warnings: list[str]) -> pd.DataFrame:
-    data = path.read_bytes()
-    if path.name.lower().endswith(".gz"):
-        import gzip
-
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise KenolibError(f"{path}: not a readable gzip file ({exc})") from None
-    if not data[:65536].strip() and not data.strip():  # (no copy of a big file's bytes)
-        raise KenolibError(f"{path}: the file is empty; export the tickets again")
-    if b"\x00" in data[:65536]:
-        raise KenolibError(
-            f"{path}: the file looks binary (NUL bytes); give a CSV, .xlsx or .parquet export"
-        )
-    # UTF-8 (BOM or not) first; pyarrow validates every text cell. cp1252 is the fallback.
-    try:
-        data[:65536].decode("utf-8-sig")
-        utf8_head = True
-    except UnicodeDecodeError as exc:
-        utf8_head = exc.start >= 65530  # a character cut at the end of the sample is fine
-    table = None
-    if utf8_head:
-        tries: list[str] = []
-        try:
-            table = _arrow_read(data, path, tries, "utf8")
-            warnings.extend(tries)
-        except pa.ArrowInvalid as exc:
-            if "utf8" not in str(exc).lower() and "utf-8" not in str(exc).lower():
-                msg = str(exc).splitlines()[0]
-                raise KenolibError(
-                    f"{path}: not a readable CSV ({msg}); check the delimiter and quoting"
-                ) from None
-    if table is None:
-        warnings.append(f"{path}: not valid UTF-8; decoded as cp1252 (Windows-1252)")
-        try:
-            table = _arrow_read(data, path, warnings, "cp1252")
-        except pa.ArrowInvalid as exc:
-            msg = str(exc).splitlines()[0]
-            raise KenolibError(
-                f"{path}: not a readable CSV ({msg}); check the delimiter and quoting"
-            ) from None
-    del data
-    return table.to_pandas(
-        types_mapper=lambda t: pd.StringDtype("pyarrow") if t == pa.string() else None
-    )
-
-
-def _read_xlsx(path: Path, warnings: list[str]) -> pd.DataFrame:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            total = sum(i.file_size for i in zf.infolist())
-    except zipfile.BadZipFile:
-        raise KenolibError(f"{path}: not a valid .xlsx file; re-save it from Excel") from None
-    if total > MAX_XLSX_UNCOMPRESSED:
-        raise KenolibError(
-            f"{path}: the workbook unpacks to {total:,} bytes (over {MAX_XLSX_UNCOMPRESSED:,}); "
-            "export the tickets as CSV instead"
-        )
-    from openpyxl import load_workbook
-
-    # data_only=False: a formula cell reads as its formula text (never evaluated, kept as text).
-    wb = load_workbook(path, read_only=True, data_only=False)
-    try:
-        ws = wb.worksheets[0]
-        rows = ws.iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
-            raise KenolibError(f"{path}: the first sheet is empty; export the tickets again")
-        names = _dedupe_header(["" if h is None else str(h) for h in header], str(path), warnings)
-        body = [list(r) for r in rows]
-    finally:
-        wb.close()
-    # Trailing fully blank rows are an artefact of the sheet's dimension, not tickets.
-    trailing = 0
-    while body and all(v is None or v == "" for v in body[-1]):
-        body.pop()
-        trailing += 1
-    if trailing:
-        warnings.append(f"{path}: {trailing} empty row(s) after the last ticket ignored")
-    width = len(names)
-    body = [(r + [None] * width)[:width] for r in body]
-    df = pd.DataFrame(body, columns=names, dtype=object)
-    for c in df.columns:
-        df[c] = df[c].map(_cell_text).astype(pd.StringDtype("pyarrow"))
-    return df
-
-
-def _cell_text(v: object) -> str:
-    if v is None:
-        return ""
-    if hasattr(v, "isoformat") and not isinstance(v, str):
-        return v.isoformat(sep=" ") if hasattr(v, "hour") else v.isoformat()
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _read_parquet(path: Path, warnings: list[str]) -> pd.DataFrame:
-    try:
-        df = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for a bad file
-        raise KenolibError(f"{path}: not a readable Parquet file ({exc})") from None
-    names = _dedupe_header([str(c) for c in df.columns], str(path), warnings)
-    df.columns = names
-    return df
-
-
-def read_table(path: str | Path, warnings: list[str] | None = None) -> pd.DataFrame:
-    """Read a CSV/XLSX/Parquet file as-is (every CSV/XLSX column as text), header de-duplicated."""
-    p = Path(path)
-    warnings = [] if warnings is None else warnings
-    if not p.exists():
-        raise KenolibError(f"{p}: no such file; check the path")
-    if p.is_dir():
-        raise KenolibError(f"{p}: is a directory; give a ticket export file")
-    suffix = p.suffix.lower()
-    if suffix == ".xlsx":
-        return _read_xlsx(p, warnings)
-    if suffix == ".parquet":
-        return _read_parquet(p, warnings)
-    if suffix in (".csv", ".txt", ".tsv", ".gz") or suffix == "":
-        return _read_csv(p, warnings)
-    raise KenolibError(
-        f"{p}: unknown ticket file extension {p.suffix!r}; use .csv, .xlsx or .parquet"
-    )
 
 
 def _text(s: pd.Series) -> pd.Series:
@@ -285,6 +112,7 @@ def _text(s: pd.Series) -> pd.Series:
 
 def html_to_text(s: pd.Series) -> pd.Series:
     """Vectorised HTML to text: block tags to newlines, other tags removed, entities decoded."""
+    s = require_series(s, "s", "html_to_text")
     arr = pa.array(_text(s), type=pa.string())
     arr = pc.replace_substring_regex(arr, r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n")
     arr = pc.replace_substring_regex(arr, _HTML_TAG, "")
@@ -295,9 +123,7 @@ def html_to_text(s: pd.Series) -> pd.Series:
     # Rare numeric or named entities left over: decode only those rows.
     rest = out.str.contains(r"&#?[a-zA-Z0-9]{2,8};", regex=True)
     if rest.any():
-        import html
-
-        out[rest] = out[rest].map(html.unescape)
+        out[rest] = out[rest].map(html_lib.unescape)
     return out
 
 
@@ -313,6 +139,9 @@ def _has_html(s: pd.Series) -> bool:
     return found and bool(pc.any(pc.match_substring_regex(arr, _HTML_TAG)).as_py())
 
 
+_MIN_DATE, _MAX_DATE = pd.Timestamp.min.ceil("s"), pd.Timestamp.max.floor("s")
+
+
 def parse_dates(
     s: pd.Series, formats: list[str], null_values: list[str] | tuple[str, ...] = ()
 ) -> tuple[pd.Series, int, list[str]]:
@@ -320,6 +149,8 @@ def parse_dates(
 
     Blank cells and ``null_values`` become NaT without counting as bad.
     """
+    s = require_series(s, "s", "parse_dates")
+    formats = require_columns_list(formats, "formats", "parse_dates")
     text = _text(s).str.strip()
     blank = (text == "") | text.isin(list(null_values))
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
@@ -328,9 +159,11 @@ def parse_dates(
         if not todo.any():
             break
         kwargs = {"format": "ISO8601"} if fmt == "ISO8601" else {"format": fmt}
-        parsed = pd.to_datetime(text[todo], errors="coerce", **kwargs)
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        # utc=True: values with UTC offsets (mixed or not) are converted to UTC; naive ones
+        # are kept as written. Years outside pandas' range (1677-2262) become missing.
+        parsed = pd.to_datetime(text[todo], errors="coerce", utc=True, **kwargs)
+        parsed = parsed.dt.tz_localize(None)
+        parsed = parsed.where((parsed >= _MIN_DATE) & (parsed <= _MAX_DATE))
         parsed = parsed.astype("datetime64[ns]")
         ok = parsed.notna()
         out.loc[ok[ok].index] = parsed[ok]
@@ -341,6 +174,8 @@ def parse_dates(
 
 def parse_minutes(s: pd.Series, unit: str) -> pd.Series:
     """Agent minutes from a column in ``unit`` (minutes, seconds, hours or ``h:mm``)."""
+    s = require_series(s, "s", "parse_minutes")
+    require_type(unit, str, "unit", "parse_minutes")
     text = _text(s).str.strip().str.replace(",", ".", regex=False)
     if unit == "hhmm":
         parts = text.str.extract(r"^(\d+):(\d{1,2})(?::(\d{1,2}))?$")
@@ -364,6 +199,7 @@ def _clean_label(s: pd.Series) -> pd.Series:
 
 def unknown_labels(labels: pd.Series) -> pd.Series:
     """Counts of non-blank product labels that match no product alias (by label)."""
+    labels = require_series(labels, "labels", "unknown_labels")
     blank = labels.fillna("").astype(str).str.strip() == ""
     unknown = labels[(products_of_labels(labels) == "").to_numpy() & ~blank.to_numpy()]
     if unknown.empty:
@@ -375,10 +211,14 @@ def normalise_tickets(
     raw: pd.DataFrame, fmt: str, source: str, warnings: list[str] | None = None
 ) -> pd.DataFrame:
     """Map a raw export frame (all text) to generic + original columns; see the module doc."""
+    raw = require_frame(raw, "raw", "normalise_tickets")
+    require_type(fmt, str, "fmt", "normalise_tickets")
     warnings = [] if warnings is None else warnings
     specs = load_helpdesks()
     if fmt not in specs:
-        raise KenolibError(f"unknown ticket format {fmt!r}; use one of auto, {', '.join(specs)}")
+        raise KenolibValueError(
+            f"unknown ticket format {fmt!r}; use one of auto, {', '.join(specs)}"
+        )
     spec = specs[fmt]
     cols = [str(c) for c in raw.columns]
     n = len(raw)
@@ -389,7 +229,7 @@ def normalise_tickets(
     if missing:
         g = missing[0]
         wanted = " or ".join(repr(c) for c in spec["columns"].get(g) or [g])
-        raise KenolibError(
+        raise KenolibValueError(
             f"{source}: missing required column {wanted} (for {g}) in the {fmt} format; "
             f"columns found: {', '.join(cols) or '(none)'}"
         )
@@ -406,8 +246,8 @@ def normalise_tickets(
         out[g] = dates
         if bad:
             warnings.append(
-                f"{source}: {bad} of {n} values in column {found[g]!r} are not dates "
-                f"(e.g. {', '.join(repr(e) for e in examples)}); kept as missing"
+                f"{source}: {bad} of {n} values in column {found[g]!r} are not dates in "
+                f"1677-2262 (e.g. {', '.join(repr(e[:40]) for e in examples)}); kept as missing"
             )
     out["product"] = (
         _clean_label(raw[found["product"]])
@@ -485,24 +325,46 @@ def _identical(normalised: pd.Series, original: pd.Series) -> bool:
     return bool(pc.all(pc.equal(a, b)).as_py())
 
 
-def load_tickets(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
+def load_tickets(
+    path: str | os.PathLike[str],
+    fmt: str = "auto",
+    quarantine: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
     """Load a ticket export (.csv/.xlsx/.parquet) of format ``fmt`` (or detected with ``auto``).
 
     One row per input row, in order; generic columns first, then the original columns.
+    A CSV row with the wrong number of fields is an error naming its line, unless
+    ``quarantine`` names a file: then such rows are written there (line, fields expected and
+    found, raw text), counted in a warning, and the other rows loaded.
     """
-    p = Path(path)
+    p = require_path(path, "path", "load_tickets")
+    require_type(fmt, str, "fmt", "load_tickets")
     warnings: list[str] = []
-    raw = read_table(p, warnings)
+    bad = BadRows() if quarantine is not None else None
+    if quarantine is not None:
+        check_output_path(quarantine, (p,))
+    raw = read_table(p, warnings, bad)
     cols = [str(c) for c in raw.columns]
     if fmt == "auto":
-        detected = detect_format(cols)
-        if detected is None:
-            raise KenolibError(
-                f"{p}: cannot tell which helpdesk wrote this file from its header "
-                f"({', '.join(cols[:12])}{', ...' if len(cols) > 12 else ''}); "
-                f"give --format {'|'.join(FORMATS)}"
-            )
-        fmt = detected
+        fmt = _detected(cols, p)
     if len(raw) == 0:
         warnings.append(f"{p}: the export has a header but no tickets")
-    return normalise_tickets(raw, fmt, str(p), warnings)
+    df = normalise_tickets(raw, fmt, str(p), warnings)
+    if bad is not None:
+        df.attrs["quarantined"] = len(bad)
+        if len(bad):
+            written = write_frame(bad.frame(), quarantine, (p,))
+            df.attrs["warnings"].append(f"{p}: {len(bad):,} malformed row(s) written to {written}")
+    return df
+
+
+def _detected(cols: list[str], p: Path) -> str:
+    detected = detect_format(cols)
+    if detected is None:
+        shown = escape_control(", ".join(c[:60] for c in cols[:12]))
+        raise KenolibError(
+            f"{p}: cannot tell which helpdesk wrote this file from its header "
+            f"({shown}{', ...' if len(cols) > 12 else ''}); "
+            f"give --format {'|'.join(FORMATS)}"
+        )
+    return detected

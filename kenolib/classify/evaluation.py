@@ -16,7 +16,7 @@ import pandas as pd
 from kenolib.classify.calibration import fit_bins, load_calibration
 from kenolib.classify.judge import crossref
 from kenolib.errors import KenolibError
-from kenolib.schemas import VERDICTS
+from kenolib.schemas import VERDICTS, check_evaluate_args
 from kenolib.taxonomy import UNMAPPED, Taxonomy
 
 #: Columns a labelled set must have (besides the ticket input's own).
@@ -75,6 +75,7 @@ def evaluate(
     labelled: pd.DataFrame, clauses: pd.DataFrame, taxonomy: Taxonomy | None = None
 ) -> Evaluation:
     """Run crossref on labelled tickets and compare with ``expected_*`` columns."""
+    check_evaluate_args(labelled, clauses)
     missing = [c for c in REQUIRED_LABELLED if c not in labelled.columns]
     if missing:
         raise KenolibError(

@@ -25,8 +25,7 @@ from kenolib.classify.model import TopicModel, load_model
 from kenolib.classify.signals import Signals, build_signals
 from kenolib.classify.text import as_text
 from kenolib.classify.verdicts import VerdictTable, verdict_table
-from kenolib.errors import KenolibError
-from kenolib.schemas import CROSSREF_COLUMNS, CROSSREF_EXTRA_COLUMNS
+from kenolib.schemas import CROSSREF_COLUMNS, CROSSREF_EXTRA_COLUMNS, check_crossref_args
 from kenolib.taxonomy import Taxonomy, load_taxonomy
 
 #: Rows judged per batch (bounds memory; the progress bar advances per batch).
@@ -315,14 +314,7 @@ def crossref(
     is called with the number of rows done after each batch. ``judge`` replaces the compiled
     judge of ``clauses`` (e.g. with another model, for cross-validation).
     """
-    if not isinstance(tickets, pd.DataFrame):
-        raise KenolibError(f"tickets: expected a pandas DataFrame, got {type(tickets).__name__}")
-    missing = [c for c in ("ticket_id", "subject") if c not in tickets.columns]
-    if missing:
-        raise KenolibError(
-            f"tickets: missing column(s) {', '.join(missing)}; "
-            f"columns found: {', '.join(map(str, tickets.columns))}"
-        )
+    check_crossref_args(tickets, clauses)
     j = judge or compile_judge(clauses, taxonomy)
     res, evidence = _judge_frame(tickets, j, progress)
     judged = result_frame(res, evidence, j)
