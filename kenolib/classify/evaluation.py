@@ -19,8 +19,8 @@ from kenolib.errors import KenolibError
 from kenolib.schemas import VERDICTS, check_evaluate_args
 from kenolib.taxonomy import UNMAPPED, Taxonomy
 
-#: Columns a labelled set must have (besides the ticket input's own).
-REQUIRED_LABELLED = ("ticket_id", "subject", "expected_verdict")
+#: Verdicts in the order tables show them.
+VERDICT_ORDER = ["supported", "not_supported", "silent"]
 
 
 @dataclass
@@ -71,51 +71,15 @@ def _blank(s: pd.Series) -> pd.Series:
     return s.astype("string").fillna("").str.strip()
 
 
-def evaluate(
-    labelled: pd.DataFrame, clauses: pd.DataFrame, taxonomy: Taxonomy | None = None
-) -> Evaluation:
-    """Run crossref on labelled tickets and compare with ``expected_*`` columns."""
-    check_evaluate_args(labelled, clauses)
-    missing = [c for c in REQUIRED_LABELLED if c not in labelled.columns]
-    if missing:
-        raise KenolibError(
-            f"labelled tickets: missing column(s) {', '.join(missing)}; "
-            f"columns found: {', '.join(map(str, labelled.columns))}"
-        )
-    x = crossref(labelled, clauses, taxonomy)
-    exp_v = _blank(labelled["expected_verdict"]).str.lower().reset_index(drop=True)
-    bad = sorted(set(exp_v) - VERDICTS)
-    if bad:
-        raise KenolibError(
-            f"labelled tickets: expected_verdict has value(s) {bad}; use {sorted(VERDICTS)}"
-        )
-    has_topic = "expected_topic" in labelled.columns
-    exp_t = (
-        _blank(labelled["expected_topic"]).reset_index(drop=True)
-        if has_topic
-        else x["topic"].astype(str)
-    )
-    pv = x["verdict"].astype(str)
-    pt = x["topic"].astype(str)
-    ok_v = pv == exp_v
-    ok_t = pt == exp_t
-    n = len(x)
-    clause_acc = product_acc = clause_exact = None
-    ok_c = pd.Series(True, index=x.index)
-    if "expected_clause_id" in labelled.columns:
-        exp_c = _blank(labelled["expected_clause_id"]).reset_index(drop=True)
-        pred_c = _blank(x["clause_id"])
-        exact = pred_c == exp_c
-        clause_exact = float(exact.mean()) if n else 0.0
-        ok_c = exact | equivalent_clauses(pred_c, exp_c, clauses)
-        clause_acc = float(ok_c.mean()) if n else 0.0
-    ok_p = pd.Series(True, index=x.index)
-    if "expected_product" in labelled.columns:
-        exp_p = _blank(labelled["expected_product"]).reset_index(drop=True)
-        ok_p = x["product"].astype(str) == exp_p
-        product_acc = float(ok_p.mean()) if n else 0.0
+def _expected(labelled: pd.DataFrame, col: str) -> pd.Series | None:
+    """A labelled column, blank-stripped and positional, or None when the set lacks it."""
+    return _blank(labelled[col]).reset_index(drop=True) if col in labelled.columns else None
+
+
+def _per_class(pv: pd.Series, exp_v: pd.Series) -> pd.DataFrame:
+    """Precision, recall and F1 per verdict."""
     rows = []
-    for v in ("supported", "not_supported", "silent"):
+    for v in VERDICT_ORDER:
         tp = int(((pv == v) & (exp_v == v)).sum())
         pred = int((pv == v).sum())
         sup = int((exp_v == v).sum())
@@ -123,54 +87,71 @@ def evaluate(
         rec = tp / sup if sup else float("nan")
         f1 = 2 * prec * rec / (prec + rec) if pred and sup and (prec + rec) else float("nan")
         rows.append(
-            {
-                "verdict": v,
-                "precision": prec,
-                "recall": rec,
-                "f1": f1,
-                "support": sup,
-                "predicted": pred,
-            }
+            {"verdict": v, "precision": prec, "recall": rec, "f1": f1, "support": sup}
+            | {"predicted": pred}
         )
-    per_class = pd.DataFrame(rows)
-    order = ["supported", "not_supported", "silent"]
-    confusion = (
-        pd.crosstab(exp_v.rename("expected"), pv.rename("predicted"))
-        .reindex(index=order, columns=order)
-        .fillna(0)
-        .astype("int64")
-    )
-    wrong = ~(ok_v & ok_t & ok_c)
+    return pd.DataFrame(rows)
+
+
+def _mistakes(
+    x: pd.DataFrame, labelled: pd.DataFrame, wrong: pd.Series, expected: dict[str, pd.Series]
+) -> pd.DataFrame:
+    """The wrongly judged tickets with what was expected of them."""
     cols = ["ticket_id", "product", "topic", "verdict", "clause_id", "confidence", "decided_by"]
-    cols += ["evidence"]
-    mistakes = x.loc[wrong, cols].copy()
-    mistakes.insert(1, "subject", labelled["subject"].reset_index(drop=True)[wrong].to_numpy())
-    mistakes["expected_verdict"] = exp_v[wrong]
-    mistakes["expected_topic"] = exp_t[wrong]
-    if "expected_clause_id" in labelled.columns:
-        mistakes["expected_clause_id"] = _blank(labelled["expected_clause_id"]).reset_index(
-            drop=True
-        )[wrong]
-    if "expected_product" in labelled.columns:
-        mistakes["expected_product"] = _blank(labelled["expected_product"]).reset_index(drop=True)[
-            wrong
-        ]
+    out = x.loc[wrong, [*cols, "evidence"]].copy()
+    out.insert(1, "subject", labelled["subject"].reset_index(drop=True)[wrong].to_numpy())
+    for name, values in expected.items():
+        out[f"expected_{name}"] = values[wrong]
+    return out.reset_index(drop=True)
+
+
+def evaluate(
+    labelled: pd.DataFrame, clauses: pd.DataFrame, taxonomy: Taxonomy | None = None
+) -> Evaluation:
+    """Run crossref on labelled tickets and compare with ``expected_*`` columns."""
+    check_evaluate_args(labelled, clauses)
+    x = crossref(labelled, clauses, taxonomy)
+    exp_v = _blank(labelled["expected_verdict"]).str.lower().reset_index(drop=True)
+    bad = sorted(set(exp_v) - VERDICTS)
+    if bad:
+        raise KenolibError(
+            f"labelled tickets: expected_verdict has value(s) {bad}; use {sorted(VERDICTS)}"
+        )
+    exp_t, exp_c, exp_p = (
+        _expected(labelled, f"expected_{k}") for k in ("topic", "clause_id", "product")
+    )
+    n = len(x)
+    pv = x["verdict"].astype(str)
+    ok_v = pv == exp_v
+    ok_t = x["topic"].astype(str) == (exp_t if exp_t is not None else x["topic"].astype(str))
+    ok_c = pd.Series(True, index=x.index)
+    clause_exact = None
+    if exp_c is not None:
+        pred_c = _blank(x["clause_id"])
+        clause_exact = float((pred_c == exp_c).mean()) if n else 0.0
+        ok_c = (pred_c == exp_c) | equivalent_clauses(pred_c, exp_c, clauses)
+    ok_p = x["product"].astype(str) == exp_p if exp_p is not None else None
+    expected = {"verdict": exp_v, "topic": exp_t, "clause_id": exp_c, "product": exp_p}
+    expected = {k: v for k, v in expected.items() if v is not None}
     x["_correct"] = (ok_v & ok_c).to_numpy()
     cal = pd.DataFrame({"confidence": x["confidence"], "correct": ok_v & ok_c})
-    calibration = (
-        cal.groupby("confidence")["correct"].agg(tickets="size", accuracy="mean").reset_index()
-    )
+    mean = lambda s: float(s.mean()) if n else 0.0  # noqa: E731
     return Evaluation(
         n=n,
-        verdict_accuracy=float(ok_v.mean()) if n else 0.0,
-        topic_accuracy=(float(ok_t.mean()) if n else 0.0) if has_topic else None,
-        clause_accuracy=clause_acc,
-        product_accuracy=product_acc,
+        verdict_accuracy=mean(ok_v),
+        topic_accuracy=mean(ok_t) if exp_t is not None else None,
+        clause_accuracy=mean(ok_c) if exp_c is not None else None,
+        product_accuracy=mean(ok_p) if ok_p is not None else None,
         clause_exact_accuracy=clause_exact,
-        per_class=per_class,
-        confusion=confusion,
-        mistakes=mistakes.reset_index(drop=True),
-        calibration=calibration,
+        per_class=_per_class(pv, exp_v),
+        confusion=pd.crosstab(exp_v.rename("expected"), pv.rename("predicted"))
+        .reindex(index=VERDICT_ORDER, columns=VERDICT_ORDER)
+        .fillna(0)
+        .astype("int64"),
+        mistakes=_mistakes(x, labelled, ~(ok_v & ok_t & ok_c), expected),
+        calibration=cal.groupby("confidence")["correct"]
+        .agg(tickets="size", accuracy="mean")
+        .reset_index(),
         frame=x,
     )
 
@@ -200,7 +181,7 @@ def format_evaluation(ev: Evaluation, source: str = "", mistakes: int = 15) -> s
         for r in ev.mistakes.head(mistakes).itertuples():
             lines.append(
                 f"  {r.ticket_id}: {str(r.subject)[:60]!r} -> {r.product}/{r.topic}/{r.verdict}"
-                f" {r.clause_id or '-'}; expected {r.expected_topic}/{r.expected_verdict}"
+                f" {r.clause_id or '-'}; expected {getattr(r, 'expected_topic', '-')}/{r.expected_verdict}"
                 f" {getattr(r, 'expected_clause_id', '') or '-'} ({r.decided_by}) [{r.evidence}]"
             )
     return "\n".join(lines)
