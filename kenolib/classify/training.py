@@ -22,11 +22,15 @@ from sklearn.linear_model import LogisticRegression
 from kenolib import config
 from kenolib.classify import judge as judge_module
 from kenolib.classify import spec as spec_module
-from kenolib.classify.calibration import CALIBRATION_FILE, review_threshold, write_calibration
+from kenolib.classify.calibration import (
+    CALIBRATION_FILE,
+    fit_bins,
+    review_threshold,
+    write_calibration,
+)
 from kenolib.classify.evaluation import (
     equivalent_clauses,
     evaluate,
-    fit_calibration,
     fit_decider_caps,
 )
 from kenolib.classify.judge import Judge, compile_judge, crossref
@@ -34,6 +38,7 @@ from kenolib.classify.model import TopicModel, choose_terms, save_model
 from kenolib.classify.text import as_text, classification_text
 from kenolib.errors import KenolibError
 from kenolib.policy import parse_policy
+from kenolib.taxonomy import UNMAPPED
 from kenolib.tickets import load_tickets
 
 #: The labelled sets the model learns from (relative to the project root).
@@ -184,51 +189,68 @@ def calibrate(
     out: str | Path | None = None,
     target: float = 0.9,
 ) -> tuple[pd.DataFrame, float, Path]:
-    """Fit the confidence table and the ``needs_review`` threshold.
+    """Fit the confidence table, the per-step caps and the ``needs_review`` threshold.
 
-    The bins and the per-step caps come from the calibration set alone (never tuned on). The
-    threshold is the lowest confidence above which ``target`` of the verdicts were right, over
-    the calibration set and the real questions of the training sets judged out of fold (each
-    fold by a model fitted without it): real questions are harder than hand-written ones at the
-    same margin, and the flag is meant for them.
+    Fitted on the calibration set (hand-written, never tuned on) pooled with the real questions
+    of the training sets judged out of fold (each fold by a model fitted without it): real
+    questions are harder than hand-written ones at the same margin, and a confidence fitted on
+    hand-written tickets alone overstated them. The threshold is the lowest confidence above which
+    ``target`` of the pooled verdicts were right.
     """
     clauses = parse_policy().clauses
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        labelled = load_tickets(path)
-    table, unmapped = fit_calibration(labelled, clauses)
-    caps = fit_decider_caps(evaluate(labelled, clauses).frame)
+    pooled = calibration_frame(clauses, path)
+    table, unmapped, caps = fit_confidence(pooled)
     target_file = out or CALIBRATION_FILE
+    source = f"{_rel(path)} + real questions of the training sets, out of fold"
     extra = {"decider_caps": caps}
-    written = write_calibration(
-        table, unmapped, target_file, _rel(path), len(labelled), None, extra
-    )
+    write_calibration(table, unmapped, target_file, source, len(pooled), None, extra)
     reset_caches()
-    x = evaluate(labelled, clauses).frame  # confidences from the table just written
-    conf, right = _out_of_fold_real(clauses)
-    conf = np.concatenate([x["confidence"].to_numpy(), conf])
-    right = np.concatenate([x["_correct"].to_numpy(dtype=bool), right])
-    below = review_threshold(conf, right, target)
+    pooled = calibration_frame(clauses, path)  # confidences from the table just written
+    below = review_threshold(pooled["confidence"].to_numpy(), pooled["_correct"].to_numpy(), target)
     written = write_calibration(
-        table, unmapped, target_file, _rel(path), len(labelled), review_below=below, extra=extra
+        table, unmapped, target_file, source, len(pooled), review_below=below, extra=extra
     )
     reset_caches()
     return table, below, written
 
 
-def _out_of_fold_real(clauses: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(confidence, verdict and clause right) of the training sets' real questions, out of fold."""
+def fit_confidence(pooled: pd.DataFrame) -> tuple[pd.DataFrame, float, dict[str, float]]:
+    """(margin bins, unmapped confidence, per-step caps) from a judged and scored frame."""
+    mapped = (pooled["topic"] != UNMAPPED).to_numpy()
+    correct = pooled["_correct"].to_numpy(dtype=bool)
+    table = fit_bins(pooled["topic_margin"].to_numpy(dtype=np.float64)[mapped], correct[mapped])
+    n_un = int((~mapped).sum())
+    unmapped = round((int(correct[~mapped].sum()) + 1) / (n_un + 2), 3) if n_un else 0.3
+    unmapped = min(unmapped, float(table["accuracy"].min()))
+    return table, unmapped, fit_decider_caps(pooled)
+
+
+CALIBRATION_COLUMNS = ["topic", "topic_margin", "decided_by", "confidence", "_correct"]
+
+
+def calibration_frame(clauses: pd.DataFrame, path: str | Path = CALIBRATION_SET) -> pd.DataFrame:
+    """The calibration set judged and scored, with the training sets' real questions out of fold."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        labelled = load_tickets(path)
+    cal = evaluate(labelled, clauses).frame[CALIBRATION_COLUMNS]
+    return pd.concat([cal, _out_of_fold_real(clauses)], ignore_index=True)
+
+
+def _out_of_fold_real(clauses: pd.DataFrame) -> pd.DataFrame:
+    """The training sets' real questions judged out of fold, scored (verdict and clause right)."""
     lab = load_training()
     real = lab["_set"].astype(str).str.startswith("real").to_numpy()
     if not real.any():
-        return np.zeros(0), np.zeros(0, dtype=bool)
+        return pd.DataFrame(columns=CALIBRATION_COLUMNS)
     x = cross_validate(lab, clauses, only=pd.Series(real)).reset_index(drop=True)
     sub = lab[real].reset_index(drop=True)
     ok_v = x["verdict"].astype(str).to_numpy() == sub["expected_verdict"].astype(str).to_numpy()
     exp_c = sub["expected_clause_id"].fillna("").astype(str)
     got_c = x["clause_id"].astype(str)
     ok_c = ((got_c == exp_c) | equivalent_clauses(got_c, exp_c, clauses)).to_numpy()
-    return x["confidence"].to_numpy(), ok_v & ok_c
+    x["_correct"] = ok_v & ok_c
+    return x[CALIBRATION_COLUMNS]
 
 
 def reset_caches() -> None:
