@@ -81,6 +81,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         progress=True,
         on_warning=lambda w: _warn([w]),
+        labels=args.labels,
     )
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
@@ -327,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--baseline", default=None, help="an older policy: adds a Policy changes sheet and section"
     )
+    labels_arg(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("diff", help="write what changed between two versions of a policy")
