@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kenolib import __version__, config
@@ -255,6 +255,40 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _labels_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--labels",
+        nargs="?",
+        const=str(config.LABELS_DIR),
+        default=None,
+        metavar="DIR",
+        help=f"use the analyst's labels store (alone: {config.LABELS_DIR})",
+    )
+
+
+def _review_parsers(sub, format_arg: Callable, policy_arg: Callable) -> None:
+    """The review loop's sub-commands: ``review`` and ``learn``."""
+    p = sub.add_parser("review", help="write a review workbook: judged tickets worth checking")
+    p.add_argument("tickets", help="ticket export (.csv, .xlsx or .parquet)")
+    format_arg(p)
+    policy_arg(p)
+    _labels_arg(p)
+    p.add_argument("--out", required=True, help="the review workbook (.xlsx)")
+    p.add_argument("--n", type=int, default=200, help="tickets in the sample (default 200)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the sample")
+    p.set_defaults(func=cmd_review)
+
+    p = sub.add_parser("learn", help="add a filled review workbook to the labels store")
+    p.add_argument("workbook", help="the review workbook, filled in")
+    policy_arg(p)
+    p.add_argument(
+        "--labels",
+        default=str(config.LABELS_DIR),
+        help=f"labels directory (default {config.LABELS_DIR})",
+    )
+    p.set_defaults(func=cmd_learn)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per CONTRACTS command."""
     from kenolib.tickets import load_helpdesks
@@ -280,16 +314,6 @@ def build_parser() -> argparse.ArgumentParser:
             "--policy",
             default=None,
             help="policy file: .txt, .md, .html/.htm or .docx (default: the embedded policy)",
-        )
-
-    def labels_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--labels",
-            nargs="?",
-            const=str(config.LABELS_DIR),
-            default=None,
-            metavar="DIR",
-            help=f"use the analyst's labels store (alone: {config.LABELS_DIR})",
         )
 
     p = sub.add_parser("clauses", help="write the clause table (.csv, .xlsx or .parquet)")
@@ -328,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--baseline", default=None, help="an older policy: adds a Policy changes sheet and section"
     )
-    labels_arg(p)
+    _labels_arg(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("diff", help="write what changed between two versions of a policy")
@@ -346,29 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tickets", help="ticket export (.csv, .xlsx or .parquet)")
     format_arg(p)
     policy_arg(p)
-    labels_arg(p)
+    _labels_arg(p)
     p.add_argument("--out", required=True, help="output file; the extension picks the format")
     p.set_defaults(func=cmd_crossref)
 
-    p = sub.add_parser("review", help="write a review workbook: judged tickets worth checking")
-    p.add_argument("tickets", help="ticket export (.csv, .xlsx or .parquet)")
-    format_arg(p)
-    policy_arg(p)
-    labels_arg(p)
-    p.add_argument("--out", required=True, help="the review workbook (.xlsx)")
-    p.add_argument("--n", type=int, default=200, help="tickets in the sample (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the sample")
-    p.set_defaults(func=cmd_review)
-
-    p = sub.add_parser("learn", help="add a filled review workbook to the labels store")
-    p.add_argument("workbook", help="the review workbook, filled in")
-    policy_arg(p)
-    p.add_argument(
-        "--labels",
-        default=str(config.LABELS_DIR),
-        help=f"labels directory (default {config.LABELS_DIR})",
-    )
-    p.set_defaults(func=cmd_learn)
+    _review_parsers(sub, format_arg, policy_arg)
 
     p = sub.add_parser("synth", help="write a reproducible synthetic ticket history")
     p.add_argument("--n", type=int, required=True, help="number of tickets")

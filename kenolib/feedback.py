@@ -91,6 +91,8 @@ def crossref_with_labels(
 ) -> pd.DataFrame:
     """``crossref`` with the labels directory's model, then its labels applied (``label_stale``
     flags labels whose clause changed since they were made)."""
+    if not L.labels_dir(directory).is_dir():
+        raise KenolibError(f"{directory}: no labels directory; run `kenolib learn` first")
     judge = labelled_judge(parsed, directory, taxonomy)
     xref = crossref(tickets, parsed.clauses, taxonomy, progress, judge=judge)
     store = L.read_labels(directory)

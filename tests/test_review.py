@@ -243,3 +243,10 @@ def test_sample_parts_and_proportional_strata():
     assert review.select_sample(xref, 200, seed=3).equals(s)
     with pytest.raises(KenolibError):
         review.select_sample(xref, 0)
+
+
+def test_labels_directory_must_exist(history, tmp_path, capsys):
+    out = tmp_path / "x.csv"
+    assert main(["crossref", history, "--labels", str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert "run `kenolib learn` first" in capsys.readouterr().err
+    assert not out.exists()

@@ -288,7 +288,7 @@ def apply_labels(
     for it, and is flagged ``label_stale`` and ``needs_review``. Adds the ``label_stale`` column.
     """
     cur = current_labels(labels)
-    out = xref.copy(deep=False)
+    out = xref.drop(columns=["label_stale"], errors="ignore").copy(deep=False)
     at = list(out.columns).index("topic_margin") + 1 if "topic_margin" in out else len(out.columns)
     out.insert(at, "label_stale", False)
     if cur.empty or out.empty:
