@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kenolib import __version__, config
@@ -81,6 +81,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         progress=True,
         on_warning=lambda w: _warn([w]),
+        labels=args.labels,
     )
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
@@ -154,7 +155,12 @@ def cmd_crossref(args: argparse.Namespace) -> int:
         n_columns=len(tickets.columns),
     )
     with _progress_bar(len(tickets), "classifying") as bar:
-        xref = crossref(tickets, parsed.clauses, progress=bar.update)
+        if args.labels is not None:
+            from kenolib.feedback import crossref_with_labels
+
+            xref = crossref_with_labels(tickets, parsed, args.labels, progress=bar.update)
+        else:
+            xref = crossref(tickets, parsed.clauses, progress=bar.update)
     out = write_frame(xref, args.out, inputs=(args.tickets, args.policy), sheet_name="Crossref")
     counts = xref["verdict"].value_counts()
     print(
@@ -163,6 +169,46 @@ def cmd_crossref(args: argparse.Namespace) -> int:
         f"{int(counts.get('silent', 0))} silent"
     )
     print(f"wrote {out}")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from kenolib.feedback import write_review
+    from kenolib.files import check_output_path
+    from kenolib.tickets import load_tickets
+
+    check_output_path(args.out, (args.tickets, args.policy), suffixes=(".xlsx",))
+    parsed = _parsed(args.policy)
+    tickets = load_tickets(args.tickets, fmt=args.format)
+    _warn(tickets.attrs.get("warnings", []))
+    rows = write_review(tickets, parsed, args.out, args.n, args.seed, args.labels, (args.tickets,))
+    parts = rows["sample_part"].value_counts()
+    print(
+        f"{len(rows)} tickets to review ({', '.join(f'{int(v)} {k}' for k, v in parts.items())}); "
+        f"wrote {args.out}; fill it in, then run `kenolib learn {args.out}`"
+    )
+    return 0
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    from kenolib.classify.labels import format_accuracy
+    from kenolib.feedback import learn
+
+    res = learn(args.workbook, args.labels, _parsed(args.policy))
+    c = res.counts
+    print(
+        f"{res.reviewed} reviewed tickets ({res.corrected} corrected): {c['added']} added, "
+        f"{c['replaced']} replaced, {c['unchanged']} already in the store; wrote {res.store}"
+    )
+    if res.model is not None:
+        print(f"retrained the model with the labels: {res.model}")
+    if res.accuracy is not None:
+        print(format_accuracy(res.accuracy))
+        for product, f in res.accuracy["per_product"].items():
+            print(
+                f"  {product}: {100 * f['accuracy']:.0f} % of {f['tickets']} "
+                f"({100 * f['low']:.0f}–{100 * f['high']:.0f} %)"
+            )
     return 0
 
 
@@ -213,6 +259,40 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"needs_review below confidence {below} ({100 * args.target:.0f} % precision above)")
     print(f"wrote {out}")
     return 0
+
+
+def _labels_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--labels",
+        nargs="?",
+        const=str(config.LABELS_DIR),
+        default=None,
+        metavar="DIR",
+        help=f"use the analyst's labels store (alone: {config.LABELS_DIR})",
+    )
+
+
+def _review_parsers(sub, format_arg: Callable, policy_arg: Callable) -> None:
+    """The review loop's sub-commands: ``review`` and ``learn``."""
+    p = sub.add_parser("review", help="write a review workbook: judged tickets worth checking")
+    p.add_argument("tickets", help="ticket export (.csv, .xlsx or .parquet)")
+    format_arg(p)
+    policy_arg(p)
+    _labels_arg(p)
+    p.add_argument("--out", required=True, help="the review workbook (.xlsx)")
+    p.add_argument("--n", type=int, default=200, help="tickets in the sample (default 200)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the sample")
+    p.set_defaults(func=cmd_review)
+
+    p = sub.add_parser("learn", help="add a filled review workbook to the labels store")
+    p.add_argument("workbook", help="the review workbook, filled in")
+    policy_arg(p)
+    p.add_argument(
+        "--labels",
+        default=str(config.LABELS_DIR),
+        help=f"labels directory (default {config.LABELS_DIR})",
+    )
+    p.set_defaults(func=cmd_learn)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -278,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--baseline", default=None, help="an older policy: adds a Policy changes sheet and section"
     )
+    _labels_arg(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("diff", help="write what changed between two versions of a policy")
@@ -295,11 +376,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tickets", help="ticket export (.csv, .xlsx or .parquet)")
     format_arg(p)
     policy_arg(p)
+    _labels_arg(p)
     p.add_argument("--out", required=True, help="output file; the extension picks the format")
     p.add_argument(
         "--quarantine", default=None, help="file for malformed CSV rows, set aside and counted"
     )
     p.set_defaults(func=cmd_crossref)
+
+    _review_parsers(sub, format_arg, policy_arg)
 
     p = sub.add_parser("synth", help="write a reproducible synthetic ticket history")
     p.add_argument("--n", type=int, required=True, help="number of tickets")

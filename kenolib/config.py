@@ -12,6 +12,8 @@ PROJECT_DIR = PACKAGE_DIR.parent
 RAW_DIR = PROJECT_DIR / "data" / "raw"
 PROCESSED_DIR = PROJECT_DIR / "data" / "processed"
 REPORTS_DIR = PROJECT_DIR / "reports"
+#: The analyst's labels store (``kenolib learn``; ``--labels DIR`` on review, learn, crossref).
+LABELS_DIR = PROJECT_DIR / "data" / "labels"
 
 #: The embedded Kenotronix policy (a link to data/raw/ in a checkout, a copy in a wheel).
 DEFAULT_POLICY = PACKAGE_DATA / "kenotronix_support_policy.txt"

@@ -22,6 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from kenolib import __version__, config, schemas
+from kenolib.classify.labels import format_accuracy, load_accuracy
 from kenolib.errors import KenolibError
 from kenolib.export import EXCEL_MAX_ROWS, WorkbookStats, load_theme, write_report_workbook
 from kenolib.files import atomic_path, check_output_path
@@ -56,6 +57,8 @@ class ReportData:
     out_of_scope_hours: float | None = None
     out_of_scope_estimate: pd.DataFrame | None = None  # aggregates.out_of_scope_estimate
     needs_review: int = 0  # tickets whose verdict is below the review threshold
+    #: The verdict accuracy an analyst measured (``kenolib learn``: ``accuracy.json``).
+    checked_accuracy: dict[str, Any] | None = None
     hourly_rate: float | None = None
     policy_changes: pd.DataFrame | None = None
     parameters: dict[str, str] = field(default_factory=dict)
@@ -154,6 +157,8 @@ def key_figures(data: ReportData, stats: WorkbookStats | None = None) -> pd.Data
                     )
     else:
         rows.append(("Tickets analysed", "none (policy only)"))
+    if data.checked_accuracy is not None:
+        rows.append(("Verdicts checked by an analyst", format_accuracy(data.checked_accuracy)))
     if stats is not None:
         rows.append(
             (
@@ -453,12 +458,14 @@ def write_reports(
     max_rows: int = EXCEL_MAX_ROWS,
     use_tickets: bool = True,
     on_warning: Callable[[str], None] | None = None,
+    labels: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """Parse the policy, cross-reference the tickets and write the workbook and the HTML page.
 
     ``tickets`` defaults to the bundled sample history; ``use_tickets=False`` gives a
     policy-only report. Warnings (parser, ticket loader) go to ``on_warning``. Returns the
-    paths written: the workbook and the HTML page.
+    paths written: the workbook and the HTML page. ``labels`` (a labels directory) adds the
+    verdict accuracy an analyst measured to the key figures.
     """
     from kenolib.policy import parse_policy
 
@@ -488,8 +495,11 @@ def write_reports(
         use_tickets = False
     if use_tickets:
         steps.set_postfix_str("cross-referencing tickets")
-        add_tickets(data, parsed, tickets, fmt, hourly_rate, progress=show)
+        add_tickets(data, parsed, tickets, fmt, hourly_rate, progress=show, labels=labels)
     steps.update(1)
+    if labels is not None:
+        data.checked_accuracy = load_accuracy(labels)
+        data.parameters["labels"] = str(labels)
     for w in data.warnings if on_warning else ():
         on_warning(w)
     steps.set_postfix_str("writing the reports")
@@ -517,16 +527,22 @@ def add_tickets(
     fmt: str,
     hourly_rate: float | None,
     progress: bool = False,
+    labels: str | os.PathLike[str] | None = None,
 ) -> ReportData:
-    """Load and cross-reference a ticket history and add its frames to ``data``."""
+    """Load and cross-reference a ticket history (with the analyst's ``labels`` directory when
+    given) and add its frames to ``data``."""
     from kenolib.classify import crossref
+    from kenolib.feedback import crossref_with_labels
     from kenolib.tickets import load_tickets
 
     source = tickets if tickets is not None else config.SAMPLE_TICKETS
     df = load_tickets(source, fmt=fmt)
     data.warnings += list(df.attrs.get("warnings", []))
     with tqdm(total=len(df), desc="cross-reference", unit="ticket", disable=not progress) as bar:
-        xref = crossref(df, parsed.clauses, progress=bar.update)
+        if labels is not None:
+            xref = crossref_with_labels(df, parsed, labels, progress=bar.update)
+        else:
+            xref = crossref(df, parsed.clauses, progress=bar.update)
     del df
     return add_crossref(data, xref, str(source), hourly_rate)
 

@@ -155,3 +155,44 @@ show(review.head(200), paging=True)
 px.histogram(
     review, y="topic", color="verdict", title="Low-confidence tickets by topic"
 ).update_yaxes(categoryorder="total ascending")
+
+# %% [markdown]
+# ## Review and correct
+#
+# An analyst checks a sample of verdicts in Excel and feeds the corrections back
+# (`kenolib review` → fill in → `kenolib learn` → `kenolib crossref --labels`). Here the loop runs
+# on the tickets above in a temporary folder: write the review workbook, fill in five rows
+# through openpyxl as an analyst would (rows left blank mean "the verdict was right"), learn,
+# and judge again with the labels.
+
+# %%
+import tempfile
+from pathlib import Path
+
+import openpyxl
+
+from kenolib import feedback, review
+from kenolib.classify.labels import format_accuracy
+
+work = Path(tempfile.mkdtemp(prefix="kenolib-review-"))
+rows = feedback.write_review(tickets, parsed, work / "review.xlsx", n=60, seed=1)
+print(rows["sample_part"].value_counts().to_dict())
+
+wb = openpyxl.load_workbook(work / "review.xlsx")
+ws = wb[review.SHEET]
+header = [c.value for c in ws[1]]
+col = {name: header.index(name) + 1 for name in header}
+for r in range(2, 7):  # the analyst corrects five rows: the verdict becomes "silent"
+    ws.cell(r, col["correct_verdict"]).value = "silent"
+    ws.cell(r, col["note"]).value = "no clause covers this"
+    ws.cell(r, col["reviewer"]).value = "notebook"
+wb.save(work / "review_filled.xlsx")
+
+learned = feedback.learn(work / "review_filled.xlsx", work / "labels", parsed)
+print(learned.counts, f"{learned.corrected} corrected")
+print(format_accuracy(learned.accuracy))
+
+# %%
+again = feedback.crossref_with_labels(tickets, parsed, work / "labels")
+print(f"decided_by == analyst: {int((again['decided_by'] == 'analyst').sum())} tickets")
+pd.crosstab(again["decided_by"] == "analyst", again["verdict"])
