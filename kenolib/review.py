@@ -17,7 +17,6 @@ lists), *How to fill in*, and two hidden sheets: the allowed values and the revi
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from kenolib import __version__
 from kenolib.errors import KenolibError
 from kenolib.export import clean_cell_text
+from kenolib.safeio import check_regular_file, check_zip_archive
 from kenolib.schemas import VERDICTS
 
 SHEET = "Review"
@@ -291,20 +291,6 @@ class FilledReview:
     source: str
 
 
-def _check_zip(path: Path) -> None:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            total = sum(i.file_size for i in zf.infolist())
-    except (zipfile.BadZipFile, OSError):
-        raise KenolibError(
-            f"{path}: not an .xlsx workbook; give the file `kenolib review` wrote"
-        ) from None
-    if total > MAX_UNPACKED_BYTES:
-        raise KenolibError(
-            f"{path}: the workbook unpacks to {total:,} bytes; not a review workbook"
-        )
-
-
 def _cell_text(v: object) -> str:
     if v is None:
         return ""
@@ -316,9 +302,9 @@ def _cell_text(v: object) -> str:
 def read_review_workbook(path: str | os.PathLike[str]) -> FilledReview:
     """Read the Review sheet (read-only, cached values only) and the review's provenance."""
     p = Path(path)
-    if not p.is_file():
-        raise KenolibError(f"{p}: no such file; give the workbook `kenolib review` wrote")
-    _check_zip(p)
+    check_regular_file(p, "review workbook")
+    # members inflated in chunks and counted: a lying declared size or a bomb is refused
+    check_zip_archive(p, required=("xl/workbook.xml",), max_bytes=MAX_UNPACKED_BYTES)
     try:
         wb = load_workbook(p, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on a damaged file  # noqa: BLE001
