@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kenolib import config
+from kenolib import datafiles as df_
 from kenolib.errors import KenolibError, KenolibValueError
-from kenolib.files import read_yaml
 from kenolib.schemas import TICKET_COLUMNS, require_type
 
 #: First day of the default history; it spans ``DEFAULT_DAYS`` days (about two and a half years).
@@ -27,13 +27,56 @@ DEFAULT_DAYS = 913
 MAX_TICKETS = 20_000_000
 
 
+_INTENT_SCHEMA: df_.Schema = {
+    "id": (df_.text, None),
+    "topic": (df_.text, None),
+    "products": (df_.str_list, None),
+    "weight": (df_.number, 1),
+    "minutes": (df_.number, None),
+    "subjects": (df_.str_list, None),
+    "bodies": (df_.str_list, None),
+}
+#: ``synth_vocabulary.yaml``: products, phrasings and noise of the synthetic history.
+VOCABULARY_SCHEMA: df_.Schema = {
+    "products": (
+        df_.mapping_of(
+            df_.record(
+                {
+                    "weight": (df_.number, None),
+                    "labels": (df_.str_list, []),
+                    "mentions": (df_.str_list, []),
+                }
+            ),
+            "product -> weight, labels, mentions",
+        ),
+        None,
+    ),
+    "label_noise": (
+        df_.record(
+            {
+                "blank": (df_.number, 0),
+                "other": (df_.number, 0),
+                "other_labels": (df_.str_list, []),
+            }
+        ),
+        {},
+    ),
+    "greetings": (df_.str_list, None),
+    "closings": (df_.str_list, None),
+    "names": (df_.str_list, []),
+    "signatures": (df_.str_list, None),
+    "companies": (df_.str_list, []),
+    "fillers": (df_.str_list, []),
+    "typos": (df_.mapping_of(df_.text, "word -> misspelling"), {}),
+    "intents": (df_.list_of(df_.record(_INTENT_SCHEMA)), None),
+}
+
+
 @functools.lru_cache(maxsize=4)
 def load_vocabulary(path: str | None = None) -> dict[str, Any]:
     """The synthetic-ticket vocabulary (``kenolib/data/synth_vocabulary.yaml``)."""
     p = Path(path) if path else config.SYNTH_VOCABULARY_FILE
-    data = read_yaml(p, "synthetic vocabulary")
-    if not isinstance(data, dict):
-        raise KenolibError(f"{p}: expected a mapping of vocabulary sections")
+    data = df_.load(p, VOCABULARY_SCHEMA, "synthetic vocabulary")
     for key in ("products", "intents", "greetings", "closings", "signatures"):
         if not data.get(key):
             raise KenolibError(f"{p}: missing section {key!r}")

@@ -28,8 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kenolib import config
+from kenolib import datafiles as df_
 from kenolib.errors import KenolibError, KenolibValueError, escape_control
-from kenolib.files import check_output_path, read_yaml, write_frame
+from kenolib.files import check_output_path, write_frame
 from kenolib.readers import BadRows, read_table
 from kenolib.schemas import (
     TICKET_COLUMNS,
@@ -67,12 +68,27 @@ _ENTITIES = {
 }
 
 
+#: One helpdesk's column map in ``helpdesks.yaml``.
+HELPDESK_SCHEMA: df_.Schema = {
+    "signature": (df_.str_list, []),
+    "required": (df_.str_list, []),
+    "columns": (df_.mapping_of(df_.str_list, "generic column -> candidate headers"), None),
+    "repeated": (df_.mapping_of(df_.text, "generic column -> repeated header"), {}),
+    "dates": (df_.str_list, []),
+    "null_dates": (df_.str_list, []),
+    "minutes": (df_.text, "minutes"),
+    "html_body": (df_.one_of(df_.boolean, df_.text), False),
+}
+HELPDESKS_SCHEMA: df_.Schema = {
+    "formats": (df_.mapping_of(df_.record(HELPDESK_SCHEMA), "format -> column map"), None)
+}
+
+
 @functools.lru_cache(maxsize=4)
 def load_helpdesks(path: str | None = None) -> dict[str, dict[str, Any]]:
     """The helpdesk column maps (``kenolib/data/helpdesks.yaml``), by format name."""
     p = Path(path) if path else config.HELPDESKS_FILE
-    data = read_yaml(p, "helpdesk column maps")
-    formats = data.get("formats") if isinstance(data, dict) else None
+    formats = df_.load(p, HELPDESKS_SCHEMA, "helpdesk column maps")["formats"]
     if not isinstance(formats, dict) or not formats:
         raise KenolibError(f"{p}: expected a mapping with a 'formats' section")
     return formats
