@@ -146,10 +146,10 @@ def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     book = ElementTree.fromstring(zf.read("xl/workbook.xml"))
     rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
     target = {r.get("Id"): r.get("Target") for r in rels.findall("p:Relationship", ns)}
-    out = {}
+    out: dict[str, str] = {}
     for sheet in book.findall("m:sheets/m:sheet", ns):
-        t = target[sheet.get(f"{{{ns['r']}}}id")]
-        out[sheet.get("name")] = t.lstrip("/") if t.startswith("/") else f"xl/{t}"
+        t = str(target[sheet.get(f"{{{ns['r']}}}id")])
+        out[str(sheet.get("name"))] = t.lstrip("/") if t.startswith("/") else f"xl/{t}"
     return out
 
 

@@ -186,8 +186,8 @@ def write_reports(
     data = build_report_data(parsed, xref, source, changes, hourly_rate, params, tuple(warnings))
     del xref
     steps.update(1)
-    for w in data.warnings if on_warning else ():
-        on_warning(w)
+    for w in data.warnings if on_warning is not None else ():
+        on_warning(w)  # type: ignore[misc]
     steps.set_postfix_str("writing the reports")
     written, _ = write_report_files(
         data, out_dir, max_rows=max_rows, progress=show, inputs=(policy, tickets, baseline)

@@ -99,8 +99,9 @@ def readable_figures(figures: pd.DataFrame) -> pd.DataFrame:
     return figures.assign(value=values)
 
 
-def figures(data: ReportData, theme: Mapping[str, Any]) -> list[dict[str, str]]:
+def figures(data: ReportData, look: Mapping[str, Any]) -> list[dict[str, str]]:
     """The page's figures: name, note and HTML fragment, in order."""
+    theme = dict(look)
     out = [
         (
             "Coverage",
