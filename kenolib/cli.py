@@ -10,8 +10,22 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from kenolib import __version__, config
+from kenolib.classify import crossref, evaluate, format_evaluation
+from kenolib.classify.labels import format_accuracy
+from kenolib.classify.training import CALIBRATION_SET, TRAINING_SETS, calibrate, train
+from kenolib.coverage import coverage_matrix, policy_findings
+from kenolib.diff import change_counts, diff_policies
 from kenolib.errors import KenolibError, escape_control
+from kenolib.feedback import crossref_with_labels, learn, write_review
+from kenolib.files import check_fits_excel, check_output_path, write_frame
+from kenolib.impact import verdict_impact
+from kenolib.policy import format_outline, parse_policy
+from kenolib.report import write_reports
+from kenolib.synth import synth_tickets
+from kenolib.tickets import load_helpdesks, load_tickets
 
 
 def _warn(messages: Sequence[str]) -> None:
@@ -21,9 +35,6 @@ def _warn(messages: Sequence[str]) -> None:
 
 def _parsed(policy: str | None, out: str | None = None):
     """Parse the policy (after checking ``out`` so a bad output path fails before any work)."""
-    from kenolib.files import check_output_path
-    from kenolib.policy import parse_policy
-
     if out is not None:
         check_output_path(out, (policy,))
     parsed = parse_policy(policy)
@@ -33,9 +44,6 @@ def _parsed(policy: str | None, out: str | None = None):
 
 def _policy_table(args: argparse.Namespace, what: str) -> int:
     """Write one table derived from the policy: ``clauses``, ``coverage`` or ``findings``."""
-    from kenolib.coverage import coverage_matrix, policy_findings
-    from kenolib.files import write_frame
-
     parsed = _parsed(args.policy, args.out)
     frame = {
         "clauses": lambda c: c,
@@ -61,14 +69,11 @@ def cmd_findings(args: argparse.Namespace) -> int:
 
 def cmd_outline(args: argparse.Namespace) -> int:
     """Print the structure found in the policy (products, labels, item counts, warnings)."""
-    from kenolib.policy import format_outline, parse_policy
-
     print(format_outline(parse_policy(args.policy)))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from kenolib.report import write_reports
 
     if args.format != "auto" and args.tickets is None:
         raise KenolibError("--format needs --tickets T (the ticket export it describes)")
@@ -88,8 +93,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from kenolib.diff import change_counts, diff_policies
-    from kenolib.files import check_output_path, write_frame
 
     inputs = (args.old, args.new, args.tickets)
     if args.format != "auto" and args.tickets is None:
@@ -107,9 +110,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
     impact_line = None
     if args.tickets is not None:
-        from kenolib.diff import verdict_impact
-        from kenolib.tickets import load_tickets
-
         tickets = load_tickets(args.tickets, fmt=args.format)
         impact = verdict_impact(tickets, old, new)
         moved = impact["direction"].value_counts()
@@ -132,15 +132,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def _progress_bar(total: int, desc: str):
     """A tqdm bar on a terminal only (stderr), else a no-op."""
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, desc=desc, unit="tickets", disable=not sys.stderr.isatty())
 
 
 def cmd_crossref(args: argparse.Namespace) -> int:
-    from kenolib.classify import crossref
-    from kenolib.files import check_fits_excel, check_output_path, write_frame
-    from kenolib.tickets import load_tickets
 
     check_output_path(args.out, (args.tickets, args.policy))
     if args.quarantine and Path(args.quarantine).resolve() == Path(args.out).resolve():
@@ -156,8 +151,6 @@ def cmd_crossref(args: argparse.Namespace) -> int:
     )
     with _progress_bar(len(tickets), "classifying") as bar:
         if args.labels is not None:
-            from kenolib.feedback import crossref_with_labels
-
             xref = crossref_with_labels(tickets, parsed, args.labels, progress=bar.update)
         else:
             xref = crossref(tickets, parsed.clauses, progress=bar.update)
@@ -173,9 +166,6 @@ def cmd_crossref(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from kenolib.feedback import write_review
-    from kenolib.files import check_output_path
-    from kenolib.tickets import load_tickets
 
     check_output_path(args.out, (args.tickets, args.policy), suffixes=(".xlsx",))
     parsed = _parsed(args.policy)
@@ -191,8 +181,6 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
-    from kenolib.classify.labels import format_accuracy
-    from kenolib.feedback import learn
 
     res = learn(args.workbook, args.labels, _parsed(args.policy))
     c = res.counts
@@ -213,8 +201,6 @@ def cmd_learn(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from kenolib.files import check_fits_excel, check_output_path, write_frame
-    from kenolib.synth import synth_tickets
 
     check_output_path(args.out)
     check_fits_excel(args.out, args.n)
@@ -225,8 +211,6 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from kenolib.classify import evaluate, format_evaluation
-    from kenolib.tickets import load_tickets
 
     parsed = _parsed(args.policy)
     labelled = load_tickets(args.labelled, fmt=args.format)
@@ -238,7 +222,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from kenolib.classify.training import TRAINING_SETS, train
 
     model, out, fig = train(args.labelled or TRAINING_SETS)
     print(
@@ -252,7 +235,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from kenolib.classify.training import CALIBRATION_SET, calibrate
 
     table, below, out = calibrate(args.labelled or CALIBRATION_SET, target=args.target)
     print(table.to_string(index=False))
@@ -297,31 +279,38 @@ def _review_parsers(sub, format_arg: Callable, policy_arg: Callable) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per CONTRACTS command."""
-    from kenolib.tickets import load_helpdesks
-
     parser = argparse.ArgumentParser(
         prog="kenolib",
         description="Kenotronix support policy as data: clauses, coverage, tickets and reports.",
     )
     parser.add_argument("--version", action="version", version=f"kenolib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _policy_commands(sub)
+    _ticket_commands(sub)
+    _model_commands(sub)
+    return parser
 
-    def format_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--format",
-            default="auto",
-            choices=["auto", *load_helpdesks()],
-            help="ticket export format: auto (from the header), or one of "
-            + ", ".join(load_helpdesks()),
-        )
 
-    def policy_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--policy",
-            default=None,
-            help="policy file: .txt, .md, .html/.htm or .docx (default: the embedded policy)",
-        )
+def format_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", *load_helpdesks()],
+        help="ticket export format: auto (from the header), or one of "
+        + ", ".join(load_helpdesks()),
+    )
 
+
+def policy_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--policy",
+        default=None,
+        help="policy file: .txt, .md, .html/.htm or .docx (default: the embedded policy)",
+    )
+
+
+def _policy_commands(sub) -> None:
+    """clauses, coverage, findings, outline, report, diff."""
     p = sub.add_parser("clauses", help="write the clause table (.csv, .xlsx or .parquet)")
     policy_arg(p)
     p.add_argument("--out", required=True, help="output file; the extension picks the format")
@@ -372,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--impact-out", default=None, help="file for the per-ticket impact table")
     p.set_defaults(func=cmd_diff)
 
+
+def _ticket_commands(sub) -> None:
+    """crossref, synth, evaluate."""
     p = sub.add_parser("crossref", help="judge every ticket against the policy, citing the clause")
     p.add_argument("tickets", help="ticket export (.csv, .xlsx or .parquet)")
     format_arg(p)
@@ -400,6 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mistakes", type=int, default=15, help="how many mistakes to list")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _model_commands(sub) -> None:
+    """train, calibrate: fit the classifier's learned parts on the labelled sets."""
     p = sub.add_parser("train", help="fit the classifier's learned component on labelled sets")
     p.add_argument("labelled", nargs="*", help="labelled sets (default: the project's own)")
     p.set_defaults(func=cmd_train)
@@ -408,7 +403,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("labelled", nargs="?", help="calibration set (default labelled_holdout.csv)")
     p.add_argument("--target", type=float, default=0.9, help="precision above the threshold")
     p.set_defaults(func=cmd_calibrate)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -99,7 +99,7 @@ def coverage_matrix(clauses: pd.DataFrame, taxonomy: Taxonomy | None = None) -> 
                     "topic_label": labels.get(topic, topic),
                     "qualifiers": quals,
                     "note_ids": notes.get((topic, product), ""),
-                    "inherited_clause_ids": ";".join(own["clause_id"]) if inherited else extra_ids,
+                    "inherited_clause_ids": ";".join(own["clause_id"]) if inherited else extra_ids,  # type: ignore[index]
                 }
             )
     return schemas.check_frame(pd.DataFrame(rows), schemas.COVERAGE_COLUMNS, "coverage")
@@ -129,16 +129,9 @@ def _compatible(q1: str, q2: str) -> bool:
     return not q1 or not q2 or q1 == q2
 
 
-def policy_findings(clauses: pd.DataFrame, coverage: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Contradictions with the overview table, sibling-product gaps and silent cells.
-
-    Every finding cites the clause ids and source lines it rests on.
-    """
-    coverage = coverage if coverage is not None else coverage_matrix(clauses)
-    stated = clauses[clauses["status"].isin([SUPPORTED, NOT_SUPPORTED])]
+def _contradictions(clauses: pd.DataFrame, stated: pd.DataFrame) -> list[dict]:
+    """The overview table says one thing, a product section the opposite (same variant)."""
     found: list[dict] = []
-
-    # 1. The overview table says one thing, a product section the opposite (same variant).
     overview = stated[stated["product"] == OVERVIEW]
     sections = stated[stated["product"] != OVERVIEW]
     pairs = overview.merge(sections, on="topic", suffixes=("_o", "_p"))
@@ -162,8 +155,12 @@ def policy_findings(clauses: pd.DataFrame, coverage: pd.DataFrame | None = None)
                 "lines": _lines(clauses, ids),
             }
         )
+    return found
 
-    # 2. One product covers a topic, a sibling in the same family does not.
+
+def _sibling_gaps(clauses: pd.DataFrame, coverage: pd.DataFrame) -> list[dict]:
+    """One product covers a topic, a sibling in the same family does not."""
+    found: list[dict] = []
     families = product_families()
     cells = coverage.set_index(["topic", "product"])
     products = list(dict.fromkeys(coverage["product"]))
@@ -192,8 +189,12 @@ def policy_findings(clauses: pd.DataFrame, coverage: pd.DataFrame | None = None)
                     "lines": _lines(clauses, ids),
                 }
             )
+    return found
 
-    # 3. Nothing in the product's section nor in the overview table.
+
+def _silent_findings(coverage: pd.DataFrame) -> list[dict]:
+    """Nothing in the product's section nor in the overview table."""
+    found: list[dict] = []
     silent = coverage[(coverage["status"] == SILENT) & (coverage["product"] != OVERVIEW)]
     for r in silent.itertuples(index=False):
         found.append(
@@ -207,6 +208,21 @@ def policy_findings(clauses: pd.DataFrame, coverage: pd.DataFrame | None = None)
                 "lines": "",
             }
         )
+    return found
+
+
+def policy_findings(clauses: pd.DataFrame, coverage: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Contradictions with the overview table, sibling-product gaps and silent cells.
+
+    Every finding cites the clause ids and source lines it rests on.
+    """
+    coverage = coverage if coverage is not None else coverage_matrix(clauses)
+    stated = clauses[clauses["status"].isin([SUPPORTED, NOT_SUPPORTED])]
+    found: list[dict] = []
+
+    found += _contradictions(clauses, stated)
+    found += _sibling_gaps(clauses, coverage)
+    found += _silent_findings(coverage)
     df = pd.DataFrame(found, columns=[c for c in schemas.FINDING_COLUMNS if c != "finding_id"])
     df.insert(0, "finding_id", [f"F{i:03d}" for i in range(1, len(df) + 1)])
     return schemas.check_frame(df, schemas.FINDING_COLUMNS, "findings")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ import pandas as pd
 from kenolib import schemas
 from kenolib.errors import KenolibError, KenolibTypeError
 from kenolib.policy import SUPPORTED, ParsedPolicy, parse_policy
-from kenolib.taxonomy import Taxonomy, heading_key, load_products, normalise
+from kenolib.taxonomy import heading_key, load_products, normalise
 
 ADDED, REMOVED = "added", "removed"
 STATUS_CHANGED, TEXT_CHANGED = "status_changed", "text_changed"
@@ -56,7 +56,7 @@ TIERS = (
     "fuzzy_topic",
 )
 
-PolicyLike = ParsedPolicy | pd.DataFrame | str | os.PathLike[str]
+PolicyLike: TypeAlias = ParsedPolicy | pd.DataFrame | str | os.PathLike[str]
 
 _REQUIRED = ["clause_id", "product", "status", "heading", "topic", "text"]
 
@@ -84,7 +84,7 @@ def as_clauses(policy: PolicyLike, name: str = "policy") -> pd.DataFrame:
 def _lines(start: object, end: object) -> str:
     if pd.isna(start):
         return ""
-    s, e = int(start), int(end) if not pd.isna(end) else int(start)
+    s, e = int(start), int(end) if not pd.isna(end) else int(start)  # type: ignore[call-overload]
     return f"{s}" if s == e else f"{s}-{e}"
 
 
@@ -123,6 +123,17 @@ def _fuzzy_tier(o: dict, n: dict, sim: float, threshold: float, loose: float) ->
     if o["status"] == n["status"] and sim >= loose:
         return 6
     return None
+
+
+def _change_kind(o: pd.Series, n: pd.Series) -> str:
+    """What changed between two matched clauses (status first, then text, then heading)."""
+    if o["status"] != n["status"]:
+        return STATUS_CHANGED
+    if o["_tkey"] != n["_tkey"]:
+        return TEXT_CHANGED
+    if o["_hkey"] != n["_hkey"]:
+        return HEADING_CHANGED
+    return UNCHANGED
 
 
 def match_clauses(
@@ -187,15 +198,7 @@ def match_clauses(
     rows = []
     for oi, (ni, tier, sim) in o_used.items():
         o, n = o_df.loc[oi], n_df.loc[ni]
-        if o["status"] != n["status"]:
-            change = STATUS_CHANGED
-        elif o["_tkey"] != n["_tkey"]:
-            change = TEXT_CHANGED
-        elif o["_hkey"] != n["_hkey"]:
-            change = HEADING_CHANGED
-        else:
-            change = UNCHANGED
-        rows.append(_row(change, o, n, TIERS[tier], round(sim, 3)))
+        rows.append(_row(_change_kind(o, n), o, n, TIERS[tier], round(sim, 3)))
     rows += [_row(REMOVED, o, None, "", np.nan) for i, o in o_df.iterrows() if i not in o_used]
     rows += [_row(ADDED, None, n, "", np.nan) for i, n in n_df.iterrows() if i not in n_used]
     out = pd.DataFrame(rows, columns=[*schemas.DIFF_COLUMNS, "_old_line", "_new_line"])
@@ -331,23 +334,6 @@ def impact_from_crossrefs(
     return schemas.check_frame(out.reset_index(drop=True), schemas.IMPACT_COLUMNS, "impact")
 
 
-def verdict_impact(
-    tickets: pd.DataFrame,
-    old_clauses: PolicyLike,
-    new_clauses: PolicyLike,
-    taxonomy: Taxonomy | None = None,
-) -> pd.DataFrame:
-    """Cross-reference ``tickets`` under both policies; the tickets whose verdict or clause changes."""
-    schemas.require_frame(tickets, "tickets", "verdict_impact", ["ticket_id", "subject"])
-    from kenolib.classify import crossref
-
-    old_c, new_c = as_clauses(old_clauses, "old policy"), as_clauses(new_clauses, "new policy")
-    ids = clause_map(match_clauses(old_c, new_c))
-    return impact_from_crossrefs(
-        crossref(tickets, old_c, taxonomy), crossref(tickets, new_c, taxonomy), ids
-    )
-
-
 def history_months(tickets: pd.DataFrame, column: str = "created_at") -> int:
     """Calendar months spanned by a ticket history, first to last inclusive (0 if no dates)."""
     schemas.require_frame(tickets, "tickets", "history_months")
@@ -429,24 +415,6 @@ def impact_headline(impact: pd.DataFrame, months: int | None = None) -> pd.DataF
     return schemas.check_frame(
         out.reset_index(drop=True), schemas.IMPACT_HEADLINE_COLUMNS, "impact headline"
     )
-
-
-def policy_changes_section(
-    old: PolicyLike,
-    new: PolicyLike,
-    tickets: pd.DataFrame | None = None,
-    taxonomy: Taxonomy | None = None,
-) -> dict[str, pd.DataFrame]:
-    """The frames of a *Policy changes* report section: ``diff`` and, given tickets, ``impact``,
-    ``impact_summary`` and ``impact_headline``."""
-    old_c, new_c = as_clauses(old, "old policy"), as_clauses(new, "new policy")
-    frames = {"diff": diff_policies(old_c, new_c)}
-    if tickets is not None:
-        impact = verdict_impact(tickets, old_c, new_c, taxonomy)
-        frames["impact"] = impact
-        frames["impact_summary"] = impact_summary(impact)
-        frames["impact_headline"] = impact_headline(impact, history_months(tickets) or None)
-    return frames
 
 
 def impact_figure(summary: pd.DataFrame, title: str | None = None) -> Any:

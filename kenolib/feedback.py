@@ -200,7 +200,11 @@ def keep_policy(parsed: ParsedPolicy, directory: str | os.PathLike[str]) -> Path
     version can be compared clause by clause."""
     path = L.labels_dir(directory) / L.POLICIES_DIR / f"{parsed.sha256}.txt"
     if not path.exists():
-        atomic_write(path, lambda tmp: tmp.write_text(parsed.text, encoding="utf-8"))
+
+        def writer(tmp: Path) -> None:
+            tmp.write_text(parsed.text, encoding="utf-8")
+
+        atomic_write(path, writer)
     return path
 
 

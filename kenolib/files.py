@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,22 +22,18 @@ from kenolib.safeio import (
     utf16_to_utf8,
 )
 from kenolib.schemas import require_frame, require_path, require_type
+from kenolib.xlsx import (
+    EXCEL_MAX_COLUMNS,
+    EXCEL_MAX_ROWS,
+    FORMULA_RE,
+    neutralise_formula,
+    write_simple_xlsx,
+)
 
 #: Leading characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 WRITABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
-
-#: Excel's limit on the rows of one sheet (the header row included).
-EXCEL_MAX_ROWS = 1_048_576
-#: Excel's limit on the columns of one sheet (XFD).
-EXCEL_MAX_COLUMNS = 16_384
-#: A cell whose text starts with one of these, after any spaces (a spreadsheet skips leading
-#: spaces, no-break spaces included), runs as a formula; full-width forms too (OWASP, CWE-1236).
-_RISKY = "=+\\-@\uff1d\uff0b\uff0d\uff20"
-_SPACES = " \t\n\r\f\v\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
-#: Literal characters, not escapes, so that Python's re and pyarrow's RE2 read it alike.
-FORMULA_RE = re.compile(f"^[{_SPACES}]*[{_RISKY}]|^[\t\r\n]")
 
 
 @dataclass
@@ -103,13 +98,6 @@ def read_yaml(path: str | os.PathLike[str], what: str) -> Any:
         return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
     except (OSError, yaml.YAMLError) as exc:
         raise KenolibError(f"{path}: cannot read the {what}: {exc}") from None
-
-
-def neutralise_formula(value: object) -> object:
-    """Prefix a text value that a spreadsheet would run as a formula with an apostrophe."""
-    if isinstance(value, str) and FORMULA_RE.match(value):
-        return "'" + value
-    return value
 
 
 def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -261,6 +249,5 @@ def write_frame(
         return atomic_write(
             p, lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8", quoting=csv.QUOTE_ALL)
         )
-    from kenolib.export import write_simple_xlsx  # xlsx: text cells are typed as strings
-
+    # xlsx: text cells are typed as strings (kenolib.xlsx)
     return atomic_write(p, lambda tmp: write_simple_xlsx(flat, tmp, sheet_name=sheet_name))

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kenolib import config
+from kenolib import datafiles as df_
 from kenolib.errors import KenolibError
-from kenolib.files import read_yaml
 from kenolib.taxonomy import heading_key, normalise
 
 SUPPORTED, NOT_SUPPORTED = "supported", "not_supported"
@@ -66,6 +66,10 @@ def _label_key(text: str) -> str:
     return re.sub(r"[\s:.]+$", "", key).strip()
 
 
+#: ``policy_labels.yaml``: every key a list of label wordings or table marks.
+LABELS_SCHEMA: df_.Schema = {key: (df_.anything, []) for key in _LABEL_KEYS}
+
+
 def load_labels(path: str | Path | None = None) -> Labels:
     """Load and validate ``policy_labels.yaml`` (unknown keys are refused, naming the key)."""
     return _load_labels_cached(str(Path(path) if path else LABELS_FILE))
@@ -73,14 +77,7 @@ def load_labels(path: str | Path | None = None) -> Labels:
 
 @functools.lru_cache(maxsize=4)
 def _load_labels_cached(path: str) -> Labels:
-    data = read_yaml(path, "policy labels")
-    if not isinstance(data, dict):
-        raise KenolibError(f"{path}: expected a mapping with keys {', '.join(_LABEL_KEYS)}")
-    unknown = [str(k) for k in data if k not in _LABEL_KEYS]
-    if unknown:
-        raise KenolibError(
-            f"{path}: unknown key {unknown[0]!r}; use one of {', '.join(_LABEL_KEYS)}"
-        )
+    data = df_.load(path, LABELS_SCHEMA, "policy labels")
     lists: dict[str, list[str]] = {}
     for key in _LABEL_KEYS:
         values = data.get(key) or []

@@ -177,7 +177,7 @@ def _arrow_read(data: bytes, path: Path, warnings: list[str], bad: BadRows) -> p
         except pa.ArrowInvalid as exc:
             if "straddl" in str(exc) and block < len(data) and block < (1 << 30):
                 block *= 8  # a row longer than a block: read again with bigger blocks
-                bad.__init__()
+                bad.__init__()  # type: ignore[misc]
                 continue
             raise
 
@@ -230,7 +230,7 @@ def read_csv(path: Path, warnings: list[str], bad: BadRows | None = None) -> pd.
     if len(rows):
         _malformed(path, data, rows, bad, warnings)
     del data
-    return table.to_pandas(**_STRING_FRAME)
+    return table.to_pandas(**_STRING_FRAME)  # type: ignore[union-attr]
 
 
 def _unreadable(path: Path, exc: Exception) -> None:

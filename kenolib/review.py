@@ -30,9 +30,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from kenolib import __version__
 from kenolib.errors import KenolibError
-from kenolib.export import clean_cell_text
 from kenolib.safeio import check_regular_file, check_zip_archive
 from kenolib.schemas import VERDICTS
+from kenolib.xlsx import clean_cell_text
 
 SHEET = "Review"
 HELP_SHEET = "How to fill in"

@@ -101,7 +101,7 @@ def gunzip_bounded(data: bytes, source: str, max_bytes: int | None = None) -> by
             rest = view[consumed:]
             while not d.eof:
                 piece = d.decompress(rest, CHUNK)
-                rest = d.unconsumed_tail
+                rest = d.unconsumed_tail  # type: ignore[assignment]
                 produced += len(piece)
                 out.append(piece)
                 _check_ratio(source, produced, len(data) - len(rest), cap, hint)

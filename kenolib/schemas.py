@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from kenolib.errors import KenolibTypeError, KenolibValueError
+from kenolib.vocab import ClauseStatus, CoverageStatus, FindingKind, ImpactDirection, Verdict
 
 #: One row per source line of a policy (``kenolib.policy``).
 ELEMENT_COLUMNS = ["line", "kind", "product", "status", "clause_id", "text", "raw"]
@@ -126,9 +127,50 @@ REPORT_OUT_OF_SCOPE_COLUMNS = [
     "priority",
 ]
 
-CLAUSE_STATUSES = {"supported", "not_supported", "note"}
-CELL_STATUSES = {"supported", "not_supported", "conditional", "silent"}
-VERDICTS = {"supported", "not_supported", "silent"}
+CLAUSE_STATUSES = {str(v) for v in ClauseStatus}
+CELL_STATUSES = {str(v) for v in CoverageStatus}
+VERDICTS = {str(v) for v in Verdict}
+
+#: Allowed values per frame and column (pandera's ``isin`` checks, as data; see
+#: docs/contracts.md). ``check_values`` enforces them.
+FRAME_VALUES: dict[str, dict[str, set[str]]] = {
+    "clauses": {"status": CLAUSE_STATUSES},
+    "coverage": {"status": CELL_STATUSES},
+    "findings": {"kind": {str(v) for v in FindingKind}},
+    "crossref": {"verdict": VERDICTS},
+    "diff": {"change": {"added", "removed", "status_changed", "text_changed", "heading_changed"}},
+    "impact": {"direction": {str(v) for v in ImpactDirection}},
+}
+#: The kind of each typed column per frame: ``integer``, ``float``, ``bool``, ``datetime``.
+FRAME_DTYPES: dict[str, dict[str, str]] = {
+    "clauses": {"line_start": "integer", "line_end": "integer"},
+    "coverage": {"inherited": "bool"},
+    "crossref": {"confidence": "float", "needs_review": "bool"},
+    "generic tickets": {"created_at": "datetime", "agent_minutes": "float"},
+}
+_KIND_CHECKS = {
+    "integer": pd.api.types.is_integer_dtype,
+    "float": pd.api.types.is_numeric_dtype,
+    "bool": pd.api.types.is_bool_dtype,
+    "datetime": pd.api.types.is_datetime64_any_dtype,
+}
+
+
+def check_values(df: pd.DataFrame, frame: str) -> pd.DataFrame:
+    """Raise unless ``df``'s checked columns hold allowed values and kinds (``FRAME_VALUES``,
+    ``FRAME_DTYPES``); the error names the frame, the column and the first bad values."""
+    for col, allowed in FRAME_VALUES.get(frame, {}).items():
+        if col in df.columns:
+            bad = sorted(set(df[col].dropna().astype(str)) - allowed)
+            if bad:
+                raise KenolibValueError(
+                    f"{frame}: column {col!r} holds {', '.join(map(repr, bad[:5]))}; "
+                    f"allowed: {', '.join(sorted(allowed))}"
+                )
+    for col, kind in FRAME_DTYPES.get(frame, {}).items():
+        if col in df.columns and not _KIND_CHECKS[kind](df[col]):
+            raise KenolibTypeError(f"{frame}: column {col!r} is {df[col].dtype}, expected {kind}")
+    return df
 
 
 def check_frame(df: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kenolib import config
+from kenolib import datafiles as df_
 from kenolib.errors import KenolibError, KenolibValueError
-from kenolib.files import read_yaml
 from kenolib.schemas import TICKET_COLUMNS, require_type
 
 #: First day of the default history; it spans ``DEFAULT_DAYS`` days (about two and a half years).
@@ -27,13 +27,56 @@ DEFAULT_DAYS = 913
 MAX_TICKETS = 20_000_000
 
 
+_INTENT_SCHEMA: df_.Schema = {
+    "id": (df_.text, None),
+    "topic": (df_.text, None),
+    "products": (df_.str_list, None),
+    "weight": (df_.number, 1),
+    "minutes": (df_.number, None),
+    "subjects": (df_.str_list, None),
+    "bodies": (df_.str_list, None),
+}
+#: ``synth_vocabulary.yaml``: products, phrasings and noise of the synthetic history.
+VOCABULARY_SCHEMA: df_.Schema = {
+    "products": (
+        df_.mapping_of(
+            df_.record(
+                {
+                    "weight": (df_.number, None),
+                    "labels": (df_.str_list, []),
+                    "mentions": (df_.str_list, []),
+                }
+            ),
+            "product -> weight, labels, mentions",
+        ),
+        None,
+    ),
+    "label_noise": (
+        df_.record(
+            {
+                "blank": (df_.number, 0),
+                "other": (df_.number, 0),
+                "other_labels": (df_.str_list, []),
+            }
+        ),
+        {},
+    ),
+    "greetings": (df_.str_list, None),
+    "closings": (df_.str_list, None),
+    "names": (df_.str_list, []),
+    "signatures": (df_.str_list, None),
+    "companies": (df_.str_list, []),
+    "fillers": (df_.str_list, []),
+    "typos": (df_.mapping_of(df_.text, "word -> misspelling"), {}),
+    "intents": (df_.list_of(df_.record(_INTENT_SCHEMA)), None),
+}
+
+
 @functools.lru_cache(maxsize=4)
 def load_vocabulary(path: str | None = None) -> dict[str, Any]:
     """The synthetic-ticket vocabulary (``kenolib/data/synth_vocabulary.yaml``)."""
     p = Path(path) if path else config.SYNTH_VOCABULARY_FILE
-    data = read_yaml(p, "synthetic vocabulary")
-    if not isinstance(data, dict):
-        raise KenolibError(f"{p}: expected a mapping of vocabulary sections")
+    data = df_.load(p, VOCABULARY_SCHEMA, "synthetic vocabulary")
     for key in ("products", "intents", "greetings", "closings", "signatures"):
         if not data.get(key):
             raise KenolibError(f"{p}: missing section {key!r}")
@@ -85,29 +128,14 @@ def _mask_apply(arr: pa.Array, mask: np.ndarray, fn) -> pa.Array:
     return pc.replace_with_mask(arr, m, fn(arr.filter(m)))
 
 
-def synth_tickets(
+def _pick_intents(
+    rng: np.random.Generator,
+    intents: list[dict[str, Any]],
+    products: list[str],
+    prod: np.ndarray,
     n: int,
-    seed: int = 0,
-    start: str = DEFAULT_START,
-    days: int = DEFAULT_DAYS,
-    with_truth: bool = False,
-) -> pd.DataFrame:
-    """``n`` synthetic tickets in the generic format, identical for the same ``(n, seed)``.
-
-    With ``with_truth`` two more columns say what the generator meant: ``synth_intent`` and
-    ``synth_topic`` (useful for sanity checks; never an input to the classifier).
-    """
-    require_type(n, int, "n", "synth_tickets")
-    require_type(seed, int, "seed", "synth_tickets")
-    if not 0 <= n <= MAX_TICKETS:
-        raise KenolibValueError(f"--n must be between 0 and {MAX_TICKETS:,} (got {n:,})")
-    voc = load_vocabulary()
-    rng = np.random.default_rng(seed)
-    products = list(voc["products"])
-    pweights = np.array([float(voc["products"][p]["weight"]) for p in products])
-    prod = rng.choice(len(products), n, p=pweights / pweights.sum())
-
-    intents = voc["intents"]
+) -> np.ndarray:
+    """Each ticket's intent, weighted among the intents of its product."""
     intent = np.zeros(n, dtype=np.int64)
     for pi, pid in enumerate(products):
         rows = np.flatnonzero(prod == pi)
@@ -116,7 +144,19 @@ def synth_tickets(
             continue
         w = np.array([float(intents[i]["weight"]) for i in eligible])
         intent[rows] = np.asarray(eligible)[rng.choice(len(eligible), len(rows), p=w / w.sum())]
+    return intent
 
+
+def _texts(
+    rng: np.random.Generator,
+    voc: dict[str, Any],
+    intents: list[dict[str, Any]],
+    products: list[str],
+    prod: np.ndarray,
+    intent: np.ndarray,
+    n: int,
+) -> tuple[pa.Array, pa.Array]:
+    """Subjects and bodies: the intent's phrasing, greetings, signatures, quoted replies."""
     subject = _grouped_pick(rng, [it["subjects"] for it in intents], intent)
     flat_bodies, body_idx = _grouped_index(rng, [it["bodies"] for it in intents], intent)
     pre = [b.split("{mention}", 1)[0] for b in flat_bodies]
@@ -165,8 +205,13 @@ def synth_tickets(
         _keep(quoted, rng.random(n) < 0.12),
     ]
     body = pc.binary_join_element_wise(*parts, "\n\n", null_handling="skip")
+    return subject, body
 
-    # Sloppy writing: typos, lower-case and shouting on a share of tickets.
+
+def _sloppy(
+    rng: np.random.Generator, voc: dict[str, Any], subject: pa.Array, body: pa.Array, n: int
+) -> tuple[pa.Array, pa.Array]:
+    """Sloppy writing: typos, lower case and shouting on a share of tickets."""
     typos = voc.get("typos") or {}
 
     def typo(arr: pa.Array) -> pa.Array:
@@ -181,8 +226,13 @@ def synth_tickets(
     subject = _mask_apply(subject, u < 0.15, pc.utf8_lower)
     subject = _mask_apply(subject, (u >= 0.15) & (u < 0.18), pc.utf8_upper)
     body = _mask_apply(body, rng.random(n) < 0.08, pc.utf8_lower)
+    return subject, body
 
-    # Product labels: the product's own spellings, some blank, some unrelated departments.
+
+def _labels(
+    rng: np.random.Generator, voc: dict[str, Any], products: list[str], prod: np.ndarray, n: int
+) -> pa.Array:
+    """Product labels: the product's own spellings, some blank, some unrelated departments."""
     label = _grouped_pick(rng, [voc["products"][p]["labels"] for p in products], prod)
     noise = voc.get("label_noise") or {}
     r = rng.random(n)
@@ -192,6 +242,38 @@ def synth_tickets(
     other = (r >= blank_p) & (r < blank_p + other_p)
     if noise.get("other_labels"):
         label = _mask_apply(label, other, lambda a: _pick(rng, noise["other_labels"], len(a)))
+    return label
+
+
+def synth_tickets(
+    n: int,
+    seed: int = 0,
+    start: str = DEFAULT_START,
+    days: int = DEFAULT_DAYS,
+    with_truth: bool = False,
+) -> pd.DataFrame:
+    """``n`` synthetic tickets in the generic format, identical for the same ``(n, seed)``.
+
+    With ``with_truth`` two more columns say what the generator meant: ``synth_intent`` and
+    ``synth_topic`` (useful for sanity checks; never an input to the classifier).
+    """
+    require_type(n, int, "n", "synth_tickets")
+    require_type(seed, int, "seed", "synth_tickets")
+    if not 0 <= n <= MAX_TICKETS:
+        raise KenolibValueError(f"--n must be between 0 and {MAX_TICKETS:,} (got {n:,})")
+    voc = load_vocabulary()
+    rng = np.random.default_rng(seed)
+    products = list(voc["products"])
+    pweights = np.array([float(voc["products"][p]["weight"]) for p in products])
+    prod = rng.choice(len(products), n, p=pweights / pweights.sum())
+
+    intents = voc["intents"]
+    intent = _pick_intents(rng, intents, products, prod, n)
+
+    subject, body = _texts(rng, voc, intents, products, prod, intent, n)
+
+    subject, body = _sloppy(rng, voc, subject, body, n)
+    label = _labels(rng, voc, products, prod, n)
 
     # Dates: volume grows over time, business hours and weekdays busier.
     day = np.floor(days * np.sqrt(rng.random(n))).astype(np.int64)

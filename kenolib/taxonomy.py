@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from kenolib import config
+from kenolib import datafiles as df_
 from kenolib.errors import KenolibError
-from kenolib.files import read_yaml
 from kenolib.schemas import require_series, require_type
 
 UNMAPPED = "unmapped"
@@ -104,6 +104,34 @@ class Taxonomy:
         return [t.id for t in self.topics]
 
 
+#: ``taxonomy.yaml``: topics in file order (the first that matches a clause wins).
+QUALIFIER_SCHEMA: df_.Schema = {
+    "id": (df_.text, None),
+    "label": (df_.text, ""),
+    "patterns": (df_.str_list, []),
+}
+TOPIC_SCHEMA: df_.Schema = {
+    "id": (df_.text, None),
+    "label": (df_.text, None),
+    "description": (df_.text, None),
+    "synonyms": (df_.str_list, []),
+    "patterns": (df_.str_list, []),
+    "qualifiers": (df_.list_of(df_.record(QUALIFIER_SCHEMA)), []),
+    "default": (df_.text, ""),
+    "clause_topic": (df_.boolean, True),
+}
+TAXONOMY_SCHEMA: df_.Schema = {"topics": (df_.list_of(df_.record(TOPIC_SCHEMA)), None)}
+#: ``products.yaml``: canonical products in report order.
+PRODUCT_SCHEMA: df_.Schema = {
+    "id": (df_.text, None),
+    "label": (df_.text, ""),
+    "family": (df_.text, ""),
+    "headings": (df_.str_list, []),
+    "labels": (df_.str_list, []),
+}
+PRODUCTS_SCHEMA: df_.Schema = {"products": (df_.list_of(df_.record(PRODUCT_SCHEMA)), None)}
+
+
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     """Load and validate the topic taxonomy (default: the bundled ``taxonomy.yaml``)."""
     path = Path(path) if path else config.TAXONOMY_FILE
@@ -112,9 +140,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
 
 @functools.lru_cache(maxsize=8)
 def _load_taxonomy_cached(path: str) -> Taxonomy:
-    data = read_yaml(path, "taxonomy")
-    if not isinstance(data, dict) or not isinstance(data.get("topics"), list):
-        raise KenolibError(f"{path}: expected a mapping with a 'topics' list")
+    data = df_.load(path, TAXONOMY_SCHEMA, "taxonomy")
     topics: list[Topic] = []
     seen: set[str] = set()
     for i, raw in enumerate(data["topics"], 1):
@@ -220,9 +246,7 @@ def load_products(path: str | Path | None = None) -> tuple[Product, ...]:
 
 @functools.lru_cache(maxsize=8)
 def _load_products_cached(path: str) -> tuple[Product, ...]:
-    data = read_yaml(path, "product aliases")
-    if not isinstance(data, dict):
-        raise KenolibError(f"{path}: expected a mapping with a 'products' list")
+    data = df_.load(path, PRODUCTS_SCHEMA, "product aliases")
     out = []
     for raw in data.get("products", []):
         out.append(
@@ -237,6 +261,11 @@ def _load_products_cached(path: str) -> tuple[Product, ...]:
     if not out:
         raise KenolibError(f"{path}: no products defined")
     return tuple(out)
+
+
+def topic_order(taxonomy: Taxonomy | None = None) -> tuple[str, ...]:
+    """Topic ids in taxonomy order (the vocabulary's topic order: data, in ``taxonomy.yaml``)."""
+    return tuple((taxonomy or load_taxonomy()).topic_ids())
 
 
 def product_ids(products: tuple[Product, ...] | None = None) -> list[str]:

@@ -28,8 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kenolib import config
+from kenolib import datafiles as df_
 from kenolib.errors import KenolibError, KenolibValueError, escape_control
-from kenolib.files import check_output_path, read_yaml, write_frame
+from kenolib.files import check_output_path, write_frame
 from kenolib.readers import BadRows, read_table
 from kenolib.schemas import (
     TICKET_COLUMNS,
@@ -67,12 +68,27 @@ _ENTITIES = {
 }
 
 
+#: One helpdesk's column map in ``helpdesks.yaml``.
+HELPDESK_SCHEMA: df_.Schema = {
+    "signature": (df_.str_list, []),
+    "required": (df_.str_list, []),
+    "columns": (df_.mapping_of(df_.str_list, "generic column -> candidate headers"), None),
+    "repeated": (df_.mapping_of(df_.text, "generic column -> repeated header"), {}),
+    "dates": (df_.str_list, []),
+    "null_dates": (df_.str_list, []),
+    "minutes": (df_.text, "minutes"),
+    "html_body": (df_.one_of(df_.boolean, df_.text), False),
+}
+HELPDESKS_SCHEMA: df_.Schema = {
+    "formats": (df_.mapping_of(df_.record(HELPDESK_SCHEMA), "format -> column map"), None)
+}
+
+
 @functools.lru_cache(maxsize=4)
 def load_helpdesks(path: str | None = None) -> dict[str, dict[str, Any]]:
     """The helpdesk column maps (``kenolib/data/helpdesks.yaml``), by format name."""
     p = Path(path) if path else config.HELPDESKS_FILE
-    data = read_yaml(p, "helpdesk column maps")
-    formats = data.get("formats") if isinstance(data, dict) else None
+    formats = df_.load(p, HELPDESKS_SCHEMA, "helpdesk column maps")["formats"]
     if not isinstance(formats, dict) or not formats:
         raise KenolibError(f"{p}: expected a mapping with a 'formats' section")
     return formats
@@ -207,6 +223,58 @@ def unknown_labels(labels: pd.Series) -> pd.Series:
     return unknown.value_counts()
 
 
+def _dates(
+    raw: pd.DataFrame, column: str | None, spec: dict[str, Any], source: str, warnings: list[str]
+) -> pd.Series:
+    """A date column parsed with the format's date formats (NaT where missing or unparseable)."""
+    n = len(raw)
+    if column is None:
+        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    dates, bad, examples = parse_dates(
+        raw[column], list(spec.get("dates") or ["ISO8601"]), spec.get("null_dates") or []
+    )
+    if bad:
+        warnings.append(
+            f"{source}: {bad} of {n} values in column {column!r} are not dates in "
+            f"1677-2262 (e.g. {', '.join(repr(e[:40]) for e in examples)}); kept as missing"
+        )
+    return dates
+
+
+def _tags(
+    raw: pd.DataFrame, cols: list[str], found: dict[str, str | None], spec: dict[str, Any]
+) -> pd.Series:
+    """The tags column: repeated headers (``Labels``, ``Labels.1``, ...) joined, else one column."""
+    index = raw.index
+    repeated = (spec.get("repeated") or {}).get("tags")
+    if repeated:
+        tag_cols = [c for c in cols if re.fullmatch(re.escape(repeated) + r"(\.\d+)?", c)]
+        if tag_cols:
+            tags = _text(raw[tag_cols[0]]).str.strip()
+            for c in tag_cols[1:]:
+                t = _text(raw[c]).str.strip()
+                tags = tags.where(t == "", tags.where(tags == "", tags + ",") + t)
+            return tags
+        else:
+            return pd.Series("", index=index, dtype="string[pyarrow]")
+    elif found["tags"]:
+        return _text(raw[found["tags"]]).str.strip()
+    else:
+        return pd.Series("", index=index, dtype="string[pyarrow]")
+
+
+def _warn_unknown_labels(product: pd.Series, source: str, warnings: list[str]) -> None:
+    """Count the product labels that match no product in a warning."""
+    unknown = unknown_labels(product)
+    if len(unknown):
+        top = ", ".join(f"{k!r} ×{v}" for k, v in unknown.head(5).items())
+        warnings.append(
+            f"{source}: {int(unknown.sum())} tickets have a product label matching no product "
+            f"({top}{', ...' if len(unknown) > 5 else ''}); judged against the overview table "
+            "unless the text names a product"
+        )
+
+
 def normalise_tickets(
     raw: pd.DataFrame, fmt: str, source: str, warnings: list[str] | None = None
 ) -> pd.DataFrame:
@@ -237,18 +305,7 @@ def normalise_tickets(
     index = raw.index
     out["ticket_id"] = _text(raw[found["ticket_id"]]).str.strip()
     for g in ("created_at", "resolved_at"):
-        if found[g] is None:
-            out[g] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
-            continue
-        dates, bad, examples = parse_dates(
-            raw[found[g]], list(spec.get("dates") or ["ISO8601"]), spec.get("null_dates") or []
-        )
-        out[g] = dates
-        if bad:
-            warnings.append(
-                f"{source}: {bad} of {n} values in column {found[g]!r} are not dates in "
-                f"1677-2262 (e.g. {', '.join(repr(e[:40]) for e in examples)}); kept as missing"
-            )
+        out[g] = _dates(raw, found[g], spec, source, warnings)
     out["product"] = (
         _clean_label(raw[found["product"]])
         if found["product"]
@@ -277,29 +334,8 @@ def normalise_tickets(
         )
     else:
         out["agent_minutes"] = pd.Series(np.nan, index=index, dtype="float64")
-    repeated = (spec.get("repeated") or {}).get("tags")
-    if repeated:
-        tag_cols = [c for c in cols if re.fullmatch(re.escape(repeated) + r"(\.\d+)?", c)]
-        if tag_cols:
-            tags = _text(raw[tag_cols[0]]).str.strip()
-            for c in tag_cols[1:]:
-                t = _text(raw[c]).str.strip()
-                tags = tags.where(t == "", tags.where(tags == "", tags + ",") + t)
-            out["tags"] = tags
-        else:
-            out["tags"] = pd.Series("", index=index, dtype="string[pyarrow]")
-    elif found["tags"]:
-        out["tags"] = _text(raw[found["tags"]]).str.strip()
-    else:
-        out["tags"] = pd.Series("", index=index, dtype="string[pyarrow]")
-    unknown = unknown_labels(out["product"])
-    if len(unknown):
-        top = ", ".join(f"{k!r} ×{v}" for k, v in unknown.head(5).items())
-        warnings.append(
-            f"{source}: {int(unknown.sum())} tickets have a product label matching no product "
-            f"({top}{', ...' if len(unknown) > 5 else ''}); judged against the overview table "
-            "unless the text names a product"
-        )
+    out["tags"] = _tags(raw, cols, found, spec)
+    _warn_unknown_labels(out["product"], source, warnings)
     norm = pd.DataFrame({g: out[g] for g in TICKET_COLUMNS}, index=index)
     clashes = [c for c in cols if c in TICKET_COLUMNS]
     same = [c for c in clashes if _identical(norm[c], raw[c])]
@@ -353,7 +389,7 @@ def load_tickets(
     if bad is not None:
         df.attrs["quarantined"] = len(bad)
         if len(bad):
-            written = write_frame(bad.frame(), quarantine, (p,))
+            written = write_frame(bad.frame(), quarantine, (p,))  # type: ignore[arg-type]
             df.attrs["warnings"].append(f"{p}: {len(bad):,} malformed row(s) written to {written}")
     return df
 

@@ -49,8 +49,8 @@ from kenolib.diff import (  # noqa: E402
     impact_figure,
     impact_headline,
     impact_summary,
-    verdict_impact,
 )
+from kenolib.impact import verdict_impact  # noqa: E402
 from kenolib.policy import parse_policy  # noqa: E402
 from kenolib.tickets import load_tickets  # noqa: E402
 

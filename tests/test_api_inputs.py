@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from kenolib import coverage, crossref, diff, export, files, policy, report, synth, taxonomy
+from kenolib import coverage, crossref, diff, export, files, impact, policy, report, synth, taxonomy
 from kenolib import tickets as T
 from kenolib.errors import KenolibError, KenolibTypeError, KenolibValueError
 from kenolib.schemas import (
@@ -53,7 +53,7 @@ def _calls(clauses: pd.DataFrame, tmp: str) -> dict:
         "as_clauses": lambda a: diff.as_clauses(a),
         "diff_policies": lambda a: diff.diff_policies(a, clauses),
         "change_counts": lambda a: diff.change_counts(a),
-        "verdict_impact": lambda a: diff.verdict_impact(a, clauses, clauses),
+        "verdict_impact": lambda a: impact.verdict_impact(a, clauses, clauses),
         "impact_summary": lambda a: diff.impact_summary(a),
         "impact_headline": lambda a: diff.impact_headline(a),
         "history_months": lambda a: diff.history_months(a),

@@ -21,9 +21,9 @@ from kenolib.diff import (
     impact_headline,
     impact_summary,
     match_clauses,
-    verdict_impact,
 )
 from kenolib.errors import KenolibError
+from kenolib.impact import verdict_impact
 from kenolib.policy import parse_policy, parse_policy_text
 
 from .conftest import FIXTURES, SEED
@@ -503,7 +503,7 @@ def test_summaries_of_an_empty_impact_have_their_columns():
 
 
 def test_policy_changes_section_frames_for_the_report():
-    from kenolib.diff import policy_changes_section
+    from kenolib.impact import policy_changes_section
     from kenolib.tickets import load_tickets
 
     only_diff = policy_changes_section(SEED, POLICIES / "f_overview_flip.txt")

@@ -221,7 +221,7 @@ def test_ticket_workbook_neutralises_formulas_and_cleans_text(with_tickets):
     assert figures["Cells cut at 32,767 characters (marked …[truncated by kenolib])"] == 1
     assert figures["Cells with control characters removed"] == 1
     assert figures["Tickets analysed"] == 40
-    assert figures["Tickets out of scope (not supported)"] == len(data.out_of_scope)
+    assert figures["Tickets out of scope (not supported)"] == len(data.tickets.out_of_scope)
     about = table_frame(wb["About"], "tblAbout")
     assert {"pandas version", "openpyxl version", "kenolib version"} <= set(about["item"])
     # pandas reads the formula text back as text, not as a computed value
@@ -233,7 +233,7 @@ def test_ticket_workbook_neutralises_formulas_and_cleans_text(with_tickets):
 def test_detail_continues_on_numbered_sheets(with_tickets):
     (xlsx, _), stats, data = with_tickets
     wb = openpyxl.load_workbook(xlsx)
-    n = len(data.out_of_scope)
+    n = len(data.tickets.out_of_scope)
     per_sheet = 12 - HEADER_ROW
     parts = [t for t in wb.sheetnames if t.startswith("Out of scope")]
     assert len(parts) == -(-n // per_sheet) >= 2
@@ -245,7 +245,7 @@ def test_detail_continues_on_numbered_sheets(with_tickets):
         assert ws.max_row <= 12 and ws.freeze_panes == "A4"
         (table,) = ws.tables.values()
         ids += list(table_frame(ws, table.name)["ticket_id"])
-    assert ids == list(data.out_of_scope["ticket_id"])  # nothing lost, nothing repeated
+    assert ids == list(data.tickets.out_of_scope["ticket_id"])  # nothing lost, nothing repeated
     figures = dict(table_frame(wb["Summary"], "tblKeyFigures").itertuples(index=False, name=None))
     assert "Out of scope (2)" in figures["Detail sheets split at Excel's row limit"]
     names = [t for ws in wb for t in ws.tables]

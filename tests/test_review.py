@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -213,8 +214,9 @@ def test_wilson_interval_and_accuracy_in_the_report(tmp_path):
     line = L.format_accuracy(acc)
     assert line.startswith("Verdicts checked on 200 tickets: 91 % ± 4 %")
     L.write_accuracy(acc, tmp_path)
-    data = policy_report_data(parse_policy())
-    data.checked_accuracy = L.load_accuracy(tmp_path)
+    data = dataclasses.replace(
+        policy_report_data(parse_policy()), checked_accuracy=L.load_accuracy(tmp_path)
+    )
     figures = key_figures(data).set_index("figure")["value"]
     assert figures["Verdicts checked by an analyst"] == line
 

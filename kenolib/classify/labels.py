@@ -19,7 +19,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -377,7 +377,7 @@ def measured_accuracy(reviewed: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def format_accuracy(acc: dict[str, Any]) -> str:
+def format_accuracy(acc: Mapping[str, Any]) -> str:
     """ "Verdicts checked on 200 tickets: 91 % ± 4 % (95 % interval 87–94 %)"."""
     o = acc["overall"]
     if not o["tickets"]:

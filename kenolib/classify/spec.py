@@ -9,51 +9,26 @@ here and nowhere else: the rest of the package reads ``spec[key]`` without ``.ge
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kenolib import config
-from kenolib.errors import KenolibError
+from kenolib.datafiles import (
+    Check,
+    integer,
+    mapping_of,
+    nullable_list,
+    number,
+    str_list,
+    text,
+    validate,
+)
 from kenolib.files import read_yaml
 
-Check = Callable[[Any], str | None]  # returns an error text, or None when the value is fine
-
-
-def _str_list(v: Any) -> str | None:
-    if not isinstance(v, list) or not all(isinstance(x, str | int | float) for x in v):
-        return "expected a list of words or phrases"
-    return None
-
-
-def _number(v: Any) -> str | None:
-    return None if isinstance(v, int | float) and not isinstance(v, bool) else "expected a number"
-
-
-def _int(v: Any) -> str | None:
-    return None if isinstance(v, int) and not isinstance(v, bool) else "expected a whole number"
-
-
-def _mapping_of(inner: Check, depth_name: str) -> Check:
-    def check(v: Any) -> str | None:
-        if not isinstance(v, dict):
-            return f"expected a mapping of {depth_name}"
-        for k, x in v.items():
-            err = inner(x)
-            if err:
-                return f"{k}: {err}"
-        return None
-
-    return check
-
-
-def _str(v: Any) -> str | None:
-    return None if isinstance(v, str) else "expected a text"
-
-
-def _nullable_list(v: Any) -> str | None:
-    return None if v is None else _str_list(v)
-
+# The generic part (checks, ``validate``) lives in ``kenolib.datafiles``: one loader for
+# every data file of the package.
+_str_list, _number, _int, _str = str_list, number, integer, text
+_mapping_of, _nullable_list = mapping_of, nullable_list
 
 #: key -> (check, default). ``None`` default: required.
 SIGNALS_SCHEMA: dict[str, tuple[Check, Any]] = {
@@ -97,34 +72,6 @@ OWNERSHIP_SCHEMA: dict[str, tuple[Check, Any]] = {
     "unknown_name_max_zipf": (_number, 2.0),
     "unknown_name_min_length": (_int, 4),
 }
-
-
-def validate(data: Any, schema: dict[str, tuple[Check, Any]], source: Path) -> dict[str, Any]:
-    """Check ``data`` against ``schema``; return it with defaults filled in.
-
-    Raises :class:`KenolibError` naming the file and the key for an unknown key, a missing
-    required key or a value of the wrong kind.
-    """
-    if not isinstance(data, dict):
-        raise KenolibError(f"{source}: expected a mapping of keys at the top level")
-    unknown = sorted(set(data) - set(schema))
-    if unknown:
-        raise KenolibError(
-            f"{source}: unknown key(s) {', '.join(map(str, unknown))}; "
-            f"known keys: {', '.join(schema)}"
-        )
-    out: dict[str, Any] = {}
-    for key, (check, default) in schema.items():
-        if key not in data or data[key] is None:
-            if default is None:
-                raise KenolibError(f"{source}: missing required key {key!r}")
-            out[key] = default
-            continue
-        err = check(data[key])
-        if err:
-            raise KenolibError(f"{source}: {key}: {err}")
-        out[key] = data[key]
-    return out
 
 
 def load_signals_file(path: str | None = None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from kenolib.taxonomy import normalise
 if TYPE_CHECKING:
     import pandas as pd
 
-    from kenolib.classify.signals import Signals
+    from kenolib.classify.compiled import Signals
 
 #: Cut quoted replies, forwarded messages and signatures: everything from the first marker on.
 #: The markers live in ``ticket_signals.yaml`` (``quote_markers``, ``signature_lines``); this

@@ -9,6 +9,7 @@ the fitted arrays.
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,7 +52,7 @@ TRAINING_SETS = (
 C_VALUE = 4.0
 
 
-def load_training(paths: Sequence[str | Path] = TRAINING_SETS) -> pd.DataFrame:
+def load_training(paths: Sequence[str | os.PathLike[str]] = TRAINING_SETS) -> pd.DataFrame:
     """The labelled tickets of ``paths`` with an ``expected_topic``, concatenated."""
     frames = []
     with warnings.catch_warnings():

@@ -1,0 +1,371 @@
+"""The management workbook's domain sheets: Summary, Coverage, then the detail tables.
+
+Built on the domain-free writer (:mod:`kenolib.xlsx`): every sheet streamed (write-only), tables
+with string headers, text typed as text, long cells cut with a marker, detail split past
+Excel's row limit. Layout numbers (column widths, chart anchors) come from the theme.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.hyperlink import Hyperlink
+
+from kenolib.report.data import (
+    ReportData,
+    about_rows,
+    coverage_counts,
+    detail_sheets,
+    key_figures,
+    labelled_verdicts,
+    top_gaps,
+    top_gaps_heading,
+)
+from kenolib.report.theme import load_theme
+from kenolib.vocab import COVERAGE_ORDER, VERDICT_ORDER, CoverageStatus
+from kenolib.xlsx import (
+    EXCEL_MAX_ROWS,
+    HEADER_ROW,
+    Styles,
+    TableSheet,
+    WorkbookStats,
+    add_table,
+    bar_chart,
+    clean_cell_text,
+    column_values,
+    safe_sheet_title,
+    safe_table_name,
+    string_cell,
+    unique_headers,
+    write_table,
+    write_title,
+)
+from kenolib.xlsx_stream import save_workbook
+
+CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+def _comment_text(
+    cell: pd.Series, clause_text: dict[str, str], status_label: str, limit: int
+) -> str | None:
+    ids = [i for i in str(cell.get("clause_ids", "") or "").split(";") if i]
+    notes = [i for i in str(cell.get("note_ids", "") or "").split(";") if i]
+    if not ids and not notes:
+        return None
+    lines = [status_label + (" — inherited from the overview table" if cell["inherited"] else "")]
+    if cell.get("qualifiers"):
+        lines.append(f"Variants: {cell['qualifiers']}")
+    lines += [f"{i}: {clause_text.get(i, '')}" for i in ids + notes]
+    text, _ = clean_cell_text("\n".join(lines))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class _CoverageLook:
+    """Fonts and fills of the coverage marks, by (status, inherited), and the comment settings."""
+
+    theme: Mapping[str, Any]
+    looks: dict[tuple[str, bool], tuple[Font, PatternFill]]
+
+    @classmethod
+    def of(cls, theme: Mapping[str, Any]) -> _CoverageLook:
+        name = theme["workbook"].get("font", "Calibri")
+        looks = {}
+        for status, s in theme["statuses"].items():
+            for inh in (False, True):
+                looks[(status, inh)] = (
+                    Font(name=name, bold=not inh, italic=inh, color=s.get("colour")),
+                    PatternFill("solid", fgColor=s["inherited_fill" if inh else "fill"]),
+                )
+        return cls(theme, looks)
+
+    def mark(self, ws, status: str, inherited: bool) -> WriteOnlyCell:
+        st = self.theme["statuses"]
+        s = st.get(status, st[CoverageStatus.SILENT])
+        suffix = self.theme.get("inherited_suffix", " (overview)")
+        cell = string_cell(ws, f"{s['mark']} {s['short']}" + (suffix if inherited else ""))
+        cell.font, cell.fill = self.looks.get(
+            (status, inherited), self.looks[(CoverageStatus.SILENT, inherited)]
+        )
+        cell.alignment = CENTER
+        return cell
+
+
+def _clause_texts(clauses: pd.DataFrame) -> dict[str, str]:
+    text = "[" + clauses["status"] + "] " + clauses["heading"] + " — " + clauses["text"]
+    return dict(zip(clauses["clause_id"], text, strict=True))
+
+
+def _coverage_cell(
+    ws, c: pd.Series, look: _CoverageLook, clause_text: dict[str, str], clause_at: dict[str, str]
+) -> WriteOnlyCell:
+    """One coverage cell: its mark, a comment with its clauses, a link to the first clause."""
+    status = str(c["status"])
+    cell = look.mark(ws, status, bool(c["inherited"]))
+    cfg = look.theme["workbook"].get("comment", {})
+    st = look.theme["statuses"]
+    label = st.get(status, st[CoverageStatus.SILENT])["label"]
+    comment = _comment_text(c, clause_text, label, int(cfg.get("max_chars", 1500)))
+    if comment:
+        cell.comment = Comment(comment, "kenolib")
+        cell.comment.width = cfg.get("width_pt", 420)
+        cell.comment.height = cfg.get("height_pt", 220)
+    first = next((i for i in str(c["clause_ids"] or "").split(";") if i in clause_at), None)
+    if first:
+        cell.hyperlink = Hyperlink(ref="", location=clause_at[first], tooltip=f"Go to {first}")
+    return cell
+
+
+def _coverage_page(ws, n_products: int, theme: Mapping[str, Any]) -> None:
+    """Frozen panes, print setup and column widths of the Coverage sheet."""
+    ws.freeze_panes = f"C{HEADER_ROW + 1}"
+    # printed on one page wide, landscape, headers repeated: marks keep it readable in black & white
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
+    widths = theme["workbook"]["layout"]["coverage_widths"]
+    ws.column_dimensions["A"].width = widths["topic"]
+    ws.column_dimensions["B"].width = widths["topic_id"]
+    for i in range(n_products):
+        ws.column_dimensions[get_column_letter(i + 3)].width = widths["product"]
+
+
+def _coverage_legend(ws, look: _CoverageLook) -> None:
+    theme = look.theme
+    ws.append([])
+    ws.append([string_cell(ws, "Legend", Styles(theme).header)])
+    for status, s in theme["statuses"].items():
+        ws.append([look.mark(ws, status, False), string_cell(ws, s["label"])])
+    ws.append(
+        [
+            look.mark(ws, CoverageStatus.SUPPORTED, True),
+            string_cell(ws, theme.get("inherited_legend", "inherited")),
+        ]
+    )
+    ws.append(
+        [
+            string_cell(ws, "Clauses"),
+            string_cell(
+                ws,
+                "Each marked cell carries a comment with its clauses and links to the first one.",
+            ),
+        ]
+    )
+
+
+def write_coverage_sheet(
+    wb: Workbook,
+    data: ReportData,
+    theme: dict[str, Any],
+    stats: WorkbookStats,
+    clause_at: dict[str, str],
+) -> str:
+    """Topics × products with marks, fills, a legend, a comment and a link to each cell's clause."""
+    styles = Styles(theme)
+    look = _CoverageLook.of(theme)
+    cov = data.coverage
+    topics = list(dict.fromkeys(cov["topic"]))
+    products = list(dict.fromkeys(cov["product"]))
+    labels = dict(zip(cov["topic"], cov["topic_label"], strict=False))
+    clause_text = _clause_texts(data.clauses)
+    title = safe_sheet_title(theme["sheets"]["coverage"]["title"], wb.sheetnames)
+    ws = wb.create_sheet(title)
+    _coverage_page(ws, len(products), theme)
+    write_title(ws, title, theme["sheets"]["coverage"]["explanation"], styles)
+    headers = unique_headers(["topic", "topic_id", *[data.products.get(p, p) for p in products]])
+    ws.append([string_cell(ws, h, styles.header, styles.wrap) for h in headers])
+    cells = cov.set_index(["topic", "product"])
+    for t in topics:
+        row = [string_cell(ws, labels.get(t, t), None, styles.top), string_cell(ws, t)]
+        row += [
+            _coverage_cell(ws, cells.loc[(t, p)], look, clause_text, clause_at) for p in products
+        ]
+        ws.append(row)
+    table_name = safe_table_name("tblCoverage", stats.tables)
+    table = add_table(
+        ws,
+        table_name,
+        headers,
+        HEADER_ROW,
+        HEADER_ROW + len(topics),
+        theme["workbook"].get("coverage_table_style", "TableStyleLight1"),
+    )
+    table.tableStyleInfo.showRowStripes = False
+    stats.tables.append(table_name)
+    _coverage_legend(ws, look)
+    stats.rows[title] = len(topics)
+    stats.sheets.append(title)
+    return title
+
+
+def _write_block(
+    ws,
+    styles: Styles,
+    heading: str,
+    df: pd.DataFrame,
+    stats: WorkbookStats,
+    start_row: int,
+    name: str,
+    theme: dict[str, Any],
+) -> int:
+    """A titled table inside the Summary sheet; returns the next free row."""
+    ws.append([string_cell(ws, heading, styles.header)])
+    headers = unique_headers(df.columns)
+    ws.append([string_cell(ws, h, styles.header) for h in headers])
+    cols = [column_values(df[c], stats) for c in df.columns]
+    for row in zip(*cols, strict=True):
+        ws.append([string_cell(ws, v, None, styles.wrap) if isinstance(v, str) else v for v in row])
+    if len(df):
+        table_name = safe_table_name(name, stats.tables)
+        add_table(
+            ws,
+            table_name,
+            headers,
+            start_row + 1,
+            start_row + 1 + len(df),
+            theme["workbook"].get("table_style", "TableStyleMedium2"),
+        )
+        stats.tables.append(table_name)
+    ws.append([])
+    return start_row + len(df) + 3
+
+
+def _write_key_figures(ws, data: ReportData, theme: dict[str, Any], stats: WorkbookStats) -> int:
+    """The key-figures table under the Summary's title; returns the next free row."""
+    styles = Styles(theme)
+    row = HEADER_ROW
+    figures = key_figures(data, stats)
+    ws.append([string_cell(ws, "Figure", styles.header), string_cell(ws, "Value", styles.header)])
+    fcols = [column_values(figures[c], stats) for c in figures.columns]
+    for f, v in zip(*fcols, strict=True):
+        if isinstance(v, float) and "share" in str(f).lower():
+            v = WriteOnlyCell(ws, value=v)
+            v.number_format = "0.0%"
+        ws.append(
+            [
+                string_cell(ws, f, None, styles.wrap),
+                string_cell(ws, v, None, styles.wrap) if isinstance(v, str) else v,
+            ]
+        )
+    name = safe_table_name("tblKeyFigures", stats.tables)
+    style = theme["workbook"].get("table_style", "TableStyleMedium2")
+    add_table(ws, name, ["Figure", "Value"], row, row + len(figures), style)
+    stats.tables.append(name)
+    ws.append([])
+    return row + len(figures) + 2
+
+
+def write_summary_sheet(ws, data: ReportData, theme: dict[str, Any], stats: WorkbookStats) -> None:
+    """Fill the (already created, first) Summary sheet once the detail sheets are written."""
+    styles = Styles(theme)
+    layout = theme["workbook"]["layout"]
+    ws.freeze_panes = "A3"
+    for i, w in enumerate(layout["summary_widths"], 1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+    write_title(ws, ws.title, theme["sheets"]["summary"]["explanation"], styles)
+    row = _write_key_figures(ws, data, theme, stats)
+    row = _write_block(
+        ws, styles, top_gaps_heading(data), top_gaps(data), stats, row, "tblTopGaps", theme
+    )
+    counts = coverage_counts(data.coverage)
+    counts["product"] = counts["product"].map(lambda p: data.products.get(p, p))
+    chart_row = row + 1
+    row = _write_block(
+        ws,
+        styles,
+        "Coverage cells by product and status",
+        counts,
+        stats,
+        row,
+        "tblCoverageByProduct",
+        theme,
+    )
+    colours = [theme["statuses"][s]["plot"] for s in COVERAGE_ORDER]
+    chart = bar_chart(ws, "Coverage cells by product", chart_row, len(counts), 4, colours, theme)
+    ws.add_chart(chart, layout["summary_charts"]["coverage"])
+    verdicts = labelled_verdicts(data)
+    if verdicts is not None and int(verdicts["tickets"].sum()) > 0:
+        order = [str(v) for v in VERDICT_ORDER]
+        v = verdicts[["product", *order]].copy()
+        verdict_row = row + 1
+        row = _write_block(
+            ws,
+            styles,
+            "Tickets by product and verdict",
+            v,
+            stats,
+            row,
+            "tblVerdictsByProduct",
+            theme,
+        )
+        colours = [theme["verdicts"][c]["plot"] for c in order]
+        chart = bar_chart(
+            ws, "Tickets by product and verdict", verdict_row, len(v), len(order), colours, theme
+        )
+        ws.add_chart(chart, layout["summary_charts"]["verdicts"])
+    stats.sheets.insert(0, ws.title)
+
+
+def _new_workbook(data: ReportData, theme: dict[str, Any]) -> Workbook:
+    wb = Workbook(write_only=True)
+    props = theme["workbook"].get("properties", {})
+    wb.properties.creator = props.get("creator", "kenolib")
+    wb.properties.title = props.get("title")
+    wb.properties.subject = props.get("subject")
+    wb.properties.keywords = props.get("keywords")
+    wb.properties.category = props.get("category")
+    wb.properties.description = f"Policy {data.policy_source} (SHA-256 {data.policy_sha256})"
+    wb.properties.created = data.generated_at.replace(tzinfo=None)
+    return wb
+
+
+def _clause_links(
+    data: ReportData, sheets: dict[str, Any], summary_title: str, max_rows: int
+) -> dict[str, str]:
+    """Where each clause will land in Clauses (or its continuation sheets), for the links."""
+    per_sheet = max_rows - HEADER_ROW
+    taken = [summary_title, sheets["coverage"]["title"]]
+    clause_at: dict[str, str] = {}
+    base = sheets["clauses"]["title"]
+    for i, cid in enumerate(data.clauses["clause_id"]):
+        k, r = divmod(i, per_sheet)
+        sheet = safe_sheet_title(base if k == 0 else f"{base} ({k + 1})", taken)
+        clause_at[cid] = f"'{sheet}'!A{HEADER_ROW + 1 + r}"
+    return clause_at
+
+
+def write_report_workbook(
+    data: ReportData,
+    path: str | os.PathLike[str],
+    theme: dict[str, Any] | None = None,
+    max_rows: int = EXCEL_MAX_ROWS,
+    progress: bool = False,
+) -> WorkbookStats:
+    """Write the management workbook, every sheet streamed; return what had to be cut or split."""
+    theme = theme or load_theme()
+    sheets = theme["sheets"]
+    stats = WorkbookStats()
+    wb = _new_workbook(data, theme)
+    summary = wb.create_sheet(safe_sheet_title(sheets["summary"]["title"]))
+    clause_at = _clause_links(data, sheets, summary.title, max_rows)
+    write_coverage_sheet(wb, data, theme, stats, clause_at)
+    for d in detail_sheets(data):
+        spec = sheets[d.key]
+        sheet = TableSheet(spec["title"], spec["explanation"] + d.note, d.frame, d.table)
+        write_table(wb, sheet, theme, stats, max_rows, progress)
+    about = sheets["about"]
+    sheet = TableSheet(about["title"], about["explanation"], about_rows(data, stats), "tblAbout")
+    write_table(wb, sheet, theme, stats, max_rows)
+    write_summary_sheet(summary, data, theme, stats)
+    save_workbook(wb, path, stats, progress=progress)
+    return stats
