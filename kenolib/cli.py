@@ -129,7 +129,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(total: int, desc: str):
+def _progress_bar(total: int | None, desc: str):
     """A tqdm bar on a terminal only (stderr), else a no-op."""
     from tqdm.auto import tqdm
 
@@ -137,32 +137,41 @@ def _progress_bar(total: int, desc: str):
 
 
 def cmd_crossref(args: argparse.Namespace) -> int:
-    from kenolib.classify import crossref
-    from kenolib.files import check_fits_excel, check_output_path, write_frame
-    from kenolib.tickets import load_tickets
+    from kenolib.stream import stream_crossref
 
-    check_output_path(args.out, (args.tickets, args.policy))
+    if args.partition is None:
+        from kenolib.files import check_output_path
+
+        check_output_path(args.out, (args.tickets, args.policy))
     if args.quarantine and Path(args.quarantine).resolve() == Path(args.out).resolve():
         raise KenolibError(f"{args.quarantine}: --quarantine must differ from --out")
+    if args.scheduler and args.engine != "dask":
+        raise KenolibError("--scheduler needs --engine dask")
     parsed = _parsed(args.policy)
-    tickets = load_tickets(args.tickets, fmt=args.format, quarantine=args.quarantine)
-    _warn(tickets.attrs.get("warnings", []))
-    check_fits_excel(  # before the long classification, not after it
-        args.out,
-        len(tickets),
-        "write .parquet or .csv instead (kenolib report summarises them)",
-        n_columns=len(tickets.columns),
-    )
-    with _progress_bar(len(tickets), "classifying") as bar:
-        xref = crossref(tickets, parsed.clauses, progress=bar.update)
-    out = write_frame(xref, args.out, inputs=(args.tickets, args.policy), sheet_name="Crossref")
-    counts = xref["verdict"].value_counts()
+    run_args = dict(
+        fmt=args.format, quarantine=args.quarantine, partition=args.partition,
+        inputs=(args.policy,),
+    )  # fmt: skip
+    with _progress_bar(None, "classifying") as bar:
+        if args.engine == "dask":
+            from kenolib.dask_engine import dask_crossref
+
+            run = dask_crossref(
+                args.tickets, args.out, parsed.clauses, scheduler=args.scheduler,
+                progress=bar.update, **run_args,
+            )  # fmt: skip
+        else:
+            run = stream_crossref(
+                args.tickets, args.out, parsed.clauses, progress=bar.update, **run_args
+            )
+    _warn(run.warnings)
+    counts = run.verdicts
     print(
-        f"{len(xref)} tickets: {int(counts.get('supported', 0))} supported, "
+        f"{run.rows} tickets: {int(counts.get('supported', 0))} supported, "
         f"{int(counts.get('not_supported', 0))} not supported, "
         f"{int(counts.get('silent', 0))} silent"
     )
-    print(f"wrote {out}")
+    print(f"wrote {run.out}")
     return 0
 
 
@@ -292,12 +301,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("crossref", help="judge every ticket against the policy, citing the clause")
-    p.add_argument("tickets", help="ticket export (.csv, .xlsx or .parquet)")
+    p.add_argument(
+        "tickets",
+        help="ticket export (.csv, .csv.gz, .xlsx or .parquet), or a directory or glob of them",
+    )
     format_arg(p)
     policy_arg(p)
-    p.add_argument("--out", required=True, help="output file; the extension picks the format")
+    p.add_argument(
+        "--out", required=True, help="output file (the extension picks the format) or directory"
+    )
     p.add_argument(
         "--quarantine", default=None, help="file for malformed CSV rows, set aside and counted"
+    )
+    p.add_argument(
+        "--partition", choices=["month"], default=None, help="write a Parquet dataset by month"
+    )
+    p.add_argument("--engine", choices=["local", "dask"], default="local", help="where to judge")
+    p.add_argument(
+        "--scheduler", default=None, help="address of a running Dask scheduler (--engine dask)"
     )
     p.set_defaults(func=cmd_crossref)
 

@@ -29,7 +29,6 @@ import pyarrow.parquet as pq
 
 from kenolib.errors import KenolibError
 from kenolib.readers import (
-    CSV_BLOCK,
     BadRows,
     csv_header,
     parquet_text_frame,
@@ -48,7 +47,9 @@ from kenolib.safeio import (
 #: CSV files smaller than this are read whole (the exact in-memory path); larger ones stream.
 STREAM_MIN_BYTES = 32 << 20
 #: Bytes read from the file (or inflated) per repaired block.
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 4 << 20
+#: pyarrow's CSV block when streaming (a row may be this long; more is refused with a hint).
+STREAM_CSV_BLOCK = 4 << 20
 #: The file types a dataset directory or glob may hold.
 DATASET_SUFFIXES = (".parquet", ".csv", ".csv.gz")
 _STRING_FRAME = {"types_mapper": lambda t: pd.StringDtype("pyarrow") if t == pa.string() else None}
@@ -297,7 +298,7 @@ def _csv_reader(stream: CleanCsvBytes, warnings: list[str], rows: BadRows):
         return pacsv.open_csv(
             stream,
             read_options=pacsv.ReadOptions(
-                column_names=names, skip_rows=1, block_size=CSV_BLOCK, encoding="utf8"
+                column_names=names, skip_rows=1, block_size=STREAM_CSV_BLOCK, encoding="utf8"
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=rows.handler
@@ -314,6 +315,11 @@ def _csv_reader(stream: CleanCsvBytes, warnings: list[str], rows: BadRows):
 
 def _unreadable(path: Path, exc: Exception) -> None:
     msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "straddl" in msg:
+        raise KenolibError(
+            f"{path}: a row is longer than {STREAM_CSV_BLOCK >> 20} MB; split the export or "
+            "give it as .parquet"
+        ) from None
     raise KenolibError(
         f"{path}: not a readable CSV ({msg[:200]}); check the delimiter and quoting"
     ) from None
