@@ -240,8 +240,8 @@ class LoadTally:
 
 
 @dataclass
-class _Layout:
-    """Which raw column feeds each generic one, decided on a file's first batch."""
+class TicketLayout:
+    """Which raw column feeds each generic one, decided on the first batch of an input."""
 
     fmt: str
     spec: dict[str, Any]
@@ -250,7 +250,7 @@ class _Layout:
     same: list[str] | None = None  # raw columns equal to their normalised twin: not repeated
 
 
-def _layout(cols: list[str], fmt: str, source: str) -> _Layout:
+def ticket_layout(cols: list[str], fmt: str, source: str) -> TicketLayout:
     specs = load_helpdesks()
     if fmt not in specs:
         raise KenolibValueError(
@@ -268,14 +268,14 @@ def _layout(cols: list[str], fmt: str, source: str) -> _Layout:
             f"{source}: missing required column {wanted} (for {g}) in the {fmt} format; "
             f"columns found: {', '.join(cols) or '(none)'}"
         )
-    return _Layout(fmt, spec, found)
+    return TicketLayout(fmt, spec, found)
 
 
 def _blank(index: pd.Index) -> pd.Series:
     return pd.Series("", index=index, dtype="string[pyarrow]")
 
 
-def _dates(raw: pd.DataFrame, lay: _Layout, tally: LoadTally, out: dict[str, pd.Series]) -> None:
+def _dates(raw: pd.DataFrame, lay: TicketLayout, tally: LoadTally, out: dict[str, pd.Series]) -> None:
     for g in ("created_at", "resolved_at"):
         col = lay.found[g]
         if col is None:
@@ -290,7 +290,7 @@ def _dates(raw: pd.DataFrame, lay: _Layout, tally: LoadTally, out: dict[str, pd.
             tally.date_examples.setdefault(col, examples)
 
 
-def _tags(raw: pd.DataFrame, lay: _Layout) -> pd.Series:
+def _tags(raw: pd.DataFrame, lay: TicketLayout) -> pd.Series:
     repeated = (lay.spec.get("repeated") or {}).get("tags")
     if repeated:
         pattern = re.escape(repeated) + r"(\.\d+)?"
@@ -307,7 +307,7 @@ def _tags(raw: pd.DataFrame, lay: _Layout) -> pd.Series:
     return _blank(raw.index)
 
 
-def _generic(raw: pd.DataFrame, lay: _Layout, tally: LoadTally) -> pd.DataFrame:
+def _generic(raw: pd.DataFrame, lay: TicketLayout, tally: LoadTally) -> pd.DataFrame:
     """The generic ticket columns of one raw batch."""
     found, index = lay.found, raw.index
     out: dict[str, pd.Series] = {"ticket_id": _text(raw[found["ticket_id"]]).str.strip()}
@@ -335,7 +335,7 @@ def _generic(raw: pd.DataFrame, lay: _Layout, tally: LoadTally) -> pd.DataFrame:
     return pd.DataFrame({g: out[g] for g in TICKET_COLUMNS}, index=index)
 
 
-def _normalise_batch(raw: pd.DataFrame, lay: _Layout, tally: LoadTally) -> pd.DataFrame:
+def normalise_batch(raw: pd.DataFrame, lay: TicketLayout, tally: LoadTally) -> pd.DataFrame:
     """Generic columns then the raw ones (clashing names as ``source_<name>``), one batch."""
     cols = [str(c) for c in raw.columns]
     norm = _generic(raw, lay, tally)
@@ -358,7 +358,7 @@ def normalise_tickets(
     require_type(fmt, str, "fmt", "normalise_tickets")
     warnings = [] if warnings is None else warnings
     tally = LoadTally()
-    df = _normalise_batch(raw, _layout([str(c) for c in raw.columns], fmt, source), tally)
+    df = normalise_batch(raw, ticket_layout([str(c) for c in raw.columns], fmt, source), tally)
     warnings.extend(tally.messages(source))
     df.attrs["warnings"] = list(warnings)
     df.attrs["format"] = fmt
@@ -396,30 +396,31 @@ class TicketStream:
         self.rows = 0
         self.quarantined = 0
         self.columns: list[str] | None = None  # the raw header every file must share
+        self.layout: TicketLayout | None = None  # how raw columns map, once the header is seen
         self._tally = LoadTally()
         self._bad: list[BadRows] = []
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
-        lay: _Layout | None = None
+        lay: TicketLayout | None = None
         for path in self.files:
             bad = BadRows() if self.quarantine is not None else None
             self._bad.append(bad if bad is not None else BadRows())
             for i, raw in enumerate(raw_batches(path, self.warnings, bad, self.batch_rows)):
                 if i == 0:
-                    lay = self._check_header(path, raw, lay)
+                    lay = self.layout = self._check_header(path, raw, lay)
                 assert lay is not None
-                df = _normalise_batch(raw, lay, self._tally)
+                df = normalise_batch(raw, lay, self._tally)
                 self.rows += len(df)
                 yield df
         self._finish()
 
-    def _check_header(self, path: Path, raw: pd.DataFrame, lay: _Layout | None) -> _Layout:
+    def _check_header(self, path: Path, raw: pd.DataFrame, lay: TicketLayout | None) -> TicketLayout:
         cols = [str(c) for c in raw.columns]
         if self.columns is None:
             self.columns = cols
             if self.fmt == "auto":
                 self.fmt = _detected(cols, path)
-            return _layout(cols, self.fmt, self.source)
+            return ticket_layout(cols, self.fmt, self.source)
         if cols != self.columns:
             shown = escape_control(", ".join(c[:40] for c in cols[:8]))
             raise KenolibError(
