@@ -72,6 +72,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.format != "auto" and args.tickets is None:
         raise KenolibError("--format needs --tickets T (the ticket export it describes)")
+    if args.judged is not None and args.tickets is not None:
+        raise KenolibError("--judged and --tickets: give one ticket history, not both")
     written = write_reports(
         policy=args.policy,
         tickets=args.tickets,
@@ -81,6 +83,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         progress=True,
         on_warning=lambda w: _warn([w]),
+        judged=args.judged,
     )
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
@@ -286,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--baseline", default=None, help="an older policy: adds a Policy changes sheet and section"
+    )
+    p.add_argument(
+        "--judged", default=None, help="a judged file or dataset (kenolib crossref output)"
     )
     p.set_defaults(func=cmd_report)
 

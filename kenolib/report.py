@@ -22,6 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from kenolib import __version__, config, schemas
+from kenolib.aggregates_stream import Accumulator, accumulate_judged
 from kenolib.errors import KenolibError
 from kenolib.export import EXCEL_MAX_ROWS, WorkbookStats, load_theme, write_report_workbook
 from kenolib.files import atomic_path, check_output_path
@@ -453,12 +454,14 @@ def write_reports(
     max_rows: int = EXCEL_MAX_ROWS,
     use_tickets: bool = True,
     on_warning: Callable[[str], None] | None = None,
+    judged: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """Parse the policy, cross-reference the tickets and write the workbook and the HTML page.
 
     ``tickets`` defaults to the bundled sample history; ``use_tickets=False`` gives a
     policy-only report. Warnings (parser, ticket loader) go to ``on_warning``. Returns the
-    paths written: the workbook and the HTML page.
+    paths written: the workbook and the HTML page. ``judged``: an already judged file or
+    dataset (``kenolib crossref`` output), read in batches instead of judging ``tickets``.
     """
     from kenolib.policy import parse_policy
 
@@ -486,7 +489,11 @@ def write_reports(
         data.warnings.append("the bundled sample ticket history is missing: policy-only report")
         data.parameters["tickets"] = "none (sample missing)"
         use_tickets = False
-    if use_tickets:
+    if judged is not None:
+        steps.set_postfix_str("reading the judged history")
+        data.parameters["tickets"] = f"judged: {judged}"
+        add_accumulated(data, accumulate_judged(judged), str(judged), hourly_rate)
+    elif use_tickets:
         steps.set_postfix_str("cross-referencing tickets")
         add_tickets(data, parsed, tickets, fmt, hourly_rate, progress=show)
     steps.update(1)
@@ -494,7 +501,7 @@ def write_reports(
         on_warning(w)
     steps.set_postfix_str("writing the reports")
     written, _ = write_report_files(
-        data, out_dir, max_rows=max_rows, progress=show, inputs=(policy, tickets, baseline)
+        data, out_dir, max_rows=max_rows, progress=show, inputs=(policy, tickets, baseline, judged)
     )
     steps.update(2)
     steps.close()
@@ -556,4 +563,28 @@ def add_crossref(
     if "agent_minutes" in xref.columns:
         minutes = pd.to_numeric(xref.loc[oos, "agent_minutes"], errors="coerce")
         data.out_of_scope_hours = float(minutes.sum() / 60)
+    return data
+
+
+def add_accumulated(
+    data: ReportData, acc: Accumulator, source: str, hourly_rate: float | None = None
+) -> ReportData:
+    """Fill ``data``'s ticket frames from accumulated aggregates (as :func:`add_crossref`)."""
+    data.tickets_source = source
+    data.tickets = acc.rows
+    data.hourly_rate = hourly_rate
+    data.verdicts = acc.verdict_by_product()
+    data.tickets_by_topic = acc.tickets_by_topic()
+    data.policy_gaps = acc.silent_topics()
+    data.monthly = acc.monthly_out_of_scope()
+    data.out_of_scope_estimate = acc.out_of_scope_estimate(hourly_rate)
+    data.needs_review = acc.needs_review
+    data.out_of_scope = acc.out_of_scope_detail()
+    if acc.detail_rows < acc.out_of_scope_total:
+        data.warnings.append(
+            f"{source}: the Out of scope sheet lists the first {acc.detail_rows:,} of "
+            f"{acc.out_of_scope_total:,} out-of-scope tickets; the judged dataset has them all"
+        )
+    if acc.has_minutes:
+        data.out_of_scope_hours = acc.sums["hours_judged"]
     return data
