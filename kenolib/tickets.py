@@ -275,7 +275,9 @@ def _blank(index: pd.Index) -> pd.Series:
     return pd.Series("", index=index, dtype="string[pyarrow]")
 
 
-def _dates(raw: pd.DataFrame, lay: TicketLayout, tally: LoadTally, out: dict[str, pd.Series]) -> None:
+def _dates(
+    raw: pd.DataFrame, lay: TicketLayout, tally: LoadTally, out: dict[str, pd.Series]
+) -> None:
     for g in ("created_at", "resolved_at"):
         col = lay.found[g]
         if col is None:
@@ -414,7 +416,9 @@ class TicketStream:
                 yield df
         self._finish()
 
-    def _check_header(self, path: Path, raw: pd.DataFrame, lay: TicketLayout | None) -> TicketLayout:
+    def _check_header(
+        self, path: Path, raw: pd.DataFrame, lay: TicketLayout | None
+    ) -> TicketLayout:
         cols = [str(c) for c in raw.columns]
         if self.columns is None:
             self.columns = cols
