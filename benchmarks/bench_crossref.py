@@ -136,9 +136,9 @@ def bench(n: int, workdir: Path, repeat: int, dask: bool) -> dict[str, float]:
     print(f"pyarrow.csv.read_csv of the same CSV: {read:.2f} s")
     print(
         f"end to end kenolib crossref CSV -> Parquet dataset: {e2e:.2f} s = "
-        f"{_fmt_rate(n, e2e)} tickets/s, {ratio:.1f}x the plain read; peak {peak_mb:,.0f} MB"
+        f"{_fmt_rate(n, e2e)} tickets/s, {ratio:.1f}x the plain read; peak memory {peak_mb:,.0f} MB"
     )
-    print(f"kenolib report --judged: {report:.2f} s, peak {report_mb:,.0f} MB", flush=True)
+    print(f"kenolib report --judged: {report:.2f} s, peak memory {report_mb:,.0f} MB", flush=True)
     figures = {"n": n, "classify_rate": m / best, "read_s": read, "e2e_s": e2e, "ratio": ratio}
     figures.update(peak_mb=peak_mb, report_s=report, report_mb=report_mb)
     if dask:
