@@ -2,14 +2,19 @@
 
 For each size: write a synthetic history to a temporary CSV, then time
 
-1. classification + verdicts: ``kenolib.crossref.crossref`` on the in-memory frame;
-2. end to end: ``kenolib crossref history.csv --out history.parquet`` in a subprocess, against
-   ``pyarrow.csv.read_csv`` of the same file (the plain read the target is stated against);
+1. classification + verdicts: ``kenolib.crossref.crossref`` on the in-memory frame (at most
+   the first 1,000,000 tickets, so the benchmark itself stays small);
+2. end to end: ``kenolib crossref history.csv --out judged/ --partition month`` (streaming) in a
+   subprocess, against ``pyarrow.csv.read_csv(newlines_in_values=True)`` of the same file;
+3. ``kenolib report --judged judged/`` (the report from the judged dataset, read in batches);
+4. the Dask engine on a 2-worker local cluster, on the same history as Parquet (row groups of
+   50,000 tickets, one partition each), against the local engine on that Parquet file;
 
-and print tickets/s, the end-to-end / read ratio and the peak memory of the ``kenolib crossref``
-process (its maximum resident set size, from ``os.wait4``'s resource usage of that child).
+and print tickets/s, the end-to-end / read ratio and the peak memory of each ``kenolib``
+process (its maximum resident set size, from ``os.wait4``'s resource usage of that child; for
+Dask, the client process: the workers are processes of their own). Repeated runs: medians.
 
-    python benchmarks/bench_crossref.py [--sizes 100000 1000000] [--repeat 2]
+    python benchmarks/bench_crossref.py [--sizes 100000 1000000 5000000] [--repeat 3] [--no-dask]
 """
 
 from __future__ import annotations
@@ -17,13 +22,17 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 
 def _fmt_rate(n: int, seconds: float) -> str:
@@ -42,66 +51,131 @@ def _run(cmd: list[str]) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
-def bench(n: int, workdir: Path, repeat: int) -> dict[str, float]:
-    csv_path = workdir / f"tickets_{n}.csv"
-    out_path = workdir / f"tickets_{n}.parquet"
-    kenolib = [sys.executable, "-m", "kenolib.cli"]
-    # The files are written and judged by child processes started while this process is still
-    # small, so each child's peak memory is its own (a forked child starts with the parent's).
-    gen, _ = _run([*kenolib, "synth", "--n", str(n), "--seed", "1", "--out", str(csv_path)])
-    size_mb = csv_path.stat().st_size / 1e6
-    print(f"\n== {n:,} tickets ({size_mb:,.0f} MB CSV, generated in {gen:.1f} s)")
-    cmd = [*kenolib, "crossref", str(csv_path), "--format", "generic", "--out", str(out_path)]
-    e2e, peak_mb = float("inf"), 0.0
+def _median_run(cmd: list[str], repeat: int, cleanup: Path | None = None) -> tuple[float, float]:
+    """Median wall time and highest peak RSS (MB) of ``repeat`` runs of ``cmd``."""
+    times, peaks = [], []
     for _ in range(repeat):
+        if cleanup is not None:
+            if cleanup.is_dir():
+                shutil.rmtree(cleanup)
+            cleanup.unlink(missing_ok=True)
         t, peak = _run(cmd)
-        e2e, peak_mb = min(e2e, t), max(peak_mb, peak)
-    read = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        table = pacsv.read_csv(csv_path, parse_options=pacsv.ParseOptions(newlines_in_values=True))
-        read = min(read, time.perf_counter() - t0)
-        del table
-    ratio = e2e / read if read > 0 else float("inf")
+        times.append(t)
+        peaks.append(peak)
+    return statistics.median(times), max(peaks)
 
-    from kenolib.crossref import crossref
+
+def _to_parquet(csv_path: Path, out: Path) -> None:
+    """The CSV as Parquet with row groups of 50,000 tickets (streamed: constant memory)."""
+    reader = pacsv.open_csv(
+        csv_path,
+        read_options=pacsv.ReadOptions(block_size=16 << 20),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(column_types={"ticket_id": "string"}),
+    )
+    writer = None
+    for batch in reader:
+        if writer is None:
+            writer = pq.ParquetWriter(out, batch.schema)
+        writer.write_batch(batch, row_group_size=50_000)
+    if writer is not None:
+        writer.close()
+
+
+def _classify_rate(csv_path: Path, repeat: int) -> tuple[int, float]:
+    from kenolib.classify import compile_judge, crossref
     from kenolib.policy import parse_policy
-    from kenolib.tickets import load_tickets
+    from kenolib.tickets import open_tickets
 
     clauses = parse_policy().clauses
-    tickets = load_tickets(csv_path, fmt="generic")
-    crossref(tickets.head(1000), clauses)  # compile the signals once, outside the timing
-    best = float("inf")
+    j = compile_judge(clauses)
+    parts, rows = [], 0
+    for batch in open_tickets(csv_path, "generic", batch_rows=100_000):
+        parts.append(batch)
+        rows += len(batch)
+        if rows >= 1_000_000:
+            break
+    tickets = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    del parts
+    crossref(tickets.head(1000), clauses, judge=j)  # warm up outside the timing
+    times = []
     for _ in range(repeat):
         gc.collect()
         t0 = time.perf_counter()
-        out = crossref(tickets, clauses)
-        best = min(best, time.perf_counter() - t0)
-        assert len(out) == n
+        out = crossref(tickets, clauses, judge=j)
+        times.append(time.perf_counter() - t0)
         del out
-    del tickets
+    return len(tickets), statistics.median(times)
+
+
+def bench(n: int, workdir: Path, repeat: int, dask: bool) -> dict[str, float]:
+    csv_path = workdir / f"tickets_{n}.csv"
+    judged = workdir / f"judged_{n}"
+    kenolib = [sys.executable, "-m", "kenolib.cli"]
+    # Files are written and judged by child processes started while this process is small,
+    # so each child's peak memory is its own (a forked child starts with the parent's).
+    gen, _ = _run([*kenolib, "synth", "--n", str(n), "--seed", "1", "--out", str(csv_path)])
+    size_mb = csv_path.stat().st_size / 1e6
+    print(f"\n== {n:,} tickets ({size_mb:,.0f} MB CSV, generated in {gen:.1f} s)", flush=True)
+    cmd = [*kenolib, "crossref", str(csv_path), "--format", "generic", "--out", str(judged)]
+    e2e, peak_mb = _median_run([*cmd, "--partition", "month"], repeat, judged)
+    reads = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        table = pacsv.read_csv(csv_path, parse_options=pacsv.ParseOptions(newlines_in_values=True))
+        reads.append(time.perf_counter() - t0)
+        del table
+    read = statistics.median(reads)
+    ratio = e2e / read if read > 0 else float("inf")
+    report, report_mb = _median_run(
+        [*kenolib, "report", "--judged", str(judged), "--out-dir", str(workdir / "rep")], repeat
+    )
+    m, best = _classify_rate(csv_path, repeat)
     gc.collect()
-    print(f"classification + verdicts (in memory): {best:.2f} s = {_fmt_rate(n, best)} tickets/s")
+    print(f"classification + verdicts (in memory, {m:,} tickets): {_fmt_rate(m, best)} tickets/s")
     print(f"pyarrow.csv.read_csv of the same CSV: {read:.2f} s")
     print(
-        f"end to end kenolib crossref CSV -> Parquet: {e2e:.2f} s = {_fmt_rate(n, e2e)} "
-        f"tickets/s end to end, {ratio:.1f}x the plain read"
+        f"end to end kenolib crossref CSV -> Parquet dataset: {e2e:.2f} s = "
+        f"{_fmt_rate(n, e2e)} tickets/s, {ratio:.1f}x the plain read; peak memory {peak_mb:,.0f} MB"
     )
-    print(f"peak memory of the kenolib crossref run: {peak_mb:,.0f} MB")
+    print(f"kenolib report --judged: {report:.2f} s, peak memory {report_mb:,.0f} MB", flush=True)
+    figures = {"n": n, "classify_rate": m / best, "read_s": read, "e2e_s": e2e, "ratio": ratio}
+    figures.update(peak_mb=peak_mb, report_s=report, report_mb=report_mb)
+    if dask:
+        figures.update(_bench_dask(n, csv_path, workdir, repeat))
+    shutil.rmtree(judged, ignore_errors=True)
     csv_path.unlink()
-    out_path.unlink(missing_ok=True)
-    return {"n": n, "classify_s": best, "read_s": read, "e2e_s": e2e, "peak_mb": peak_mb}
+    return figures
+
+
+def _bench_dask(n: int, csv_path: Path, workdir: Path, repeat: int) -> dict[str, float]:
+    parquet = workdir / f"tickets_{n}.parquet"
+    _to_parquet(csv_path, parquet)
+    out = workdir / f"dask_{n}.parquet"
+    kenolib = [sys.executable, "-m", "kenolib.cli", "crossref", str(parquet), "--out", str(out)]
+    local, local_mb = _median_run(kenolib, repeat, out)
+    dask, dask_mb = _median_run([*kenolib, "--engine", "dask"], repeat, out)
+    print(
+        f"Parquet input: local engine {local:.2f} s ({_fmt_rate(n, local)} tickets/s, peak "
+        f"{local_mb:,.0f} MB); Dask engine, 2-worker local cluster {dask:.2f} s "
+        f"({_fmt_rate(n, dask)} tickets/s, client peak {dask_mb:,.0f} MB)",
+        flush=True,
+    )
+    parquet.unlink()
+    out.unlink(missing_ok=True)
+    return {"local_parquet_s": local, "dask_s": dask, "dask_client_mb": dask_mb}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (best kept)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 5_000_000])
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
+    parser.add_argument("--no-dask", action="store_true", help="skip the Dask engine")
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="kenolib-bench-") as tmp:
         for n in sorted(args.sizes):
-            bench(n, Path(tmp), max(args.repeat, 1))
+            bench(n, Path(tmp), max(args.repeat, 1), not args.no_dask)
     return 0
 
 

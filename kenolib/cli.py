@@ -13,10 +13,11 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from kenolib import __version__, config
-from kenolib.classify import crossref, evaluate, format_evaluation
+from kenolib.classify import evaluate, format_evaluation
 from kenolib.classify.labels import format_accuracy
 from kenolib.classify.training import CALIBRATION_SET, TRAINING_SETS, calibrate, train
 from kenolib.coverage import coverage_matrix, policy_findings
+from kenolib.dask_engine import dask_crossref
 from kenolib.diff import change_counts, diff_policies
 from kenolib.errors import KenolibError, escape_control
 from kenolib.feedback import crossref_with_labels, learn, write_review
@@ -24,6 +25,7 @@ from kenolib.files import check_fits_excel, check_output_path, write_frame
 from kenolib.impact import verdict_impact
 from kenolib.policy import format_outline, parse_policy
 from kenolib.report import write_reports
+from kenolib.stream import stream_crossref
 from kenolib.synth import synth_tickets
 from kenolib.tickets import load_helpdesks, load_tickets
 
@@ -77,6 +79,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.format != "auto" and args.tickets is None:
         raise KenolibError("--format needs --tickets T (the ticket export it describes)")
+    if args.judged is not None and args.tickets is not None:
+        raise KenolibError("--judged and --tickets: give one ticket history, not both")
     written = write_reports(
         policy=args.policy,
         tickets=args.tickets,
@@ -87,6 +91,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         progress=True,
         on_warning=lambda w: _warn([w]),
         labels=args.labels,
+        judged=args.judged,
     )
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
@@ -130,30 +135,20 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(total: int, desc: str):
+def _progress_bar(total: int | None, desc: str):
     """A tqdm bar on a terminal only (stderr), else a no-op."""
     return tqdm(total=total, desc=desc, unit="tickets", disable=not sys.stderr.isatty())
 
 
-def cmd_crossref(args: argparse.Namespace) -> int:
-
-    check_output_path(args.out, (args.tickets, args.policy))
-    if args.quarantine and Path(args.quarantine).resolve() == Path(args.out).resolve():
-        raise KenolibError(f"{args.quarantine}: --quarantine must differ from --out")
-    parsed = _parsed(args.policy)
+def _crossref_with_labels(args: argparse.Namespace, parsed) -> int:
+    """crossref --labels: the history is judged in memory with the analyst's decisions."""
+    if args.partition is not None:
+        raise KenolibError("--labels writes one file; drop --partition")
     tickets = load_tickets(args.tickets, fmt=args.format, quarantine=args.quarantine)
     _warn(tickets.attrs.get("warnings", []))
-    check_fits_excel(  # before the long classification, not after it
-        args.out,
-        len(tickets),
-        "write .parquet or .csv instead (kenolib report summarises them)",
-        n_columns=len(tickets.columns),
-    )
+    check_fits_excel(args.out, len(tickets), "write .parquet or .csv instead")
     with _progress_bar(len(tickets), "classifying") as bar:
-        if args.labels is not None:
-            xref = crossref_with_labels(tickets, parsed, args.labels, progress=bar.update)
-        else:
-            xref = crossref(tickets, parsed.clauses, progress=bar.update)
+        xref = crossref_with_labels(tickets, parsed, args.labels, progress=bar.update)
     out = write_frame(xref, args.out, inputs=(args.tickets, args.policy), sheet_name="Crossref")
     counts = xref["verdict"].value_counts()
     print(
@@ -162,6 +157,44 @@ def cmd_crossref(args: argparse.Namespace) -> int:
         f"{int(counts.get('silent', 0))} silent"
     )
     print(f"wrote {out}")
+    return 0
+
+
+def cmd_crossref(args: argparse.Namespace) -> int:
+
+    if args.partition is None:
+        check_output_path(args.out, (args.tickets, args.policy))
+    if args.quarantine and Path(args.quarantine).resolve() == Path(args.out).resolve():
+        raise KenolibError(f"{args.quarantine}: --quarantine must differ from --out")
+    if args.scheduler and args.engine != "dask":
+        raise KenolibError("--scheduler needs --engine dask")
+    parsed = _parsed(args.policy)
+    if args.labels is not None:  # the analyst's labels: judged in memory
+        if args.engine == "dask":
+            raise KenolibError("--labels works with the local engine only; drop --engine dask")
+        return _crossref_with_labels(args, parsed)
+    run_args = dict(
+        fmt=args.format, quarantine=args.quarantine, partition=args.partition,
+        inputs=(args.policy,),
+    )  # fmt: skip
+    with _progress_bar(None, "classifying") as bar:
+        if args.engine == "dask":
+            run = dask_crossref(
+                args.tickets, args.out, parsed.clauses, scheduler=args.scheduler,
+                progress=bar.update, **run_args,
+            )  # fmt: skip
+        else:
+            run = stream_crossref(
+                args.tickets, args.out, parsed.clauses, progress=bar.update, **run_args
+            )
+    _warn(run.warnings)
+    counts = run.verdicts
+    print(
+        f"{run.rows} tickets: {int(counts.get('supported', 0))} supported, "
+        f"{int(counts.get('not_supported', 0))} not supported, "
+        f"{int(counts.get('silent', 0))} silent"
+    )
+    print(f"wrote {run.out}")
     return 0
 
 
@@ -348,6 +381,9 @@ def _policy_commands(sub) -> None:
         "--baseline", default=None, help="an older policy: adds a Policy changes sheet and section"
     )
     _labels_arg(p)
+    p.add_argument(
+        "--judged", default=None, help="a judged file or dataset (kenolib crossref output)"
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("diff", help="write what changed between two versions of a policy")
@@ -365,13 +401,25 @@ def _policy_commands(sub) -> None:
 def _ticket_commands(sub) -> None:
     """crossref, synth, evaluate."""
     p = sub.add_parser("crossref", help="judge every ticket against the policy, citing the clause")
-    p.add_argument("tickets", help="ticket export (.csv, .xlsx or .parquet)")
+    p.add_argument(
+        "tickets",
+        help="ticket export (.csv, .csv.gz, .xlsx or .parquet), or a directory or glob of them",
+    )
     format_arg(p)
     policy_arg(p)
     _labels_arg(p)
-    p.add_argument("--out", required=True, help="output file; the extension picks the format")
+    p.add_argument(
+        "--out", required=True, help="output file (the extension picks the format) or directory"
+    )
     p.add_argument(
         "--quarantine", default=None, help="file for malformed CSV rows, set aside and counted"
+    )
+    p.add_argument(
+        "--partition", choices=["month"], default=None, help="write a Parquet dataset by month"
+    )
+    p.add_argument("--engine", choices=["local", "dask"], default="local", help="where to judge")
+    p.add_argument(
+        "--scheduler", default=None, help="address of a running Dask scheduler (--engine dask)"
     )
     p.set_defaults(func=cmd_crossref)
 

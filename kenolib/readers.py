@@ -137,7 +137,7 @@ def _sniff_delimiter(line: str) -> str:
     return best if counts[best] else ","
 
 
-def _header(data: bytes, path: Path, warnings: list[str]) -> tuple[list[str], str]:
+def csv_header(data: bytes, path: Path, warnings: list[str]) -> tuple[list[str], str]:
     """The de-duplicated header names and the delimiter, from the first line of ``data``."""
     head = data[:MAX_HEADER_BYTES]
     if len(data) > MAX_HEADER_BYTES and b"\n" not in head and b"\r" not in head:
@@ -156,7 +156,7 @@ def _header(data: bytes, path: Path, warnings: list[str]) -> tuple[list[str], st
 
 
 def _arrow_read(data: bytes, path: Path, warnings: list[str], bad: BadRows) -> pa.Table:
-    names, delimiter = _header(data, path, warnings)
+    names, delimiter = csv_header(data, path, warnings)
     block = CSV_BLOCK
     while True:
         try:
@@ -401,6 +401,12 @@ def read_parquet(path: Path, warnings: list[str]) -> pd.DataFrame:
     except Exception as exc:  # pyarrow raises several types for a bad file
         msg = (str(exc).splitlines() or [""])[0][:200]
         raise KenolibError(f"{path}: not a readable Parquet file ({msg})") from None
+    return parquet_text_frame(table, path, warnings)
+
+
+def parquet_text_frame(table: pa.Table, path: Path, warnings: list[str]) -> pd.DataFrame:
+    """A Parquet table (or one batch of it) as a frame: header de-duplicated, dictionary,
+    binary and nested columns made text."""
     names = dedupe_header([str(c) for c in table.column_names], str(path), warnings)
     columns = [
         _text_column(table.column(i), names[i], path, warnings) for i in range(table.num_columns)

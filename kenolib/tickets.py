@@ -19,6 +19,8 @@ import functools
 import html as html_lib
 import os
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,8 @@ from kenolib import config
 from kenolib import datafiles as df_
 from kenolib.errors import KenolibError, KenolibValueError, escape_control
 from kenolib.files import check_output_path, write_frame
-from kenolib.readers import BadRows, read_table
+from kenolib.readers import BadRows, read_table  # noqa: F401  (re-exported)
+from kenolib.record_batches import raw_batches, ticket_files
 from kenolib.schemas import (
     TICKET_COLUMNS,
     TICKET_REQUIRED,
@@ -84,6 +87,7 @@ HELPDESKS_SCHEMA: df_.Schema = {
 }
 
 
+@functools.lru_cache(maxsize=4)
 @functools.lru_cache(maxsize=4)
 def load_helpdesks(path: str | None = None) -> dict[str, dict[str, Any]]:
     """The helpdesk column maps (``kenolib/data/helpdesks.yaml``), by format name."""
@@ -223,73 +227,53 @@ def unknown_labels(labels: pd.Series) -> pd.Series:
     return unknown.value_counts()
 
 
-def _dates(
-    raw: pd.DataFrame, column: str | None, spec: dict[str, Any], source: str, warnings: list[str]
-) -> pd.Series:
-    """A date column parsed with the format's date formats (NaT where missing or unparseable)."""
-    n = len(raw)
-    if column is None:
-        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-    dates, bad, examples = parse_dates(
-        raw[column], list(spec.get("dates") or ["ISO8601"]), spec.get("null_dates") or []
-    )
-    if bad:
-        warnings.append(
-            f"{source}: {bad} of {n} values in column {column!r} are not dates in "
-            f"1677-2262 (e.g. {', '.join(repr(e[:40]) for e in examples)}); kept as missing"
-        )
-    return dates
+@dataclass
+class LoadTally:
+    """What normalising found, summed over batches; :meth:`messages` words the warnings."""
+
+    rows: int = 0
+    bad_dates: dict[str, int] = field(default_factory=dict)
+    date_examples: dict[str, list[str]] = field(default_factory=dict)
+    unknown: dict[str, int] = field(default_factory=dict)
+
+    def messages(self, source: str) -> list[str]:
+        """One warning per finding, counts over every batch seen."""
+        out = [
+            f"{source}: {bad} of {self.rows} values in column {col!r} are not dates in "
+            f"1677-2262 (e.g. {', '.join(repr(e[:40]) for e in self.date_examples[col])}); "
+            "kept as missing"
+            for col, bad in self.bad_dates.items()
+            if bad
+        ]
+        if self.unknown:
+            unknown = pd.Series(self.unknown).sort_values(ascending=False, kind="stable")
+            top = ", ".join(f"{k!r} ×{v}" for k, v in unknown.head(5).items())
+            out.append(
+                f"{source}: {int(unknown.sum())} tickets have a product label matching no "
+                f"product ({top}{', ...' if len(unknown) > 5 else ''}); judged against the "
+                "overview table unless the text names a product"
+            )
+        return out
 
 
-def _tags(
-    raw: pd.DataFrame, cols: list[str], found: dict[str, str | None], spec: dict[str, Any]
-) -> pd.Series:
-    """The tags column: repeated headers (``Labels``, ``Labels.1``, ...) joined, else one column."""
-    index = raw.index
-    repeated = (spec.get("repeated") or {}).get("tags")
-    if repeated:
-        tag_cols = [c for c in cols if re.fullmatch(re.escape(repeated) + r"(\.\d+)?", c)]
-        if tag_cols:
-            tags = _text(raw[tag_cols[0]]).str.strip()
-            for c in tag_cols[1:]:
-                t = _text(raw[c]).str.strip()
-                tags = tags.where(t == "", tags.where(tags == "", tags + ",") + t)
-            return tags
-        else:
-            return pd.Series("", index=index, dtype="string[pyarrow]")
-    elif found["tags"]:
-        return _text(raw[found["tags"]]).str.strip()
-    else:
-        return pd.Series("", index=index, dtype="string[pyarrow]")
+@dataclass
+class TicketLayout:
+    """Which raw column feeds each generic one, decided on the first batch of an input."""
+
+    fmt: str
+    spec: dict[str, Any]
+    found: dict[str, str | None]
+    html: bool = False
+    same: list[str] | None = None  # raw columns equal to their normalised twin: not repeated
 
 
-def _warn_unknown_labels(product: pd.Series, source: str, warnings: list[str]) -> None:
-    """Count the product labels that match no product in a warning."""
-    unknown = unknown_labels(product)
-    if len(unknown):
-        top = ", ".join(f"{k!r} ×{v}" for k, v in unknown.head(5).items())
-        warnings.append(
-            f"{source}: {int(unknown.sum())} tickets have a product label matching no product "
-            f"({top}{', ...' if len(unknown) > 5 else ''}); judged against the overview table "
-            "unless the text names a product"
-        )
-
-
-def normalise_tickets(
-    raw: pd.DataFrame, fmt: str, source: str, warnings: list[str] | None = None
-) -> pd.DataFrame:
-    """Map a raw export frame (all text) to generic + original columns; see the module doc."""
-    raw = require_frame(raw, "raw", "normalise_tickets")
-    require_type(fmt, str, "fmt", "normalise_tickets")
-    warnings = [] if warnings is None else warnings
+def ticket_layout(cols: list[str], fmt: str, source: str) -> TicketLayout:
     specs = load_helpdesks()
     if fmt not in specs:
         raise KenolibValueError(
             f"unknown ticket format {fmt!r}; use one of auto, {', '.join(specs)}"
         )
     spec = specs[fmt]
-    cols = [str(c) for c in raw.columns]
-    n = len(raw)
     found: dict[str, str | None] = {
         g: _find(cols, list(spec.get("columns", {}).get(g) or [])) for g in TICKET_COLUMNS
     }
@@ -301,49 +285,100 @@ def normalise_tickets(
             f"{source}: missing required column {wanted} (for {g}) in the {fmt} format; "
             f"columns found: {', '.join(cols) or '(none)'}"
         )
-    out: dict[str, pd.Series] = {}
-    index = raw.index
-    out["ticket_id"] = _text(raw[found["ticket_id"]]).str.strip()
+    return TicketLayout(fmt, spec, found)
+
+
+def _blank(index: pd.Index) -> pd.Series:
+    return pd.Series("", index=index, dtype="string[pyarrow]")
+
+
+def _dates(
+    raw: pd.DataFrame, lay: TicketLayout, tally: LoadTally, out: dict[str, pd.Series]
+) -> None:
     for g in ("created_at", "resolved_at"):
-        out[g] = _dates(raw, found[g], spec, source, warnings)
-    out["product"] = (
-        _clean_label(raw[found["product"]])
-        if found["product"]
-        else pd.Series("", index=index, dtype="string[pyarrow]")
-    )
+        col = lay.found[g]
+        if col is None:
+            out[g] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+            continue
+        dates, bad, examples = parse_dates(
+            raw[col], list(lay.spec.get("dates") or ["ISO8601"]), lay.spec.get("null_dates") or []
+        )
+        out[g] = dates
+        if bad:
+            tally.bad_dates[col] = tally.bad_dates.get(col, 0) + bad
+            tally.date_examples.setdefault(col, examples)
+
+
+def _tags(raw: pd.DataFrame, lay: TicketLayout) -> pd.Series:
+    repeated = (lay.spec.get("repeated") or {}).get("tags")
+    if repeated:
+        pattern = re.escape(repeated) + r"(\.\d+)?"
+        tag_cols = [c for c in map(str, raw.columns) if re.fullmatch(pattern, c)]
+        if not tag_cols:
+            return _blank(raw.index)
+        tags = _text(raw[tag_cols[0]]).str.strip()
+        for c in tag_cols[1:]:
+            t = _text(raw[c]).str.strip()
+            tags = tags.where(t == "", tags.where(tags == "", tags + ",") + t)
+        return tags
+    if lay.found["tags"]:
+        return _text(raw[lay.found["tags"]]).str.strip()
+    return _blank(raw.index)
+
+
+def _generic(raw: pd.DataFrame, lay: TicketLayout, tally: LoadTally) -> pd.DataFrame:
+    """The generic ticket columns of one raw batch."""
+    found, index = lay.found, raw.index
+    out: dict[str, pd.Series] = {"ticket_id": _text(raw[found["ticket_id"]]).str.strip()}
+    _dates(raw, lay, tally, out)
+    out["product"] = _clean_label(raw[found["product"]]) if found["product"] else _blank(index)
     subject = _text(raw[found["subject"]])
-    body = (
-        _text(raw[found["body"]])
-        if found["body"]
-        else pd.Series("", index=index, dtype="string[pyarrow]")
-    )
-    html = spec.get("html_body", False)
-    if html == "auto":
-        html = bool(found["body"]) and _has_html(body)
+    body = _text(raw[found["body"]]) if found["body"] else _blank(index)
+    html = lay.spec.get("html_body", False)
+    if html == "auto":  # once a batch shows HTML, every later batch is read as HTML too
+        lay.html = lay.html or (bool(found["body"]) and _has_html(body))
+        html = lay.html
     out["subject"] = html_to_text(subject) if html else subject
     out["body"] = html_to_text(body) if html else body
     for g in ("status", "priority"):
-        out[g] = (
-            _text(raw[found[g]]).str.strip()
-            if found[g]
-            else pd.Series("", index=index, dtype="string[pyarrow]")
-        )
+        out[g] = _text(raw[found[g]]).str.strip() if found[g] else _blank(index)
     if found["agent_minutes"]:
-        out["agent_minutes"] = parse_minutes(
-            raw[found["agent_minutes"]], spec.get("minutes", "minutes")
-        )
+        minutes = lay.spec.get("minutes", "minutes")
+        out["agent_minutes"] = parse_minutes(raw[found["agent_minutes"]], minutes)
     else:
         out["agent_minutes"] = pd.Series(np.nan, index=index, dtype="float64")
-    out["tags"] = _tags(raw, cols, found, spec)
-    _warn_unknown_labels(out["product"], source, warnings)
-    norm = pd.DataFrame({g: out[g] for g in TICKET_COLUMNS}, index=index)
+    out["tags"] = _tags(raw, lay)
+    for label, count in unknown_labels(out["product"]).items():
+        tally.unknown[label] = tally.unknown.get(label, 0) + int(count)
+    tally.rows += len(raw)
+    return pd.DataFrame({g: out[g] for g in TICKET_COLUMNS}, index=index)
+
+
+def normalise_batch(raw: pd.DataFrame, lay: TicketLayout, tally: LoadTally) -> pd.DataFrame:
+    """Generic columns then the raw ones (clashing names as ``source_<name>``), one batch."""
+    cols = [str(c) for c in raw.columns]
+    norm = _generic(raw, lay, tally)
     clashes = [c for c in cols if c in TICKET_COLUMNS]
-    same = [c for c in clashes if _identical(norm[c], raw[c])]
-    renamed = raw.drop(columns=same).rename(
-        columns={c: SOURCE_PREFIX + c for c in clashes if c not in same}
+    if lay.same is None:  # the first batch decides, so every batch has the same columns
+        lay.same = [c for c in clashes if _identical(norm[c], raw[c])]
+    renamed = raw.drop(columns=lay.same).rename(
+        columns={c: SOURCE_PREFIX + c for c in clashes if c not in lay.same}
     )
     df = pd.concat([norm, renamed], axis=1)
-    df.index = pd.RangeIndex(n)
+    df.index = pd.RangeIndex(len(raw))
+    return df
+
+
+def normalise_tickets(
+    raw: pd.DataFrame, fmt: str, source: str, warnings: list[str] | None = None
+) -> pd.DataFrame:
+    """Map a raw export frame (all text) to generic + original columns; see the module doc."""
+    raw = require_frame(raw, "raw", "normalise_tickets")
+    require_type(fmt, str, "fmt", "normalise_tickets")
+    warnings = [] if warnings is None else warnings
+    tally = LoadTally()
+    df = normalise_batch(raw, ticket_layout([str(c) for c in raw.columns], fmt, source), tally)
+    warnings.extend(tally.messages(source))
     df.attrs["warnings"] = list(warnings)
     df.attrs["format"] = fmt
     df.attrs["source"] = source
@@ -361,6 +396,104 @@ def _identical(normalised: pd.Series, original: pd.Series) -> bool:
     return bool(pc.all(pc.equal(a, b)).as_py())
 
 
+class TicketStream:
+    """A ticket input read in normalised batches, in order (see :func:`open_tickets`).
+
+    Iterate it once; afterwards ``warnings`` holds the loader's warnings, counted over every
+    batch and file, ``rows`` the rows read and ``quarantined`` the rows set aside.
+    """
+
+    def __init__(
+        self, spec: str | Path, fmt: str, quarantine: Path | None, batch_rows: int | None
+    ) -> None:
+        self.source = str(spec)
+        self.files = ticket_files(spec)
+        self.fmt = fmt
+        self.quarantine = quarantine
+        self.batch_rows = batch_rows
+        self.warnings: list[str] = []
+        self.rows = 0
+        self.quarantined = 0
+        self.columns: list[str] | None = None  # the raw header every file must share
+        self.layout: TicketLayout | None = None  # how raw columns map, once the header is seen
+        self._tally = LoadTally()
+        self._bad: list[BadRows] = []
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        lay: TicketLayout | None = None
+        for path in self.files:
+            bad = BadRows() if self.quarantine is not None else None
+            self._bad.append(bad if bad is not None else BadRows())
+            for i, raw in enumerate(raw_batches(path, self.warnings, bad, self.batch_rows)):
+                if i == 0:
+                    lay = self.layout = self._check_header(path, raw, lay)
+                assert lay is not None
+                df = normalise_batch(raw, lay, self._tally)
+                self.rows += len(df)
+                yield df
+        self._finish()
+
+    def _check_header(
+        self, path: Path, raw: pd.DataFrame, lay: TicketLayout | None
+    ) -> TicketLayout:
+        cols = [str(c) for c in raw.columns]
+        if self.columns is None:
+            self.columns = cols
+            if self.fmt == "auto":
+                self.fmt = _detected(cols, path)
+            return ticket_layout(cols, self.fmt, self.source)
+        if cols != self.columns:
+            shown = escape_control(", ".join(c[:40] for c in cols[:8]))
+            raise KenolibError(
+                f"{path}: its columns ({shown}{', ...' if len(cols) > 8 else ''}) differ from "
+                f"those of {self.files[0].name}; every file of a ticket dataset needs the same "
+                "header"
+            )
+        assert lay is not None
+        return lay
+
+    def _finish(self) -> None:
+        if self.rows == 0:
+            self.warnings.append(f"{self.source}: the export has a header but no tickets")
+        self.warnings.extend(self._tally.messages(self.source))
+        if self.quarantine is None:
+            return
+        frames = [b.frame().assign(file=str(p)) for b, p in zip(self._bad, self.files, strict=True)]
+        bad = pd.concat(frames, ignore_index=True)
+        if len(self.files) == 1:
+            bad = bad.drop(columns="file")
+        self.quarantined = len(bad)
+        if len(bad):
+            written = write_frame(bad, self.quarantine, tuple(self.files))
+            self.warnings.append(
+                f"{self.source}: {len(bad):,} malformed row(s) written to {written}"
+            )
+
+
+def open_tickets(
+    path: str | os.PathLike[str],
+    fmt: str = "auto",
+    quarantine: str | os.PathLike[str] | None = None,
+    batch_rows: int | None = None,
+) -> TicketStream:
+    """A ticket input (a file, a directory or a glob of same-layout exports) as a stream of
+    normalised batches of at most ``batch_rows`` rows (None: one batch per file)."""
+    text = str(path) if isinstance(path, str | os.PathLike) else path
+    if not (isinstance(text, str) and any(c in text for c in "*?[")):
+        require_path(path, "path", "open_tickets")
+    require_type(fmt, str, "fmt", "open_tickets")
+    if fmt != "auto" and fmt not in load_helpdesks():
+        raise KenolibValueError(
+            f"unknown ticket format {fmt!r}; use one of auto, {', '.join(load_helpdesks())}"
+        )
+    files = ticket_files(path)
+    if quarantine is not None:
+        check_output_path(quarantine, tuple(files))
+    return TicketStream(
+        Path(path), fmt, None if quarantine is None else Path(quarantine), batch_rows
+    )
+
+
 def load_tickets(
     path: str | os.PathLike[str],
     fmt: str = "auto",
@@ -371,26 +504,15 @@ def load_tickets(
     One row per input row, in order; generic columns first, then the original columns.
     A CSV row with the wrong number of fields is an error naming its line, unless
     ``quarantine`` names a file: then such rows are written there (line, fields expected and
-    found, raw text), counted in a warning, and the other rows loaded.
+    found, raw text), counted in a warning, and the other rows loaded. ``path`` may also be a
+    directory or a glob of exports with one header: their rows in file-name order.
     """
-    p = require_path(path, "path", "load_tickets")
-    require_type(fmt, str, "fmt", "load_tickets")
-    warnings: list[str] = []
-    bad = BadRows() if quarantine is not None else None
+    stream = open_tickets(path, fmt, quarantine)
+    parts = list(stream)
+    df = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    df.attrs = {"warnings": stream.warnings, "format": stream.fmt, "source": stream.source}
     if quarantine is not None:
-        check_output_path(quarantine, (p,))
-    raw = read_table(p, warnings, bad)
-    cols = [str(c) for c in raw.columns]
-    if fmt == "auto":
-        fmt = _detected(cols, p)
-    if len(raw) == 0:
-        warnings.append(f"{p}: the export has a header but no tickets")
-    df = normalise_tickets(raw, fmt, str(p), warnings)
-    if bad is not None:
-        df.attrs["quarantined"] = len(bad)
-        if len(bad):
-            written = write_frame(bad.frame(), quarantine, (p,))  # type: ignore[arg-type]
-            df.attrs["warnings"].append(f"{p}: {len(bad):,} malformed row(s) written to {written}")
+        df.attrs["quarantined"] = stream.quarantined
     return df
 
 

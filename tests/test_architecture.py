@@ -19,7 +19,7 @@ PACKAGE = ROOT / "kenolib"
 #: Lowest first. A module may import modules of its own layer or of a lower one, never higher.
 LAYERS: list[set[str]] = [
     {"kenolib", "errors", "vocab", "config"},
-    {"safeio", "schemas", "xlsx", "xlsx_stream", "files", "datafiles", "readers"},
+    {"safeio", "schemas", "xlsx", "xlsx_stream", "files", "datafiles", "readers", "record_batches"},
     {
         "taxonomy",
         "policy",
@@ -32,7 +32,8 @@ LAYERS: list[set[str]] = [
         "synth",
     },
     {"classify"},
-    {"aggregates", "crossref", "impact", "review", "feedback"},
+    {"aggregates", "aggregates_stream", "crossref", "impact", "review", "feedback"},
+    {"stream", "sinks", "dask_engine"},
     {"report", "export", "charts"},
     {"cli"},
 ]

@@ -569,7 +569,13 @@ def test_sample_tickets_bundled_and_reproducible():
 
 def test_benchmark_script_runs_tiny(tmp_path):
     r = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_crossref.py"), "--sizes", "2000"],
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_crossref.py"),
+            "--sizes",
+            "2000",
+            "--no-dask",
+        ],
         capture_output=True,
         text=True,
         timeout=600,

@@ -11,6 +11,7 @@ only when both succeeded.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from kenolib import config
+from kenolib.aggregates_stream import accumulate_judged
 from kenolib.classify import crossref
 from kenolib.classify.labels import load_accuracy
 from kenolib.diff import diff_policies
@@ -34,6 +36,7 @@ from kenolib.report.data import (
     ReportData,
     TicketPart,
     about_rows,
+    accumulated_part,
     add_crossref,
     build_report_data,
     coverage_counts,
@@ -159,13 +162,16 @@ def write_reports(
     use_tickets: bool = True,
     on_warning: Callable[[str], None] | None = None,
     labels: str | os.PathLike[str] | None = None,
+    judged: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """Parse the policy, cross-reference the tickets and write the workbook and the HTML page.
 
     ``tickets`` defaults to the bundled sample history; ``use_tickets=False`` gives a
     policy-only report. Warnings (parser, ticket loader) go to ``on_warning``. ``labels`` (a
     labels directory) applies the analyst's decisions and adds the accuracy they measured to the
-    key figures. Returns the paths written: the workbook and the HTML page.
+    key figures. ``judged``: an already judged file or dataset (``kenolib crossref`` output),
+    read in batches instead of judging ``tickets``. Returns the paths written: the workbook and
+    the HTML page.
     """
     if hourly_rate is not None and not hourly_rate >= 0:
         raise KenolibError(f"--hourly-rate {hourly_rate:g}: give a rate of 0 or more")
@@ -182,8 +188,13 @@ def write_reports(
         warnings.append("the bundled sample ticket history is missing: policy-only report")
         params["tickets"] = "none (sample missing)"
         use_tickets = False
-    xref, source = None, ""
-    if use_tickets:
+    xref, source, part = None, "", None
+    if judged is not None:
+        steps.set_postfix_str("reading the judged history")
+        params["tickets"] = f"judged: {judged}"
+        part, loaded = accumulated_part(accumulate_judged(judged), str(judged), hourly_rate)
+        warnings += loaded
+    elif use_tickets:
         steps.set_postfix_str("cross-referencing tickets")
         xref, source, loaded = judge_tickets(parsed, tickets, fmt, progress=show, labels=labels)
         warnings += loaded
@@ -195,12 +206,18 @@ def write_reports(
         parsed, xref, source, changes, hourly_rate, params, tuple(warnings), None, checked
     )
     del xref
+    if part is not None:
+        data = dataclasses.replace(data, tickets=part)
     steps.update(1)
     for w in data.warnings if on_warning is not None else ():
         on_warning(w)  # type: ignore[misc]
     steps.set_postfix_str("writing the reports")
     written, _ = write_report_files(
-        data, out_dir, max_rows=max_rows, progress=show, inputs=(policy, tickets, baseline)
+        data,
+        out_dir,
+        max_rows=max_rows,
+        progress=show,
+        inputs=(policy, tickets, baseline, judged),
     )
     steps.update(2)
     steps.close()

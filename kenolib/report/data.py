@@ -28,6 +28,7 @@ import plotly
 
 from kenolib import __version__, schemas
 from kenolib import aggregates as xr
+from kenolib.aggregates_stream import Accumulator
 from kenolib.classify.labels import format_accuracy
 from kenolib.coverage import coverage_matrix, policy_findings
 from kenolib.taxonomy import load_products
@@ -423,6 +424,33 @@ def about_rows(data: ReportData, stats: WorkbookStats | None = None) -> pd.DataF
 def policy_report_data(parsed: Any, policy_changes: pd.DataFrame | None = None) -> ReportData:
     """The policy half of a report (:func:`build_report_data` without tickets)."""
     return build_report_data(parsed, changes=policy_changes)
+
+
+def accumulated_part(
+    acc: Accumulator, source: str, hourly_rate: float | None = None
+) -> tuple[TicketPart, list[str]]:
+    """The ticket half from aggregates accumulated over a judged dataset read in batches
+    (:mod:`kenolib.aggregates_stream`), and its warnings."""
+    warnings = []
+    if acc.detail_rows < acc.out_of_scope_total:
+        warnings.append(
+            f"{source}: the Out of scope sheet lists the first {acc.detail_rows:,} of "
+            f"{acc.out_of_scope_total:,} out-of-scope tickets; the judged dataset has them all"
+        )
+    part = TicketPart(
+        source=source,
+        tickets=acc.rows,
+        verdicts=acc.verdict_by_product(),
+        tickets_by_topic=acc.tickets_by_topic(),
+        out_of_scope=acc.out_of_scope_detail(),
+        policy_gaps=acc.silent_topics(),
+        monthly=acc.monthly_out_of_scope(),
+        out_of_scope_estimate=acc.out_of_scope_estimate(hourly_rate),
+        needs_review=acc.needs_review,
+        out_of_scope_hours=acc.sums["hours_judged"] if acc.has_minutes else None,
+        hourly_rate=hourly_rate,
+    )
+    return part, warnings
 
 
 def add_crossref(

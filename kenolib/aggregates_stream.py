@@ -1,0 +1,264 @@
+"""The aggregates of a judged history, accumulated batch by batch (no whole frame needed).
+
+:class:`Accumulator` takes judged batches (the crossref columns and the ticket's
+``created_at``, ``agent_minutes``, ``subject``) in order and keeps small partial tables; its
+methods give the same tables as the whole-frame functions of :mod:`kenolib.aggregates`
+(``verdict_by_product``, ``monthly_out_of_scope``, ``out_of_scope_hours``, ``silent_topics``,
+``tickets_by_topic``, ``out_of_scope_estimate``). ``accumulate_judged`` reads a judged Parquet
+file or dataset on disk, only the columns needed, in record batches.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from kenolib import aggregates as A
+from kenolib.errors import KenolibError
+from kenolib.schemas import (
+    CROSSREF_COLUMNS,
+    MONTHLY_OUT_OF_SCOPE_COLUMNS,
+    OUT_OF_SCOPE_HOURS_COLUMNS,
+    REPORT_OUT_OF_SCOPE_COLUMNS,
+    SILENT_TOPIC_COLUMNS,
+    TICKETS_BY_TOPIC_COLUMNS,
+    VERDICT_BY_PRODUCT_COLUMNS,
+    check_frame,
+)
+from kenolib.taxonomy import load_taxonomy
+
+#: Rows per batch read from a judged dataset.
+READ_BATCH_ROWS = 100_000
+#: Out-of-scope tickets kept for the report's detail sheet (one Excel sheet's worth).
+MAX_DETAIL_ROWS = 1_048_575
+_SUMS = ("n", "judged", "p", "pq", "ph", "pqhh", "hours_judged")
+
+
+@dataclass
+class Accumulator:
+    """Partial aggregates of the judged batches seen so far (see the module doc)."""
+
+    examples: int = 3
+    max_detail_rows: int = MAX_DETAIL_ROWS
+    products: dict[str, None] = field(default_factory=dict)  # in order of first appearance
+    verdicts: Counter = field(default_factory=Counter)
+    parts: dict[str, list[pd.DataFrame]] = field(default_factory=dict)
+    silent_examples: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_SUMS, 0.0))
+    needs_review: int = 0
+    rows: int = 0
+    detail: list[pd.DataFrame] = field(default_factory=list)
+    detail_rows: int = 0
+    out_of_scope_total: int = 0
+    has_minutes: bool = False
+
+    def add(self, xref: pd.DataFrame) -> None:
+        """Take one judged batch."""
+        x = check_frame(xref, CROSSREF_COLUMNS, "crossref frame")
+        product = x["product"].astype(str)
+        verdict = x["verdict"].astype(str)
+        topic = x["topic"].astype(str)
+        minutes = A._minutes(x)
+        self.has_minutes = self.has_minutes or "agent_minutes" in x.columns
+        self.rows += len(x)
+        self.products.update(dict.fromkeys(product))
+        self.verdicts.update(zip(product, verdict, strict=True))
+        frame = pd.DataFrame(
+            {"product": product, "verdict": verdict, "topic": topic, "minutes": minutes}
+        )
+        self._part("by_topic", frame, ["verdict", "product", "topic"], True)
+        oos = (verdict == "not_supported").to_numpy()
+        self._part("hours", frame[oos], ["product", "topic"], False)
+        silent = (verdict == "silent").to_numpy()
+        self._part("silent", frame[silent], ["topic"], False)
+        self._examples(x[silent])
+        self._monthly(x, product, oos)
+        self._estimate(x, oos, minutes.to_numpy() / 60)
+        self.needs_review += int(x["needs_review"].sum())
+        self._detail(x, oos)
+
+    def _part(self, name: str, frame: pd.DataFrame, keys: list[str], sort: bool) -> None:
+        g = frame.groupby(keys, sort=sort)["minutes"].agg(tickets="size", agent_minutes="sum")
+        self.parts.setdefault(name, []).append(g.reset_index())
+
+    def _merged(self, name: str, keys: list[str], sort: bool) -> pd.DataFrame:
+        parts = self.parts.get(name) or []
+        if not parts:
+            return pd.DataFrame(columns=[*keys, "tickets", "agent_minutes"])
+        both = pd.concat(parts, ignore_index=True)
+        return both.groupby(keys, sort=sort, dropna=False)[["tickets", "agent_minutes"]].sum()
+
+    def _examples(self, s: pd.DataFrame) -> None:
+        subj = s["subject"].astype(str) if "subject" in s.columns else pd.Series("", index=s.index)
+        head = pd.DataFrame(
+            {"topic": s["topic"].astype(str), "id": s["ticket_id"].astype(str), "subject": subj}
+        )
+        for topic, rows in head.groupby("topic", sort=False):
+            have = self.silent_examples.setdefault(str(topic), [])
+            room = max(self.examples, 0) - len(have)
+            if room > 0:
+                have += list(zip(rows["id"].head(room), rows["subject"].head(room), strict=True))
+
+    def _monthly(self, x: pd.DataFrame, product: pd.Series, oos: np.ndarray) -> None:
+        if "created_at" in x.columns:
+            created = pd.to_datetime(x["created_at"], errors="coerce")
+        else:
+            created = pd.Series(pd.NaT, index=x.index, dtype="datetime64[ns]")
+        month = created.dt.to_period("M").dt.to_timestamp()
+        frame = pd.DataFrame({"month": month, "product": product, "out": oos.astype("int64")})
+        g = frame.groupby(["month", "product"], dropna=False, sort=True)["out"]
+        self.parts.setdefault("monthly", []).append(
+            g.agg(tickets="size", out_of_scope="sum").reset_index()
+        )
+
+    def _estimate(self, x: pd.DataFrame, oos: np.ndarray, hours: np.ndarray) -> None:
+        conf = pd.to_numeric(x["confidence"], errors="coerce").fillna(0.5).clip(0, 1).to_numpy()
+        p = np.where(oos, conf, (1 - conf) * A.MISSED_NOT_SUPPORTED)
+        q = p * (1 - p)
+        for k, v in (
+            ("n", len(x)),
+            ("judged", oos.sum()),
+            ("p", p.sum()),
+            ("pq", q.sum()),
+            ("ph", (p * hours).sum()),
+            ("pqhh", (q * hours * hours).sum()),
+            ("hours_judged", hours[oos].sum()),
+        ):
+            self.sums[k] += float(v)
+
+    def _detail(self, x: pd.DataFrame, oos: np.ndarray) -> None:
+        self.out_of_scope_total += int(oos.sum())
+        room = self.max_detail_rows - self.detail_rows
+        if room <= 0:
+            return
+        cols = [c for c in REPORT_OUT_OF_SCOPE_COLUMNS if c in x.columns]
+        part = x.loc[oos, cols].head(room).reset_index(drop=True)
+        self.detail.append(part)
+        self.detail_rows += len(part)
+
+    # -- the whole-frame functions' results ----------------------------------------------------
+    def verdict_by_product(self) -> pd.DataFrame:
+        """As :func:`kenolib.aggregates.verdict_by_product`."""
+        order = A._product_order(pd.Series(list(self.products), dtype=object))
+        tab = pd.DataFrame(0, index=order, columns=["supported", "not_supported", "silent"])
+        for (prod, verdict), n in self.verdicts.items():
+            if verdict in tab.columns:
+                tab.loc[prod, verdict] += n
+        tab = tab.astype("int64")
+        tab["tickets"] = tab.sum(axis=1)
+        out = tab.rename_axis("product").reset_index()
+        return check_frame(out, VERDICT_BY_PRODUCT_COLUMNS, "verdict_by_product")
+
+    def monthly_out_of_scope(self) -> pd.DataFrame:
+        """As :func:`kenolib.aggregates.monthly_out_of_scope`."""
+        both = pd.concat(self.parts.get("monthly") or [], ignore_index=True)
+        g = both.groupby(["month", "product"], dropna=False, sort=True)
+        out = g[["tickets", "out_of_scope"]].sum().reset_index()
+        out["share"] = (out["out_of_scope"] / out["tickets"]).round(4)
+        return check_frame(out, MONTHLY_OUT_OF_SCOPE_COLUMNS, "monthly_out_of_scope")
+
+    def out_of_scope_hours(self, hourly_rate: float | None = None) -> pd.DataFrame:
+        """As :func:`kenolib.aggregates.out_of_scope_hours`."""
+        if hourly_rate is not None and hourly_rate < 0:
+            raise KenolibError(f"hourly rate must be zero or more (got {hourly_rate})")
+        out = self._merged("hours", ["product", "topic"], False).reset_index()
+        out["agent_hours"] = (out.pop("agent_minutes") / 60).round(2)
+        if hourly_rate is not None:
+            out["cost"] = (out["agent_hours"] * hourly_rate).round(2)
+        out = check_frame(out, OUT_OF_SCOPE_HOURS_COLUMNS, "out_of_scope_hours")
+        out = out.sort_values(["agent_hours", "tickets"], ascending=False, kind="stable")
+        return out.reset_index(drop=True)
+
+    def silent_topics(self) -> pd.DataFrame:
+        """As :func:`kenolib.aggregates.silent_topics` with ``examples`` examples."""
+        if not self.silent_examples:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in SILENT_TOPIC_COLUMNS})
+        out = self._merged("silent", ["topic"], False).reset_index()
+        out["agent_hours"] = (out.pop("agent_minutes") / 60).round(2)
+        out["share"] = (out["tickets"] / max(self.rows, 1)).round(4)
+        labels = {t.id: t.label for t in load_taxonomy().topics}
+        out.insert(1, "topic_label", out["topic"].map(labels).fillna("Unmapped"))
+        ex = self.silent_examples
+        out["example_ticket_ids"] = out["topic"].map(lambda t: "; ".join(i for i, _ in ex[t]))
+        out["example_subjects"] = out["topic"].map(lambda t: " | ".join(s for _, s in ex[t]))
+        out = check_frame(out, SILENT_TOPIC_COLUMNS, "silent_topics")
+        out = out.sort_values(["tickets", "agent_hours"], ascending=False, kind="stable")
+        return out.reset_index(drop=True)
+
+    def tickets_by_topic(self) -> pd.DataFrame:
+        """As :func:`kenolib.aggregates.tickets_by_topic`."""
+        out = self._merged("by_topic", ["verdict", "product", "topic"], True).reset_index()
+        out["agent_hours"] = (out.pop("agent_minutes") / 60).round(2)
+        return check_frame(out, TICKETS_BY_TOPIC_COLUMNS, "tickets_by_topic")
+
+    def out_of_scope_estimate(
+        self, hourly_rate: float | None = None, z: float = 1.96
+    ) -> pd.DataFrame:
+        """As :func:`kenolib.aggregates.out_of_scope_estimate`."""
+        s, n = self.sums, self.rows
+        row: dict[str, float] = {"tickets": float(n), "out_of_scope": s["judged"]}
+        row["share"] = row["out_of_scope"] / n if n else 0.0
+        for name, mean, var in (("", s["p"], s["pq"]), ("hours_", s["ph"], s["pqhh"])):
+            spread = z * float(np.sqrt(var)) + 0.05 * mean
+            row["expected" if not name else "hours_expected"] = mean
+            row[f"{name}low"] = max(0.0, mean - spread)
+            row[f"{name}high"] = mean + spread
+        row["hours"] = s["hours_judged"]
+        row["share_low"] = row["low"] / n if n else 0.0
+        row["share_high"] = row["high"] / n if n else 0.0
+        if hourly_rate is not None:
+            if hourly_rate < 0:
+                raise KenolibError(f"hourly rate must be zero or more (got {hourly_rate})")
+            for k in ("", "_expected", "_low", "_high"):
+                row[f"cost{k}"] = row[f"hours{k}"] * hourly_rate
+        return pd.DataFrame([row]).round(4)
+
+    def out_of_scope_detail(self) -> pd.DataFrame:
+        """The first ``max_detail_rows`` out-of-scope tickets (the report's detail sheet)."""
+        if not self.detail:
+            return pd.DataFrame(columns=REPORT_OUT_OF_SCOPE_COLUMNS)
+        return pd.concat(self.detail, ignore_index=True)
+
+
+def judged_columns(path: str | os.PathLike[str]) -> tuple[ds.Dataset, list[str]]:
+    """A judged Parquet file or dataset and the columns the aggregates read from it."""
+    p = Path(path)
+    if not p.exists():
+        raise KenolibError(f"{p}: no such judged file or dataset; run kenolib crossref first")
+    try:
+        data = ds.dataset(p, format="parquet", partitioning="hive", exclude_invalid_files=True)
+    except Exception as exc:  # pyarrow raises several types for an unreadable dataset
+        msg = (str(exc).splitlines() or [""])[0][:200]
+        raise KenolibError(f"{p}: not a readable Parquet dataset ({msg})") from None
+    names = data.schema.names
+    missing = [c for c in CROSSREF_COLUMNS if c not in names]
+    if missing:
+        raise KenolibError(
+            f"{p}: not a judged history (missing {', '.join(missing)}); "
+            "give the output of kenolib crossref"
+        )
+    wanted = [*CROSSREF_COLUMNS, "created_at", "agent_minutes", "subject"]
+    wanted += REPORT_OUT_OF_SCOPE_COLUMNS
+    return data, [c for c in dict.fromkeys(wanted) if c in names]
+
+
+def accumulate_judged(
+    path: str | os.PathLike[str], examples: int = 3, batch_rows: int = READ_BATCH_ROWS
+) -> Accumulator:
+    """Read a judged file or dataset in record batches (needed columns only) and accumulate."""
+    data, columns = judged_columns(path)
+    acc = Accumulator(examples=examples)
+    for rb in data.to_batches(columns=columns, batch_size=batch_rows):
+        acc.add(rb.to_pandas(types_mapper=_text))
+    return acc
+
+
+def _text(t: pa.DataType) -> object:
+    return pd.StringDtype("pyarrow") if t in (pa.string(), pa.large_string()) else None
