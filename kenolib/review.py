@@ -240,6 +240,16 @@ def _review_sheet(ws, rows: pd.DataFrame) -> None:
     ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
     for name in HIDDEN:
         ws.column_dimensions[get_column_letter(NAMES.index(name) + 1)].hidden = True
+    _print_setup(ws)
+
+
+def _print_setup(ws) -> None:
+    """Landscape, one page wide, the header row on every page: the sheet prints as it reads."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
 
 
 def write_review_workbook(

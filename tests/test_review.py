@@ -151,6 +151,9 @@ def test_ticket_text_stays_text_and_lists_are_validated(history, tmp_path):
     assert body.value.endswith(review.CUT_MARKER) and len(body.value) < 1600
     assert ws.freeze_panes == "B2"
     assert ws.column_dimensions["E"].width == 70
+    # prints as it reads: landscape, one page wide, the header on every page
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.print_title_rows == "$1:$1"
     formulas = {dv.formula1: str(dv.sqref) for dv in ws.data_validations.dataValidation}
     assert set(formulas) == {"'Lists'!$A$2:$A$4", "'Lists'!$B$2:$B$40"}
     assert all(ref.startswith(("K2:K", "L2:L")) for ref in formulas.values())
