@@ -157,10 +157,10 @@ def _owners(
     return owners
 
 
-def judge_batch(
-    subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge
-) -> dict[str, np.ndarray]:
-    """Judge one batch: product, topic, qualifier, clause, margin, decided_by, evidence keys."""
+def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) -> dict[str, Any]:
+    """Judge one batch: product, topic, qualifier, clause, margin, decided_by (arrays), the
+    evidence keys and ``ev_extra`` (row -> extra evidence words, for the few rows moved by the
+    ownership rule or the model)."""
     sig, vt, cm = j.sig, j.vt, j.cm
     T = len(vt.topics)
     h = R.signal_hits(subject, body, sig)
@@ -215,7 +215,7 @@ def judge_batch(
         "decided_by": decided,
         "ev_row": ev_row,
         "ev_entry": ev_entry,
-        "ev_extra": extra,  # type: ignore[dict-item]
+        "ev_extra": extra,
     }
 
 

@@ -393,7 +393,11 @@ def write_accuracy(acc: dict[str, Any], directory: str | os.PathLike[str] | None
     """Store the measured accuracy as ``accuracy.json`` in the labels directory (atomically)."""
     path = labels_dir(directory) / ACCURACY_FILE
     text = json.dumps(acc, indent=2, sort_keys=True)
-    return atomic_write(path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+
+    def writer(tmp: Path) -> None:
+        tmp.write_text(text + "\n", encoding="utf-8")
+
+    return atomic_write(path, writer)
 
 
 def load_accuracy(directory: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:

@@ -113,10 +113,10 @@ def _clause_signals(acc: _Pairs, data: dict[str, Any], clauses: pd.DataFrame) ->
     by_key = dict(zip(key, clauses["clause_id"].astype(str), strict=False))
     for product, headings in data["clause_hints"].items():
         for heading, phrases in headings.items():
-            cid = by_key.get(f"{product}|{heading_key(heading)}")
-            if cid is not None:
+            found = by_key.get(f"{product}|{heading_key(heading)}")
+            if found is not None:
                 for ph in phrases:
-                    acc.add(str(ph), f"clause:{cid}", 3.0)
+                    acc.add(str(ph), f"clause:{found}", 3.0)
 
 
 def build_signals(
@@ -156,8 +156,8 @@ def _compile(pairs: dict[tuple[str, ...], dict[str, float]]) -> dict[str, Any]:
         raise KenolibError("ticket_signals.yaml: two signal words hash alike; rename one")
     order = np.argsort(keys)
     slot_vid = np.full(1 << _BLOOM_BITS, -1, dtype=np.int64)
-    for i, w in enumerate(vocab):
-        b = bytes(c | 32 for c in w.encode("utf-8"))
+    for i, word in enumerate(vocab):
+        b = bytes(c | 32 for c in word.encode("utf-8"))
         first = np.array([int.from_bytes(b[:8].ljust(8, b"\0"), "little")], dtype=np.uint64)
         h = int(prefilter_hash(first, np.array([len(b)], dtype=np.uint64))[0])
         slot_vid[h] = i if slot_vid[h] == -1 else -2
@@ -169,8 +169,8 @@ def _compile(pairs: dict[tuple[str, ...], dict[str, float]]) -> dict[str, Any]:
             word_entry[vid[words[0]]] = e
             continue
         code = 0
-        for w in words:
-            code = code * V + vid[w]
+        for word in words:
+            code = code * V + vid[word]
         codes, ents = by_n.setdefault(len(words), ([], []))
         codes.append(code)
         ents.append(e)

@@ -272,7 +272,7 @@ def _signal_hits(
         m = ent >= 0
         found_pos.append(h_start[cand[m]])
         found_entry.append(ent[m].astype(np.int64))
-        ok = sig.bigram_prefix[code]
+        ok = sig.bigram_prefix[code] if sig.bigram_prefix is not None else np.zeros(0, bool)
     else:
         ok = np.zeros(len(code), dtype=bool)
         if 2 in sig.phrase_keys:
