@@ -245,6 +245,32 @@ def _labels(
     return label
 
 
+#: Rows whose texts are generated at once: a few hundred bytes a ticket stays far below the
+#: 2 GiB limit of one arrow string array.
+TEXT_CHUNK = 1_000_000
+
+
+def _all_texts(
+    rng: np.random.Generator,
+    voc: dict[str, Any],
+    intents: list[dict[str, Any]],
+    products: list[str],
+    prod: np.ndarray,
+    intent: np.ndarray,
+    n: int,
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """Subjects and bodies of ``n`` tickets, made ``TEXT_CHUNK`` rows at a time (one chunk, so
+    the same draws as before, for histories up to a million tickets)."""
+    subjects, bodies = [], []
+    for lo in range(0, max(n, 1), TEXT_CHUNK):
+        hi = min(n, lo + TEXT_CHUNK)
+        s_, b_ = _texts(rng, voc, intents, products, prod[lo:hi], intent[lo:hi], hi - lo)
+        s_, b_ = _sloppy(rng, voc, s_, b_, hi - lo)
+        subjects.append(s_)
+        bodies.append(b_)
+    return pa.chunked_array(subjects, type=pa.string()), pa.chunked_array(bodies, type=pa.string())
+
+
 def synth_tickets(
     n: int,
     seed: int = 0,
@@ -270,9 +296,7 @@ def synth_tickets(
     intents = voc["intents"]
     intent = _pick_intents(rng, intents, products, prod, n)
 
-    subject, body = _texts(rng, voc, intents, products, prod, intent, n)
-
-    subject, body = _sloppy(rng, voc, subject, body, n)
+    subject, body = _all_texts(rng, voc, intents, products, prod, intent, n)
     label = _labels(rng, voc, products, prod, n)
 
     # Dates: volume grows over time, business hours and weekdays busier.
@@ -295,12 +319,12 @@ def synth_tickets(
     priority = rng.choice(["Low", "Normal", "High", "Urgent"], n, p=[0.2, 0.55, 0.2, 0.05])
     tags = rng.choice(["", "", "", "email", "phone", "chat", "vip", "callback"], n)
 
-    take = pa.array(order)
-
-    def text(arr: pa.Array) -> pd.Series:
-        return pd.Series(arr.take(take).to_pandas(types_mapper=pd.ArrowDtype)).astype(
-            "string[pyarrow]"
-        )
+    def text(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
+        # taken slice by slice: one arrow string array holds at most 2 GiB of text
+        pieces = [arr.take(pa.array(order[lo : lo + TEXT_CHUNK])) for lo in range(0, n, TEXT_CHUNK)]
+        chunks = [c for p in pieces for c in getattr(p, "chunks", [p])]
+        joined = pa.chunked_array(chunks, type=pa.string())
+        return pd.Series(joined.to_pandas(types_mapper=pd.ArrowDtype)).astype("string[pyarrow]")
 
     df = pd.DataFrame(
         {
