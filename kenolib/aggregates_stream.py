@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from kenolib import aggregates as A
 from kenolib.errors import KenolibError
@@ -38,6 +39,9 @@ from kenolib.taxonomy import load_taxonomy
 READ_BATCH_ROWS = 100_000
 #: Out-of-scope tickets kept for the report's detail sheet (one Excel sheet's worth).
 MAX_DETAIL_ROWS = 1_048_575
+#: The same for a report built from a judged dataset on disk: a detail sheet of a quarter of a
+#: million tickets keeps the report within 2 GB at any history size (the dataset has them all).
+JUDGED_DETAIL_ROWS = 250_000
 _SUMS = ("n", "judged", "p", "pq", "ph", "pqhh", "hours_judged")
 
 
@@ -250,13 +254,26 @@ def judged_columns(path: str | os.PathLike[str]) -> tuple[ds.Dataset, list[str]]
 
 
 def accumulate_judged(
-    path: str | os.PathLike[str], examples: int = 3, batch_rows: int = READ_BATCH_ROWS
+    path: str | os.PathLike[str],
+    examples: int = 3,
+    batch_rows: int = READ_BATCH_ROWS,
+    max_detail_rows: int = JUDGED_DETAIL_ROWS,
 ) -> Accumulator:
-    """Read a judged file or dataset in record batches (needed columns only) and accumulate."""
+    """Read a judged file or dataset in record batches (needed columns only) and accumulate.
+
+    The out-of-scope detail keeps the first ``max_detail_rows`` tickets (memory stays bounded);
+    every aggregate counts them all.
+    """
     data, columns = judged_columns(path)
-    acc = Accumulator(examples=examples)
-    for rb in data.to_batches(columns=columns, batch_size=batch_rows):
-        acc.add(rb.to_pandas(types_mapper=_text))
+    acc = Accumulator(examples=examples, max_detail_rows=max_detail_rows)
+    # file by file through ParquetFile.iter_batches: the dataset scanner decoded far ahead of
+    # the consumer (the whole history at once for small month files: 0.86 GB at 1M tickets,
+    # 4.2 GB at 5M), this reads one batch at a time (0.37 GB at 1M)
+    for f in data.files:
+        pf = pq.ParquetFile(f)
+        present = [c for c in columns if c in pf.schema_arrow.names]
+        for rb in pf.iter_batches(columns=present, batch_size=batch_rows):
+            acc.add(rb.to_pandas(types_mapper=_text))
     return acc
 
 
