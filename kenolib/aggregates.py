@@ -200,15 +200,33 @@ def out_of_scope_estimate(
     judged = (x["verdict"] == "not_supported").to_numpy()
     p = np.where(judged, conf, (1 - conf) * MISSED_NOT_SUPPORTED)
     hours = _minutes(x).to_numpy() / 60
-    row: dict[str, float] = {"tickets": float(n), "out_of_scope": float(judged.sum())}
+    q = p * (1 - p)
+    sums = {
+        "n": float(n),
+        "judged": float(judged.sum()),
+        "p": float(p.sum()),
+        "pq": float(q.sum()),
+        "ph": float((p * hours).sum()),
+        "pqhh": float((q * hours * hours).sum()),
+        "hours_judged": float(hours[judged].sum()),
+    }
+    return estimate_from_sums(sums, hourly_rate, z)
+
+
+def estimate_from_sums(
+    sums: dict[str, float], hourly_rate: float | None = None, z: float = 1.96
+) -> pd.DataFrame:
+    """The :func:`out_of_scope_estimate` row from its sums (``n``, ``judged``, ``p``, ``pq``,
+    ``ph``, ``pqhh``, ``hours_judged``): what a whole frame and merged batches both give."""
+    n = int(sums["n"])
+    row: dict[str, float] = {"tickets": float(n), "out_of_scope": sums["judged"]}
     row["share"] = row["out_of_scope"] / n if n else 0.0
-    for name, w in (("", np.ones(n)), ("hours_", hours)):
-        mean = float((p * w).sum())
-        spread = z * float(np.sqrt((p * (1 - p) * w * w).sum())) + 0.05 * mean
+    for name, mean, var in (("", sums["p"], sums["pq"]), ("hours_", sums["ph"], sums["pqhh"])):
+        spread = z * float(np.sqrt(var)) + 0.05 * mean
         row["expected" if not name else "hours_expected"] = mean
         row[f"{name}low"] = max(0.0, mean - spread)
         row[f"{name}high"] = mean + spread
-    row["hours"] = float(hours[judged].sum())
+    row["hours"] = sums["hours_judged"]
     row["share_low"] = row["low"] / n if n else 0.0
     row["share_high"] = row["high"] / n if n else 0.0
     if hourly_rate is not None:

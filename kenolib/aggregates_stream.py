@@ -206,23 +206,7 @@ class Accumulator:
         self, hourly_rate: float | None = None, z: float = 1.96
     ) -> pd.DataFrame:
         """As :func:`kenolib.aggregates.out_of_scope_estimate`."""
-        s, n = self.sums, self.rows
-        row: dict[str, float] = {"tickets": float(n), "out_of_scope": s["judged"]}
-        row["share"] = row["out_of_scope"] / n if n else 0.0
-        for name, mean, var in (("", s["p"], s["pq"]), ("hours_", s["ph"], s["pqhh"])):
-            spread = z * float(np.sqrt(var)) + 0.05 * mean
-            row["expected" if not name else "hours_expected"] = mean
-            row[f"{name}low"] = max(0.0, mean - spread)
-            row[f"{name}high"] = mean + spread
-        row["hours"] = s["hours_judged"]
-        row["share_low"] = row["low"] / n if n else 0.0
-        row["share_high"] = row["high"] / n if n else 0.0
-        if hourly_rate is not None:
-            if hourly_rate < 0:
-                raise KenolibError(f"hourly rate must be zero or more (got {hourly_rate})")
-            for k in ("", "_expected", "_low", "_high"):
-                row[f"cost{k}"] = row[f"hours{k}"] * hourly_rate
-        return pd.DataFrame([row]).round(4)
+        return A.estimate_from_sums({**self.sums, "n": float(self.rows)}, hourly_rate, z)
 
     def out_of_scope_detail(self) -> pd.DataFrame:
         """The first ``max_detail_rows`` out-of-scope tickets (the report's detail sheet)."""

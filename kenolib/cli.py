@@ -150,14 +150,18 @@ def _crossref_with_labels(args: argparse.Namespace, parsed) -> int:
     with _progress_bar(len(tickets), "classifying") as bar:
         xref = crossref_with_labels(tickets, parsed, args.labels, progress=bar.update)
     out = write_frame(xref, args.out, inputs=(args.tickets, args.policy), sheet_name="Crossref")
-    counts = xref["verdict"].value_counts()
+    _print_judged(len(xref), xref["verdict"].value_counts(), out)
+    return 0
+
+
+def _print_judged(rows: int, counts, out: object) -> None:
+    """The last lines of a crossref run: verdict counts and the file written."""
     print(
-        f"{len(xref)} tickets: {int(counts.get('supported', 0))} supported, "
+        f"{rows} tickets: {int(counts.get('supported', 0))} supported, "
         f"{int(counts.get('not_supported', 0))} not supported, "
         f"{int(counts.get('silent', 0))} silent"
     )
     print(f"wrote {out}")
-    return 0
 
 
 def cmd_crossref(args: argparse.Namespace) -> int:
@@ -188,13 +192,7 @@ def cmd_crossref(args: argparse.Namespace) -> int:
                 args.tickets, args.out, parsed.clauses, progress=bar.update, **run_args
             )
     _warn(run.warnings)
-    counts = run.verdicts
-    print(
-        f"{run.rows} tickets: {int(counts.get('supported', 0))} supported, "
-        f"{int(counts.get('not_supported', 0))} not supported, "
-        f"{int(counts.get('silent', 0))} silent"
-    )
-    print(f"wrote {run.out}")
+    _print_judged(run.rows, run.verdicts, run.out)
     return 0
 
 
