@@ -108,6 +108,18 @@ def test_money_and_share_number_formats(made):
     assert share.number_format == "0.0%"
 
 
+def test_findings_collapse_silent_cells_and_rank_by_tickets(made):
+    wb, _ = made
+    ws = wb["Findings"]
+    rows = list(ws[ws.tables["tblFindings"].ref])
+    header = [c.value for c in rows[0]]
+    kinds = [r[header.index("Kind")].value for r in rows[1:]]
+    tickets = [r[header.index("Tickets")].value for r in rows[1:]]
+    assert kinds.count("silent") < 30 and tickets == sorted(tickets, reverse=True)
+    topics = [r[header.index("Topic")].value for r in rows[1:] if r[0].value == "silent"]
+    assert len(topics) == len(set(topics))  # one row per silent topic
+
+
 def test_contents_links_every_sheet(made):
     wb, _ = made
     ws = wb["Contents"]

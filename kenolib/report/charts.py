@@ -276,15 +276,21 @@ def volume_share_trend(trend: pd.DataFrame, theme: dict[str, Any] | None = None)
 
 
 def product_small_multiples(
-    monthly: pd.DataFrame, products: dict[str, str], theme: dict[str, Any] | None = None
+    monthly: pd.DataFrame,
+    products: dict[str, str],
+    theme: dict[str, Any] | None = None,
+    min_tickets: int = 1,
 ) -> go.Figure:
-    """One small panel per product: the quarterly out-of-scope share, same scale everywhere."""
+    """One small panel per product: the quarterly out-of-scope share, same scale everywhere
+    (quarters with fewer than ``min_tickets`` tickets left empty). ``products``: id -> label,
+    in panel order."""
     theme = theme or load_theme()
     m = monthly.dropna(subset=["month"]).copy()
     m["quarter"] = pd.to_datetime(m["month"]).dt.to_period("Q").astype(str)
     q = m.groupby(["product", "quarter"], sort=True)[["tickets", "out_of_scope"]].sum()
     q = q.reset_index()
-    names = list(dict.fromkeys(m["product"].astype(str)))
+    names = [p for p in products if p in set(m["product"].astype(str))]
+    names += [p for p in dict.fromkeys(m["product"].astype(str)) if p not in names]
     cols = 4
     rows = max(1, -(-len(names) // cols))
     titles = [plain(products.get(p, p)) for p in names]
@@ -292,7 +298,7 @@ def product_small_multiples(
     oos = _colour(theme["verdicts"]["not_supported"]["plot"])
     for i, p in enumerate(names):
         sub = q[q["product"] == p]
-        share = sub["out_of_scope"] / sub["tickets"].where(sub["tickets"] > 0)
+        share = sub["out_of_scope"] / sub["tickets"].where(sub["tickets"] >= min_tickets)
         fig.add_scatter(
             x=sub["quarter"],
             y=share,

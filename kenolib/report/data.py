@@ -32,7 +32,7 @@ from kenolib.aggregates_stream import Accumulator
 from kenolib.classify.labels import format_accuracy
 from kenolib.coverage import coverage_matrix, policy_findings
 from kenolib.errors import KenolibError
-from kenolib.taxonomy import load_products
+from kenolib.taxonomy import UNKNOWN_PRODUCT, load_products
 from kenolib.vocab import COVERAGE_ORDER, OVERVIEW, FindingKind, Verdict
 from kenolib.xlsx import WorkbookStats
 
@@ -49,6 +49,8 @@ TOP_GAP_COLUMNS = [
     "example_subjects",
 ]
 CONTESTED = [FindingKind.CONTRADICTION, FindingKind.SIBLING_GAP]
+#: How tickets naming no known product are labelled in the reports.
+UNKNOWN_PRODUCT_LABEL = "No product named"
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ class DetailSheet:
 def product_labels(products: list[str]) -> dict[str, str]:
     """Display labels of product ids (``products.yaml``), the id itself for unknown sections."""
     known = {p.id: p.label or p.id for p in load_products()}
+    known[UNKNOWN_PRODUCT] = UNKNOWN_PRODUCT_LABEL
     return {p: known.get(p, p) for p in products}
 
 
@@ -356,7 +359,8 @@ def labelled_verdicts(data: ReportData) -> pd.DataFrame | None:
     if data.tickets is None:
         return None
     v = data.tickets.verdicts
-    return v.assign(product=v["product"].map(lambda p: data.products.get(p, p)))
+    labels = {**product_labels(list(v["product"].astype(str))), **data.products}
+    return v.assign(product=v["product"].map(lambda p: labels.get(p, p)))
 
 
 def out_of_scope_by_topic(data: ReportData) -> pd.DataFrame | None:

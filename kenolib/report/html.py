@@ -34,6 +34,7 @@ from kenolib.report.summary import (
     money,
     overall_monthly,
     period_line,
+    product_label,
     summary_sentences,
 )
 from kenolib.report.theme import load_theme
@@ -128,16 +129,21 @@ def figures(data: ReportData, look: Mapping[str, Any]) -> list[dict[str, str]]:
     """The page's figures: name, note and HTML fragment, in order."""
     theme = dict(look)
     out = []
-    trend = overall_monthly(data)
+    trend = overall_monthly(data, theme["workbook"].get("trend_min_tickets", 20))
     if trend is not None and len(trend) > 1:
-        note = "Bars: tickets per month; line: the share the policy does not support."
+        note = (
+            "Bars: tickets per month; line: the share the policy does not support (not drawn "
+            "for months with too few tickets to read)."
+        )
         out.append(("Out-of-scope trend", note, charts.volume_share_trend(trend, theme)))
     verdicts = labelled_verdicts(data)
     if verdicts is not None:
         out.append(("Verdicts by product", "", charts.verdicts_by_product(verdicts, theme=theme)))
     if trend is not None and len(trend) > 1 and data.tickets is not None:
         note = "Each product on its own panel, same scale; hover for the tickets behind a point."
-        bars = charts.product_small_multiples(data.tickets.monthly, dict(data.products), theme)
+        order = labelled_products(data)
+        least = theme["workbook"].get("trend_min_tickets", 20)
+        bars = charts.product_small_multiples(data.tickets.monthly, order, theme, least)
         out.append(("Trend per product", note, bars))
     heatmap = charts.coverage_heatmap(data.coverage, data.clauses, dict(data.products), theme)
     out.append(("Coverage", "Hover a cell to read its clauses.", heatmap))
@@ -174,6 +180,14 @@ def tables(
     about = about_rows(data).rename(columns={"item": "Item", "value": "Value"})
     out.append(("About", table(about)))
     return [{"name": n, "table": t} for n, t in out]
+
+
+def labelled_products(data: ReportData) -> dict[str, str]:
+    """Product id -> label of the ticket history's products, in report order."""
+    if data.tickets is None:
+        return dict(data.products)
+    ids = list(data.tickets.verdicts["product"].astype(str))
+    return {p: product_label(data, p) for p in ids}
 
 
 def out_of_scope_examples(oos: pd.DataFrame, n: int) -> pd.DataFrame:

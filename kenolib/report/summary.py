@@ -13,8 +13,13 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from kenolib.report.data import ReportData, out_of_scope_by_topic, ticket_gaps
-from kenolib.taxonomy import load_taxonomy
+from kenolib.report.data import (
+    UNKNOWN_PRODUCT_LABEL,
+    ReportData,
+    out_of_scope_by_topic,
+    ticket_gaps,
+)
+from kenolib.taxonomy import UNKNOWN_PRODUCT, load_taxonomy
 from kenolib.vocab import OVERVIEW, FindingKind, Verdict
 
 #: Column ids whose plain-words header is not just the id with spaces.
@@ -43,6 +48,7 @@ HEADERS: dict[str, str] = {
     "line_start": "First line",
     "line_end": "Last line",
     "finding_id": "Finding",
+    "finding_ids": "Findings",
     "figure": "Figure",
     "value": "Value",
     "item": "Item",
@@ -78,11 +84,19 @@ def topic_labels() -> dict[str, str]:
     return {t.id: t.label for t in load_taxonomy().topics}
 
 
+@functools.cache
+def qualifier_labels() -> dict[str, str]:
+    """Qualifier id → label (``taxonomy.yaml``), e.g. a topic's variants."""
+    return {q.id: q.label for t in load_taxonomy().topics for q in t.qualifiers}
+
+
 def product_label(data: ReportData, product: object) -> str:
     """A product id (or a policy heading such as "G CONTINUED") as its label."""
     p = str(product)
     if p in data.products:
         return str(data.products[p])
+    if p == UNKNOWN_PRODUCT:
+        return UNKNOWN_PRODUCT_LABEL
     by_heading = _heading_products(data)
     return by_heading.get(p.upper(), p.replace("_", " ").capitalize() if "_" in p else p)
 
@@ -104,6 +118,8 @@ def human_frame(df: pd.DataFrame, data: ReportData) -> pd.DataFrame:
             out[c] = out[c].map(lambda p: "" if pd.isna(p) else product_label(data, p))
         elif c == "topic" and "topic_label" not in out.columns and len(out):
             out[c] = out[c].map(lambda t: topics.get(str(t), str(t)))
+        elif c == "qualifier" and len(out):
+            out[c] = out[c].map(lambda q: q if pd.isna(q) else qualifier_labels().get(str(q), q))
         elif c in ("status", "verdict", "kind") and len(out):
             out[c] = out[c].map(lambda v: WORDS.get(str(v), v))
     if "topic" in out.columns and "topic_label" in out.columns:
@@ -158,7 +174,10 @@ def _share_sentence(data: ReportData) -> str:
     est = t.out_of_scope_estimate
     if est is not None and len(est):
         e = est.iloc[0]
-        text += f" (likely between {e['share_low']:.1%} and {e['share_high']:.1%})"
+        text += (
+            f"; allowing for the verdicts' confidence, the true share is likely between "
+            f"{e['share_low']:.1%} and {e['share_high']:.1%}"
+        )
     return text + "."
 
 
@@ -240,9 +259,9 @@ def summary_sentences(data: ReportData, currency: str = "") -> list[str]:
     return [s for s in found if s]
 
 
-def overall_monthly(data: ReportData) -> pd.DataFrame | None:
-    """Tickets, out-of-scope share and count per month over all products, empty months kept
-    (share left empty), None without dated tickets."""
+def overall_monthly(data: ReportData, min_tickets: int = 1) -> pd.DataFrame | None:
+    """Tickets, out-of-scope share and count per month over all products, empty months kept;
+    the share is left empty for months with fewer than ``min_tickets`` (too few to read)."""
     t = data.tickets
     if t is None or t.monthly is None:
         return None
@@ -251,7 +270,7 @@ def overall_monthly(data: ReportData) -> pd.DataFrame | None:
         return None
     g = m.groupby("month")[["tickets", "out_of_scope"]].sum()
     g = g.reindex(pd.date_range(g.index.min(), g.index.max(), freq="MS"), fill_value=0)
-    share = (g["out_of_scope"] / g["tickets"].where(g["tickets"] > 0)).round(4)
+    share = (g["out_of_scope"] / g["tickets"].where(g["tickets"] >= max(min_tickets, 1))).round(4)
     return pd.DataFrame(
         {
             "month": [f"{d:%b %Y}" for d in g.index],
@@ -260,3 +279,65 @@ def overall_monthly(data: ReportData) -> pd.DataFrame | None:
             "out_of_scope": g["out_of_scope"].astype("int64").to_numpy(),
         }
     )
+
+
+def _topic_tickets(data: ReportData) -> pd.Series | None:
+    if data.tickets is None or not len(data.tickets.tickets_by_topic):
+        return None
+    return data.tickets.tickets_by_topic.groupby("topic")["tickets"].sum()
+
+
+def _say_products(text: str, data: ReportData) -> str:
+    for p, label in data.products.items():
+        text = re.sub(rf"\b{re.escape(p)}\b", str(label), text)
+    return text
+
+
+def readable_findings(data: ReportData) -> pd.DataFrame:
+    """The findings for reading: one row per silent topic (its products listed) instead of one
+    per cell, products as labels, ranked by the tickets on the topic (most first) then kind."""
+    f = data.findings
+    silent = f[f["kind"] == FindingKind.SILENT]
+    rest = f[f["kind"] != FindingKind.SILENT]
+    topics = {**topic_labels(), **_coverage_topics(data)}
+    rows = []
+    for _, r in rest.iterrows():
+        other = r["other_product"]
+        rows.append(
+            {
+                "kind": WORDS.get(str(r["kind"]), str(r["kind"])),
+                "topic": str(r["topic"]),
+                "products": ", ".join(
+                    product_label(data, p) for p in (r["product"], other) if p and not pd.isna(p)
+                ),
+                "detail": _say_products(str(r["detail"]), data),
+                "clause_ids": r["clause_ids"],
+                "finding_ids": r["finding_id"],
+            }
+        )
+    for topic, g in silent.groupby("topic", sort=False):
+        names = [product_label(data, p) for p in g["product"]]
+        label = topics.get(str(topic), str(topic))
+        rows.append(
+            {
+                "kind": "silent",
+                "topic": str(topic),
+                "products": ", ".join(names),
+                "detail": f"Neither the product sections nor the overview table mention {label} "
+                f"({len(names)} products).",
+                "clause_ids": "",
+                "finding_ids": ", ".join(g["finding_id"].astype(str)),
+            }
+        )
+    out = pd.DataFrame(
+        rows, columns=["kind", "topic", "products", "detail", "clause_ids", "finding_ids"]
+    )
+    counts = _topic_tickets(data)
+    if counts is not None:
+        out.insert(3, "tickets", out["topic"].map(counts).fillna(0).astype("int64"))
+    order = {"contradiction": 0, "sibling gap": 1, "silent": 2}
+    out["_k"] = out["kind"].map(order).fillna(3)
+    keys = (["tickets"] if counts is not None else []) + ["_k"]
+    out = out.sort_values(keys, ascending=[False] * (len(keys) - 1) + [True], kind="stable")
+    out["topic"] = out["topic"].map(lambda t: topics.get(t, t))
+    return out.drop(columns="_k").reset_index(drop=True)

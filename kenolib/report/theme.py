@@ -66,6 +66,7 @@ _WORKBOOK = df_.record(
         "number_formats": (df_.mapping_of(df_.text, "kind -> Excel number format"), None),
         "column_kinds": (df_.mapping_of(df_.text, "column -> count, share, hours or money"), {}),
         "volume_colour": (df_.text, "8EA9DB"),
+        "trend_min_tickets": (df_.integer, 20),
         "chart": (
             df_.record(
                 {

@@ -35,6 +35,7 @@ from kenolib.report.summary import (
     human_header,
     overall_monthly,
     period_line,
+    readable_findings,
     summary_sentences,
 )
 from kenolib.report.theme import load_theme
@@ -323,7 +324,7 @@ def _summary_blocks(data: ReportData, theme: dict[str, Any]) -> list[_Block]:
         blocks.append(
             _Block("Coverage cells by product and status", counts, "tblCoverageByProduct", fmts)
         )
-    trend = overall_monthly(data)
+    trend = overall_monthly(data, theme["workbook"].get("trend_min_tickets", 20))
     if trend is not None and len(trend) > 1:
         blocks.append(_Block("Tickets and out-of-scope share by month", trend, "tblMonthly", fmts))
     return blocks
@@ -443,7 +444,9 @@ def write_report_workbook(
     fmts = column_formats(theme, currency_of(data, theme))
     for d in detail_sheets(data):
         spec = sheets[d.key]
-        frame = human_frame(d.frame, data)
+        frame = readable_findings(data) if d.key == "findings" else human_frame(d.frame, data)
+        if d.key == "tickets_by_topic" and "tickets" in frame.columns:
+            frame = frame.sort_values("tickets", ascending=False, kind="stable")
         labels = {str(c): human_header(c) for c in frame.columns}
         sheet = TableSheet(
             spec["title"], spec["explanation"] + d.note, frame, d.table, labels, fmts
