@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # bars on a terminal only; tqdm.auto warns without ipywidgets
 
 from kenolib import __version__, config
 from kenolib.classify import evaluate, format_evaluation

@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # bars on a terminal only; tqdm.auto warns without ipywidgets
 
 from kenolib.xlsx import PendingRows, WorkbookStats, clean_text_column, column_values
 

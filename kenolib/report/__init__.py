@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # bars on a terminal only; tqdm.auto warns without ipywidgets
 
 from kenolib import config
 from kenolib.aggregates_stream import accumulate_judged

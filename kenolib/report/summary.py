@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from kenolib.aggregates import monthly_totals
 from kenolib.report.data import (
     UNKNOWN_PRODUCT_LABEL,
     ReportData,
@@ -265,18 +266,15 @@ def overall_monthly(data: ReportData, min_tickets: int = 1) -> pd.DataFrame | No
     t = data.tickets
     if t is None or t.monthly is None:
         return None
-    m = t.monthly.dropna(subset=["month"])
+    m = monthly_totals(t.monthly, min_tickets)
     if not len(m):
         return None
-    g = m.groupby("month")[["tickets", "out_of_scope"]].sum()
-    g = g.reindex(pd.date_range(g.index.min(), g.index.max(), freq="MS"), fill_value=0)
-    share = (g["out_of_scope"] / g["tickets"].where(g["tickets"] >= max(min_tickets, 1))).round(4)
     return pd.DataFrame(
         {
-            "month": [f"{d:%b %Y}" for d in g.index],
-            "tickets": g["tickets"].astype("int64").to_numpy(),
-            "share": share.to_numpy(),
-            "out_of_scope": g["out_of_scope"].astype("int64").to_numpy(),
+            "month": [f"{d:%b %Y}" for d in m["month"]],
+            "tickets": m["tickets"].to_numpy(),
+            "share": m["share"].to_numpy(),
+            "out_of_scope": m["out_of_scope"].to_numpy(),
         }
     )
 
