@@ -14,7 +14,6 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name kenolib --display-name "Python (kenolib)" >/dev/null
 	touch $(STAMP)
 
 report: $(STAMP) ## write the Excel and HTML reports under reports/ (embedded defaults)

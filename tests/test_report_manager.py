@@ -120,6 +120,19 @@ def test_findings_collapse_silent_cells_and_rank_by_tickets(made):
     assert len(topics) == len(set(topics))  # one row per silent topic
 
 
+def test_coverage_cells_drill_down_to_tickets(made):
+    wb, _ = made
+    ws = wb["Tickets per cell"]
+    rows = list(ws[ws.tables["tblCellTickets"].ref])
+    header = [c.value for c in rows[0]]
+    assert header[:4] == ["Topic", "Product", "Status", "Tickets"]
+    tickets = [r[3].value for r in rows[1:]]
+    assert tickets == sorted(tickets, reverse=True) and tickets[0] > 0
+    cov = wb["Coverage"]
+    comments = [c.comment.text for row in cov.iter_rows(min_row=4) for c in row if c.comment]
+    assert any(t.startswith("Tickets: ") and "agent hours" in t for t in comments)
+
+
 def test_contents_links_every_sheet(made):
     wb, _ = made
     ws = wb["Contents"]

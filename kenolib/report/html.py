@@ -29,6 +29,7 @@ from kenolib.report.data import (
     ticket_gaps,
 )
 from kenolib.report.summary import (
+    coverage_tickets,
     human_frame,
     human_header,
     money,
@@ -166,6 +167,9 @@ def tables(
     gaps = data.tickets.policy_gaps if data.tickets is not None else None
     if gaps is not None and len(gaps):
         out.append(("Policy gaps", table(readable(gaps, data, kinds), rows)))
+    per_cell = coverage_tickets(data)
+    if per_cell is not None:
+        out.append(("Tickets per coverage cell", table(readable(per_cell, data, kinds), rows)))
     contested = readable(contested_findings(data), data, kinds)
     out.append(("Contradictions and sibling gaps", table(contested, rows)))
     by_topic = out_of_scope_by_topic(data)

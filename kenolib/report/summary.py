@@ -339,3 +339,26 @@ def readable_findings(data: ReportData) -> pd.DataFrame:
     out = out.sort_values(keys, ascending=[False] * (len(keys) - 1) + [True], kind="stable")
     out["topic"] = out["topic"].map(lambda t: topics.get(t, t))
     return out.drop(columns="_k").reset_index(drop=True)
+
+
+def coverage_tickets(data: ReportData) -> pd.DataFrame | None:
+    """Tickets per coverage cell (topic × product): its status, tickets, out of scope and agent
+    hours, most tickets first; tickets naming no product count under the overview column. None
+    without tickets."""
+    t = data.tickets
+    if t is None:
+        return None
+    cols = ["topic", "topic_label", "product", "status", "tickets", "out_of_scope", "agent_hours"]
+    if not len(t.tickets_by_topic):
+        return pd.DataFrame({c: pd.Series([], dtype="object") for c in cols})
+    tbt = t.tickets_by_topic.assign(
+        product=t.tickets_by_topic["product"].replace({UNKNOWN_PRODUCT: OVERVIEW}),
+        out=lambda d: d["tickets"].where(d["verdict"] == Verdict.NOT_SUPPORTED, 0),
+    )
+    g = tbt.groupby(["topic", "product"], as_index=False).agg(
+        tickets=("tickets", "sum"), out_of_scope=("out", "sum"), agent_hours=("agent_hours", "sum")
+    )
+    cov = data.coverage[["topic", "topic_label", "product", "status"]]
+    out = cov.merge(g, on=["topic", "product"], how="inner")
+    out["agent_hours"] = out["agent_hours"].round(1)
+    return out.sort_values(["tickets", "agent_hours"], ascending=False).reset_index(drop=True)

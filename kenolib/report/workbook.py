@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -31,6 +31,7 @@ from kenolib.report.data import (
     top_gaps_heading,
 )
 from kenolib.report.summary import (
+    coverage_tickets,
     human_frame,
     human_header,
     overall_monthly,
@@ -86,6 +87,8 @@ class _CoverageLook:
 
     theme: Mapping[str, Any]
     looks: dict[tuple[str, bool], tuple[Font, PatternFill]]
+    #: (topic, product) -> tickets, out of scope, agent hours (reports with tickets)
+    tickets: dict[tuple[str, str], tuple[int, int, float]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, theme: Mapping[str, Any]) -> _CoverageLook:
@@ -126,6 +129,10 @@ def _coverage_cell(
     st = look.theme["statuses"]
     label = st.get(status, st[CoverageStatus.SILENT])["label"]
     comment = _comment_text(c, clause_text, label, int(cfg.get("max_chars", 1500)))
+    n = look.tickets.get((str(c.name[0]), str(c.name[1]))) if isinstance(c.name, tuple) else None
+    if n is not None:
+        line = f"Tickets: {n[0]:,} ({n[1]:,} out of scope), {n[2]:,.1f} agent hours"
+        comment = f"{line}\n{comment}" if comment else line
     if comment:
         cell.comment = Comment(comment, "kenolib")
         cell.comment.width = cfg.get("width_pt", 420)
@@ -181,6 +188,12 @@ def write_coverage_sheet(
     """Topics × products with marks, fills, a legend, a comment and a link to each cell's clause."""
     styles = Styles(theme)
     look = _CoverageLook.of(theme)
+    per_cell = coverage_tickets(data)
+    if per_cell is not None:
+        look.tickets = {
+            (str(r.topic), str(r.product)): (int(r.tickets), int(r.out_of_scope), r.agent_hours)
+            for r in per_cell.itertuples()
+        }
     cov = data.coverage
     topics = list(dict.fromkeys(cov["topic"]))
     products = list(dict.fromkeys(cov["product"]))
@@ -442,6 +455,15 @@ def write_report_workbook(
     clause_at = _clause_links(data, sheets, summary.title, max_rows)
     write_coverage_sheet(wb, data, theme, stats, clause_at)
     fmts = column_formats(theme, currency_of(data, theme))
+    per_cell = coverage_tickets(data)
+    if per_cell is not None:
+        spec = sheets["coverage_tickets"]
+        frame = human_frame(per_cell, data)
+        labels = {str(c): human_header(c) for c in frame.columns}
+        sheet = TableSheet(
+            spec["title"], spec["explanation"], frame, "tblCellTickets", labels, fmts
+        )
+        write_table(wb, sheet, theme, stats, max_rows, progress)
     for d in detail_sheets(data):
         spec = sheets[d.key]
         frame = readable_findings(data) if d.key == "findings" else human_frame(d.frame, data)
