@@ -133,6 +133,18 @@ def test_coverage_cells_drill_down_to_tickets(made):
     assert any(t.startswith("Tickets: ") and "agent hours" in t for t in comments)
 
 
+def test_top_movers_compare_the_last_three_months_with_the_three_before(made):
+    wb, soup = made
+    ws = wb["Summary"]
+    rows = list(ws[ws.tables["tblTopMovers"].ref])
+    header = [c.value for c in rows[0]]
+    assert header[0] == "Product" and "Change in share" in header
+    change = [r[header.index("Change in share")] for r in rows[1:]]
+    assert change and all(c.number_format == "0.0%" for c in change)
+    assert [abs(c.value) for c in change] == sorted((abs(c.value) for c in change), reverse=True)
+    assert any(h.get_text().startswith("Top movers") for h in soup.find_all("h2"))
+
+
 def test_contents_links_every_sheet(made):
     wb, _ = made
     ws = wb["Contents"]

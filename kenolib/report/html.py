@@ -37,6 +37,7 @@ from kenolib.report.summary import (
     period_line,
     product_label,
     summary_sentences,
+    top_movers,
 )
 from kenolib.report.theme import load_theme
 
@@ -159,14 +160,23 @@ def figures(data: ReportData, look: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def tables(
-    data: ReportData, rows: int, examples: int, kinds: Mapping[str, str] | None = None
+    data: ReportData,
+    rows: int,
+    examples: int,
+    kinds: Mapping[str, str] | None = None,
+    theme_min: int = 20,
 ) -> list[dict[str, Any]]:
-    """The page's tables after the figures: name and table, in order."""
+    """The page's tables after the figures: name and table, in order (``theme_min``: tickets a
+    product needs in each period to appear among the top movers)."""
     kinds = kinds or {}
     out = []
     gaps = data.tickets.policy_gaps if data.tickets is not None else None
     if gaps is not None and len(gaps):
         out.append(("Policy gaps", table(readable(gaps, data, kinds), rows)))
+    movers = top_movers(data, 3, int(theme_min))
+    if movers is not None and len(movers):
+        name = "Top movers: out-of-scope share, last 3 months against the 3 before"
+        out.append((name, table(readable(movers, data, kinds), rows)))
     per_cell = coverage_tickets(data)
     if per_cell is not None:
         out.append(("Tickets per coverage cell", table(readable(per_cell, data, kinds), rows)))
@@ -222,7 +232,11 @@ def build_html(data: ReportData, theme: dict[str, Any] | None = None) -> str:
         key_figures=table(readable_figures(key_figures(data), currency)),
         figures=figures(data, theme),
         tables=tables(
-            data, h.get("max_table_rows", 200), h.get("out_of_scope_examples", 50), kinds
+            data,
+            h.get("max_table_rows", 200),
+            h.get("out_of_scope_examples", 50),
+            kinds,
+            theme["workbook"].get("trend_min_tickets", 20),
         ),
     )
 

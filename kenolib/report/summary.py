@@ -50,6 +50,11 @@ HEADERS: dict[str, str] = {
     "line_end": "Last line",
     "finding_id": "Finding",
     "finding_ids": "Findings",
+    "tickets_before": "Tickets, 3 months before",
+    "tickets_now": "Tickets, last 3 months",
+    "share_before": "Out-of-scope share, 3 months before",
+    "share_now": "Out-of-scope share, last 3 months",
+    "share_change": "Change in share",
     "figure": "Figure",
     "value": "Value",
     "item": "Item",
@@ -362,3 +367,30 @@ def coverage_tickets(data: ReportData) -> pd.DataFrame | None:
     out = cov.merge(g, on=["topic", "product"], how="inner")
     out["agent_hours"] = out["agent_hours"].round(1)
     return out.sort_values(["tickets", "agent_hours"], ascending=False).reset_index(drop=True)
+
+
+def top_movers(data: ReportData, months: int = 3, min_tickets: int = 1) -> pd.DataFrame | None:
+    """Per product: tickets and out-of-scope share in the last ``months`` months against the
+    ``months`` before, largest change in share first (products with fewer than ``min_tickets``
+    tickets in either period left out). None without two full periods of dated tickets."""
+    t = data.tickets
+    if t is None or t.monthly is None:
+        return None
+    m = t.monthly.dropna(subset=["month"])
+    all_months = sorted(m["month"].unique())
+    if len(all_months) < 2 * months:
+        return None
+    now_m, before_m = all_months[-months:], all_months[-2 * months : -months]
+    rows = []
+    for p, g in m.groupby("product", sort=False):
+        now, before = g[g["month"].isin(now_m)], g[g["month"].isin(before_m)]
+        n_now, n_before = int(now["tickets"].sum()), int(before["tickets"].sum())
+        if min(n_now, n_before) < max(min_tickets, 1):
+            continue
+        s_now = now["out_of_scope"].sum() / n_now
+        s_before = before["out_of_scope"].sum() / n_before
+        rows.append((product_label(data, p), n_before, n_now, s_before, s_now, s_now - s_before))
+    cols = ["product", "tickets_before", "tickets_now", "share_before", "share_now", "share_change"]
+    out = pd.DataFrame(rows, columns=cols)
+    out = out.reindex(out["share_change"].abs().sort_values(ascending=False).index)
+    return out.round(4).reset_index(drop=True)

@@ -38,6 +38,7 @@ from kenolib.report.summary import (
     period_line,
     readable_findings,
     summary_sentences,
+    top_movers,
 )
 from kenolib.report.theme import load_theme
 from kenolib.vocab import COVERAGE_ORDER, VERDICT_ORDER, CoverageStatus
@@ -337,9 +338,14 @@ def _summary_blocks(data: ReportData, theme: dict[str, Any]) -> list[_Block]:
         blocks.append(
             _Block("Coverage cells by product and status", counts, "tblCoverageByProduct", fmts)
         )
-    trend = overall_monthly(data, theme["workbook"].get("trend_min_tickets", 20))
+    least = theme["workbook"].get("trend_min_tickets", 20)
+    trend = overall_monthly(data, least)
     if trend is not None and len(trend) > 1:
         blocks.append(_Block("Tickets and out-of-scope share by month", trend, "tblMonthly", fmts))
+    movers = top_movers(data, 3, least)
+    if movers is not None and len(movers):
+        heading = "Top movers: out-of-scope share, last 3 months against the 3 before"
+        blocks.insert(1, _Block(heading, movers, "tblTopMovers", fmts))
     return blocks
 
 
@@ -352,6 +358,8 @@ def _summary_charts(
     charts = []
     for b, r in zip(blocks[1:], rows[1:], strict=True):
         n = len(b.frame)
+        if b.name == "tblTopMovers":
+            continue
         if b.name == "tblMonthly":
             colours = [
                 theme["workbook"]["volume_colour"],
@@ -379,7 +387,8 @@ def write_summary_sheet(ws, data: ReportData, theme: dict[str, Any], stats: Work
     first = row = _write_opening(ws, data, theme)
     row = _write_key_figures(ws, data, theme, stats, row)
     blocks = _summary_blocks(data, theme)
-    below = first + (len(blocks) - 1) * layout["chart_rows"] + 1
+    n_charts = len([b for b in blocks[1:] if b.name != "tblTopMovers"])
+    below = first + n_charts * layout["chart_rows"] + 1
     while row < below:
         ws.append([])
         row += 1
