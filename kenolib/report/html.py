@@ -36,6 +36,7 @@ from kenolib.report.summary import (
     overall_monthly,
     period_line,
     product_label,
+    quarterly_by_product,
     summary_sentences,
     top_movers,
 )
@@ -173,6 +174,13 @@ def tables(
     gaps = data.tickets.policy_gaps if data.tickets is not None else None
     if gaps is not None and len(gaps):
         out.append(("Policy gaps", table(readable(gaps, data, kinds), rows)))
+    quarters = quarterly_by_product(data, int(theme_min))
+    if quarters is not None and len(quarters):
+        q = quarters.copy()
+        for c in q.columns[2:]:
+            q[c] = q[c].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
+        q["Tickets"] = q["Tickets"].map(lambda v: f"{v:,}")
+        out.append(("Out-of-scope share by quarter and product", table(q, rows)))
     movers = top_movers(data, 3, int(theme_min))
     if movers is not None and len(movers):
         name = "Top movers: out-of-scope share, last 3 months against the 3 before"

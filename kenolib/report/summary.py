@@ -50,10 +50,10 @@ HEADERS: dict[str, str] = {
     "line_end": "Last line",
     "finding_id": "Finding",
     "finding_ids": "Findings",
-    "tickets_before": "Tickets, 3 months before",
-    "tickets_now": "Tickets, last 3 months",
-    "share_before": "Out-of-scope share, 3 months before",
-    "share_now": "Out-of-scope share, last 3 months",
+    "tickets_before": "Tickets before",
+    "tickets_now": "Tickets now",
+    "share_before": "Share before",
+    "share_now": "Share now",
     "share_change": "Change in share",
     "figure": "Figure",
     "value": "Value",
@@ -394,3 +394,24 @@ def top_movers(data: ReportData, months: int = 3, min_tickets: int = 1) -> pd.Da
     out = pd.DataFrame(rows, columns=cols)
     out = out.reindex(out["share_change"].abs().sort_values(ascending=False).index)
     return out.round(4).reset_index(drop=True)
+
+
+def quarterly_by_product(data: ReportData, min_tickets: int = 1) -> pd.DataFrame | None:
+    """Out-of-scope share per quarter (rows) and product (columns, labels), plus all products;
+    a quarter with fewer than ``min_tickets`` tickets of a product is left empty."""
+    t = data.tickets
+    if t is None or t.monthly is None:
+        return None
+    m = t.monthly.dropna(subset=["month"])
+    if not len(m):
+        return None
+    m = m.assign(quarter=pd.to_datetime(m["month"]).dt.to_period("Q").astype(str))
+    q = m.groupby(["quarter", "product"])[["tickets", "out_of_scope"]].sum()
+    share = (q["out_of_scope"] / q["tickets"].where(q["tickets"] >= max(min_tickets, 1))).unstack()
+    tot = m.groupby("quarter")[["tickets", "out_of_scope"]].sum()
+    order = [p for p in t.verdicts["product"].astype(str) if p in share.columns]
+    out = share[order].round(4)
+    out.columns = [product_label(data, p) for p in order]
+    out.insert(0, "All products", (tot["out_of_scope"] / tot["tickets"]).round(4))
+    out.insert(0, "Tickets", tot["tickets"].astype("int64"))
+    return out.rename_axis("Quarter").reset_index()

@@ -36,6 +36,7 @@ from kenolib.report.summary import (
     human_header,
     overall_monthly,
     period_line,
+    quarterly_by_product,
     readable_findings,
     summary_sentences,
     top_movers,
@@ -342,9 +343,14 @@ def _summary_blocks(data: ReportData, theme: dict[str, Any]) -> list[_Block]:
     trend = overall_monthly(data, least)
     if trend is not None and len(trend) > 1:
         blocks.append(_Block("Tickets and out-of-scope share by month", trend, "tblMonthly", fmts))
+    quarters = quarterly_by_product(data, least)
+    if quarters is not None and len(quarters):
+        shares = {**fmts, **{c: fmts["share"] for c in quarters.columns[2:]}}
+        heading = "Out-of-scope share by quarter and product"
+        blocks.insert(1, _Block(heading, quarters, "tblQuarterly", shares))
     movers = top_movers(data, 3, least)
     if movers is not None and len(movers):
-        heading = "Top movers: out-of-scope share, last 3 months against the 3 before"
+        heading = "Top movers: out-of-scope share, last 3 months (now) against the 3 before"
         blocks.insert(1, _Block(heading, movers, "tblTopMovers", fmts))
     return blocks
 
@@ -358,7 +364,7 @@ def _summary_charts(
     charts = []
     for b, r in zip(blocks[1:], rows[1:], strict=True):
         n = len(b.frame)
-        if b.name == "tblTopMovers":
+        if b.name in ("tblTopMovers", "tblQuarterly"):
             continue
         if b.name == "tblMonthly":
             colours = [
@@ -387,7 +393,7 @@ def write_summary_sheet(ws, data: ReportData, theme: dict[str, Any], stats: Work
     first = row = _write_opening(ws, data, theme)
     row = _write_key_figures(ws, data, theme, stats, row)
     blocks = _summary_blocks(data, theme)
-    n_charts = len([b for b in blocks[1:] if b.name != "tblTopMovers"])
+    n_charts = len([b for b in blocks[1:] if b.name not in ("tblTopMovers", "tblQuarterly")])
     below = first + n_charts * layout["chart_rows"] + 1
     while row < below:
         ws.append([])
