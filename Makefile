@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: report test fuzz lint typecheck format lab bench train calibrate clean help
+.PHONY: report test fuzz lint typecheck format lab bench train calibrate clean clean-notebooks help
 
 help: ## list the targets with what each does (from these comments)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)/make \1\t- \2/' | expand -t 16
@@ -14,17 +14,16 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name kenolib --display-name "Python (kenolib)" >/dev/null
 	touch $(STAMP)
 
 report: $(STAMP) ## write the Excel and HTML reports under reports/ (embedded defaults)
 	$(BIN)/kenolib report
 
-test: $(STAMP) ## lint, type-check and run the whole test suite, notebooks included
+test: $(STAMP) ## lint, type-check and run the whole test suite, notebooks included (reports go to a temporary folder)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest --nbmake tests notebooks
+	tmp=$$(mktemp -d) && KENOLIB_REPORTS_DIR=$$tmp $(BIN)/python -m pytest --nbmake tests notebooks; rc=$$?; rm -rf "$$tmp"; exit $$rc
 
 fuzz: $(STAMP) ## the hostile-input suite with the long Hypothesis profile, then the census
 	KENOLIB_FUZZ=long $(BIN)/python -m pytest tests/test_fuzz.py tests/test_hostile.py
@@ -53,6 +52,10 @@ train: $(STAMP) ## fit the classifier's learned component on the labelled sets (
 
 calibrate: $(STAMP) ## fit the confidence table and review threshold (kenolib calibrate)
 	$(BIN)/kenolib calibrate
+
+clean-notebooks: $(STAMP) ## clear the notebooks' outputs (after saving them in JupyterLab) and re-pair them with their .py
+	$(BIN)/jupyter nbconvert --clear-output --inplace --log-level=WARN notebooks/*.ipynb
+	$(BIN)/jupytext --sync notebooks/*.py
 
 clean: ## remove .venv and generated reports
 	rm -rf $(VENV) reports/*.xlsx reports/*.html data/processed/*

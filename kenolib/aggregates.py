@@ -78,6 +78,21 @@ def monthly_out_of_scope(xref: pd.DataFrame) -> pd.DataFrame:
     return check_frame(out, MONTHLY_OUT_OF_SCOPE_COLUMNS, "monthly_out_of_scope")
 
 
+def monthly_totals(monthly: pd.DataFrame, min_tickets: int = 1) -> pd.DataFrame:
+    """All products together, per month of :func:`monthly_out_of_scope`: month (first day),
+    tickets, out_of_scope and share, empty months kept (0 tickets); the share is left empty for
+    months with fewer than ``min_tickets`` tickets (too few to read). Undated tickets dropped."""
+    m = monthly.dropna(subset=["month"])
+    if not len(m):
+        return pd.DataFrame({"month": [], "tickets": [], "out_of_scope": [], "share": []})
+    g = m.groupby("month")[["tickets", "out_of_scope"]].sum()
+    g = g.reindex(pd.date_range(g.index.min(), g.index.max(), freq="MS"), fill_value=0)
+    share = g["out_of_scope"] / g["tickets"].where(g["tickets"] >= max(min_tickets, 1))
+    out = g.astype("int64").rename_axis("month").reset_index()
+    out["share"] = share.round(4).to_numpy()
+    return out
+
+
 def out_of_scope_hours(xref: pd.DataFrame, hourly_rate: float | None = None) -> pd.DataFrame:
     """Agent hours on out-of-scope (not_supported) tickets per product and topic (+ cost)."""
     x = _check_xref(xref)

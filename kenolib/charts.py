@@ -11,8 +11,10 @@ from kenolib.report.charts import (
     coverage_heatmap,
     monthly_trend,
     plain,
+    product_small_multiples,
     silent_topics_bar,
     verdicts_by_product,
+    volume_share_trend,
 )
 
 __all__ = [
@@ -21,6 +23,8 @@ __all__ = [
     "coverage_heatmap",
     "monthly_trend",
     "plain",
+    "product_small_multiples",
     "silent_topics_bar",
     "verdicts_by_product",
+    "volume_share_trend",
 ]

@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # bars on a terminal only; tqdm.auto warns without ipywidgets
 
 from kenolib import __version__, config
 from kenolib.classify import evaluate, format_evaluation
@@ -75,6 +76,14 @@ def cmd_outline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _day(text: str) -> date:
+    """A --since/--until day (YYYY-MM-DD), or a one-line error."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day; write YYYY-MM-DD") from None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
 
     if args.format != "auto" and args.tickets is None:
@@ -92,6 +101,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         on_warning=lambda w: _warn([w]),
         labels=args.labels,
         judged=args.judged,
+        since=args.since,
+        until=args.until,
+        currency=args.currency or "",
     )
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
@@ -381,6 +393,11 @@ def _policy_commands(sub) -> None:
     _labels_arg(p)
     p.add_argument(
         "--judged", default=None, help="a judged file or dataset (kenolib crossref output)"
+    )
+    p.add_argument("--since", type=_day, default=None, help="first ticket day kept (YYYY-MM-DD)")
+    p.add_argument("--until", type=_day, default=None, help="last ticket day kept (YYYY-MM-DD)")
+    p.add_argument(
+        "--currency", default=None, help="currency of costs, e.g. EUR (default: the theme's)"
     )
     p.set_defaults(func=cmd_report)
 

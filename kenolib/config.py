@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -11,7 +12,9 @@ PACKAGE_DATA = PACKAGE_DIR / "data"
 PROJECT_DIR = PACKAGE_DIR.parent
 RAW_DIR = PROJECT_DIR / "data" / "raw"
 PROCESSED_DIR = PROJECT_DIR / "data" / "processed"
-REPORTS_DIR = PROJECT_DIR / "reports"
+#: ``KENOLIB_REPORTS_DIR`` moves the default report directory (``make test`` points it at a
+#: temporary folder so that the user's reports/ is never rewritten by the tests).
+REPORTS_DIR = Path(os.environ.get("KENOLIB_REPORTS_DIR") or PROJECT_DIR / "reports")
 #: The analyst's labels store (``kenolib learn``; ``--labels DIR`` on review, learn, crossref).
 LABELS_DIR = PROJECT_DIR / "data" / "labels"
 

@@ -27,7 +27,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.chart import BarChart, Reference
+from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.filters import AutoFilter
@@ -152,6 +152,7 @@ class PendingRows:
     first_row: int
     wrap_style: int
     date_style: int
+    number_styles: list[int | None] = field(default_factory=list)  # per column, numbers only
 
 
 def safe_sheet_title(title: str, taken: Iterable[str] = ()) -> str:
@@ -334,6 +335,15 @@ def write_title(ws, title: str, explanation: str, styles: Styles) -> None:
     ws.append([string_cell(ws, explanation, styles.explanation)])
 
 
+def print_setup(ws, header_row: int | None = HEADER_ROW) -> None:
+    """Print landscape, one page wide (as many pages tall as needed), header row repeated."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    if header_row is not None:
+        ws.print_title_rows = f"{header_row}:{header_row}"
+
+
 def add_table(ws, name: str, headers: list[str], first_row: int, last_row: int, style: str):
     ref = f"A{first_row}:{get_column_letter(len(headers))}{last_row}"
     table = Table(displayName=name, ref=ref)
@@ -346,6 +356,15 @@ def add_table(ws, name: str, headers: list[str], first_row: int, last_row: int, 
     return table
 
 
+def _widths(df: pd.DataFrame, headers: list[str], theme: Mapping[str, Any]) -> list[float]:
+    """Column widths: the look's, by column name, else from the data; never under the header."""
+    head = df.head(500)
+    sample = [column_values(head[c], WorkbookStats()) for c in df.columns]
+    names = unique_headers(df.columns)
+    widths = [column_width(n, col, theme) for n, col in zip(names, sample, strict=True)]
+    return [max(w, min(len(h) + 2, 40)) for w, h in zip(widths, headers, strict=True)]
+
+
 def write_table_sheets(
     wb: Workbook,
     title: str,
@@ -356,19 +375,20 @@ def write_table_sheets(
     stats: WorkbookStats,
     max_rows: int = EXCEL_MAX_ROWS,
     progress: bool = False,
+    labels: Mapping[str, str] | None = None,
+    formats: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Stream ``df`` as an Excel table under a title row; continue on numbered sheets when full.
 
-    Returns the titles of the sheets written ("Out of scope", "Out of scope (2)", ...).
-    """
+    ``labels``/``formats``: header shown and number format by column name. Printed landscape,
+    one page wide, header repeated. Returns the titles ("Out of scope", "Out of scope (2)")."""
     styles = Styles(theme)
     per_sheet = max_rows - HEADER_ROW
     if per_sheet < 1:
         raise ValueError(f"max_rows must exceed {HEADER_ROW}")
-    headers = unique_headers(df.columns)
-    head = df.head(500)
-    sample = [column_values(head[c], WorkbookStats()) for c in df.columns]
-    widths = [column_width(h, col, theme) for h, col in zip(headers, sample, strict=True)]
+    headers = unique_headers([(labels or {}).get(str(c), str(c)) for c in df.columns])
+    widths = _widths(df, headers, theme)
+    formats = formats or {}
     wrap_cols = set(workbook_look(theme).get("wrap", []))
     wrapped = [str(c) in wrap_cols for c in df.columns]
     n = len(df) if len(df.columns) else 0
@@ -387,6 +407,7 @@ def write_table_sheets(
                 f"(Excel holds {max_rows:,} rows per sheet)."
             )
         ws.freeze_panes = f"A{HEADER_ROW + 1}"
+        print_setup(ws, HEADER_ROW)
         for i, w in enumerate(widths, 1):
             ws.column_dimensions[get_column_letter(i)].width = w
         write_title(ws, sheet_title, note, styles)
@@ -400,6 +421,7 @@ def write_table_sheets(
                     HEADER_ROW + 1,
                     style_id(ws, alignment=styles.wrap),
                     style_id(ws, number_format=DATE_FORMAT),
+                    [style_id(ws, number_format=formats.get(str(c))) for c in df.columns],
                 )
             )
         if stop > start and headers:
@@ -452,6 +474,42 @@ def bar_chart(
     return chart
 
 
+def volume_share_chart(
+    ws,
+    title: str,
+    header_row: int,
+    n_rows: int,
+    colours: list[str],
+    theme: Mapping[str, Any],
+) -> BarChart:
+    """Columns of counts (column B) with a line of shares (column C, 0–100 %) on a second axis."""
+    cfg = workbook_look(theme).get("chart", {})
+    bars = BarChart()
+    bars.type = "col"
+    bars.title = title
+    bars.style = cfg.get("style", 10)
+    bars.width = cfg.get("width_cm", 20)
+    bars.height = cfg.get("height_cm", 9)
+    last = header_row + n_rows
+    bars.add_data(Reference(ws, min_col=2, min_row=header_row, max_row=last), titles_from_data=True)
+    bars.set_categories(Reference(ws, min_col=1, min_row=header_row + 1, max_row=last))
+    line = LineChart()
+    line.add_data(Reference(ws, min_col=3, min_row=header_row, max_row=last), titles_from_data=True)
+    line.y_axis.axId = 200
+    line.y_axis.number_format = "0%"
+    line.y_axis.majorGridlines = None
+    line.y_axis.crosses = "max"
+    for axis in (bars.x_axis, bars.y_axis, line.y_axis):
+        axis.delete = False
+    bars.y_axis.number_format = "#,##0"
+    for series, colour in zip([*bars.series, *line.series], colours, strict=False):
+        series.graphicalProperties.solidFill = colour
+        series.graphicalProperties.line.solidFill = colour
+    bars.legend.position = "b"
+    bars += line
+    return bars
+
+
 @dataclass(frozen=True)
 class TableSheet:
     """One table sheet: its title, one-line explanation, rows and Excel table name."""
@@ -460,6 +518,8 @@ class TableSheet:
     explanation: str
     frame: pd.DataFrame
     table_name: str
+    labels: Mapping[str, str] | None = None  # column name -> header shown
+    formats: Mapping[str, str] | None = None  # column name -> number format
 
 
 def write_table(
@@ -481,4 +541,6 @@ def write_table(
         stats,
         max_rows,
         progress,
+        sheet.labels,
+        sheet.formats,
     )

@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # bars on a terminal only; tqdm.auto warns without ipywidgets
 
 from kenolib.xlsx import PendingRows, WorkbookStats, clean_text_column, column_values
 
@@ -52,6 +52,7 @@ def column_xml(
     stats: WorkbookStats,
     wrap_style: int | None,
     date_style: int,
+    number_style: int | None = None,
 ) -> pd.Series:
     """The ``<c>`` elements of one column, one string per row ("" for an empty cell)."""
     refs = letter + rows
@@ -81,7 +82,8 @@ def column_xml(
             text = s.astype("Int64").astype("string")
         else:
             text = num.astype("string")  # shortest round-trip form, e.g. 0.1, 1e+20
-        out = '<c r="' + refs + '" t="n"><v>' + text + "</v></c>"
+        fmt = f' s="{number_style}"' if number_style is not None else ""
+        out = '<c r="' + refs + '"' + fmt + ' t="n"><v>' + text + "</v></c>"
         return out.where(finite, "").fillna("").astype(object)
     if (
         pd.api.types.is_object_dtype(s)
@@ -123,7 +125,10 @@ def rows_xml(pending: PendingRows, chunk_rows: int = XML_CHUNK_ROWS) -> Iterator
         first = pending.first_row + start
         rows = pd.Series(range(first, first + len(part))).astype("string")
         xml = '<row r="' + rows + '">'
-        for col, letter, wrap in zip(part.columns, letters, pending.wrapped, strict=True):
+        numbers = pending.number_styles or [None] * len(letters)
+        for col, letter, wrap, num in zip(
+            part.columns, letters, pending.wrapped, numbers, strict=True
+        ):
             cells = column_xml(
                 part[col],
                 letter,
@@ -131,6 +136,7 @@ def rows_xml(pending: PendingRows, chunk_rows: int = XML_CHUNK_ROWS) -> Iterator
                 scratch,
                 pending.wrap_style if wrap else None,
                 pending.date_style,
+                num,
             )
             xml = xml + cells.astype("string")
         yield "".join((xml + "</row>").tolist()).encode("utf-8")

@@ -43,6 +43,7 @@ from kenolib import charts, config
 from kenolib.aggregates import (
     low_confidence,
     monthly_out_of_scope,
+    monthly_totals,
     out_of_scope_estimate,
     out_of_scope_hours,
     silent_topics,
@@ -50,6 +51,7 @@ from kenolib.aggregates import (
 )
 from kenolib.classify import crossref
 from kenolib.policy import parse_policy
+from kenolib.report import load_theme, product_labels
 from kenolib.tickets import load_tickets
 
 init_notebook_mode(all_interactive=False)
@@ -85,7 +87,17 @@ charts.verdicts_by_product(verdicts)
 
 # %%
 monthly = monthly_out_of_scope(xref)
-charts.monthly_trend(monthly)
+theme = load_theme()
+least = theme["workbook"]["trend_min_tickets"]  # months with fewer tickets show no share
+overall = monthly_totals(monthly, least).assign(month=lambda m: m["month"].dt.strftime("%b %Y"))
+charts.volume_share_trend(overall, theme)
+
+# %% [markdown]
+# The same share per product, by quarter, one panel each on the same scale:
+
+# %%
+labels = product_labels(list(verdicts["product"]))
+charts.product_small_multiples(monthly, labels, theme, least)
 
 # %% [markdown]
 # ## Agent hours and cost of out-of-scope work
@@ -146,15 +158,24 @@ print(
     f"{len(review):,} tickets below {LOW_CONFIDENCE:.0%} confidence;"
     f" {int(xref['needs_review'].sum()):,} flagged needs_review"
 )
-show(review.head(200), paging=True)
+show(review, paging=True, maxBytes=0)  # every row, not a downsample
 
 # %% [markdown]
 # Topic mix of the low-confidence tickets — where the taxonomy or the policy may need words:
 
 # %%
+verdict_looks = theme["verdicts"]
+topic_names = review["topic_label"] if "topic_label" in review else review["topic"]
 px.histogram(
-    review, y="topic", color="verdict", title="Low-confidence tickets by topic"
-).update_yaxes(categoryorder="total ascending")
+    review.assign(
+        topic=topic_names, verdict=review["verdict"].map(lambda v: verdict_looks[v]["label"])
+    ),
+    y="topic",
+    color="verdict",
+    color_discrete_map={v["label"]: "#" + v["plot"] for v in verdict_looks.values()},
+    title="Low-confidence tickets by topic",
+    height=max(400, 22 * review["topic"].nunique() + 150),
+).update_yaxes(categoryorder="total ascending", title="", dtick=1)
 
 # %% [markdown]
 # ## Review and correct

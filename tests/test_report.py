@@ -29,6 +29,7 @@ HUGE = "x" * (EXCEL_MAX_CELL_CHARS + 500)
 
 BASE_SHEETS = [
     "Summary",
+    "Contents",
     "Coverage",
     "Clauses",
     "Findings",
@@ -104,6 +105,15 @@ def table_frame(ws, name: str) -> pd.DataFrame:
     return pd.DataFrame(rows[1:], columns=rows[0])
 
 
+def about_items(wb) -> dict[str, object]:
+    """Item -> value over the About sheet and its continuations."""
+    items: dict[str, object] = {}
+    for ws in [wb[t] for t in wb.sheetnames if t.startswith("About")]:
+        for name in ws.tables:
+            items.update(table_frame(ws, name).itertuples(index=False, name=None))
+    return items
+
+
 # ---------------------------------------------------------------------------------------------
 # Workbook
 
@@ -117,8 +127,9 @@ def test_policy_only_workbook_sheets_tables_and_properties(policy_only):
     assert len(names) == len({n.lower() for n in names}) >= 6
     for ws in wb:
         assert len(ws.title) <= 31
-        assert ws["A1"].value == ws.title and ws["A1"].font.b
-        assert ws["A2"].value  # the one-line explanation
+        report_title = load_theme()["workbook"]["properties"]["title"]
+        assert ws["A1"].value in (ws.title, report_title) and ws["A1"].font.b
+        assert ws["A2"].value  # the one-line explanation (the period on the Summary)
         assert ws.freeze_panes in ("A3", "A4", "C4")
         for table in ws.tables.values():
             first = ws[table.ref.split(":")[0]]
@@ -131,7 +142,7 @@ def test_policy_only_workbook_sheets_tables_and_properties(policy_only):
     assert props.creator == "kenolib" and props.title and props.subject and props.keywords
     assert "5953e115" in (props.description or "")
     clauses = table_frame(wb["Clauses"], "tblClauses")
-    assert len(clauses) == 127 and clauses["clause_id"].is_unique
+    assert len(clauses) == 127 and clauses["Clause"].is_unique
     assert wb["Clauses"].freeze_panes == "A4"
 
 
@@ -143,16 +154,16 @@ def test_summary_has_key_figures_and_native_chart(policy_only, seed):
     chart = ws._charts[0]
     assert chart.tagname == "barChart" and len(chart.series) == 4
     figures = dict(table_frame(ws, "tblKeyFigures").itertuples(index=False, name=None))
-    assert figures["Policy SHA-256"] == seed.sha256
     assert figures["Clauses"] == 127
     assert figures["Contradictions with the overview table"] == 3
     assert figures["Products"] == 6
-    assert "Generated (UTC)" in figures and "Policy source" in figures
+    # provenance lives in About, not on the first screen
+    about = dict(table_frame(wb["About"], "tblAbout").itertuples(index=False, name=None))
+    assert about["Policy SHA-256"] == seed.sha256
+    assert "Generated (UTC)" in about and "Policy source" in about
+    assert seed.sha256 not in {c.value for row in ws.iter_rows() for c in row}
     gaps = table_frame(ws, "tblTopGaps")
-    assert set(gaps["kind"]) <= {"contradiction", "sibling_gap"} and len(gaps)
-    # pandas reads the same sheet: the figure/value table sits under the title rows
-    df = pd.read_excel(xlsx, sheet_name="Summary", header=HEADER_ROW - 1)
-    assert list(df.columns[:2]) == ["Figure", "Value"]
+    assert set(gaps["Kind"]) <= {"contradiction", "sibling gap"} and len(gaps)
 
 
 def test_coverage_marks_fills_inheritance_comments_and_links(policy_only, seed):
@@ -162,7 +173,7 @@ def test_coverage_marks_fills_inheritance_comments_and_links(policy_only, seed):
     ws = wb["Coverage"]
     assert ws.freeze_panes == "C4"
     header = [c.value for c in ws[HEADER_ROW]][: 2 + 7]
-    assert header[:2] == ["topic", "topic_id"] and "Shared hosting" in header
+    assert header[:2] == ["Topic", "Topic id"] and "Shared hosting" in header
     cov = seed.clauses  # noqa: F841  (the seed policy's clauses decide the cells below)
     rows = {ws.cell(r, 2).value: r for r in range(HEADER_ROW + 1, ws.max_row + 1)}
     col = {h: i + 1 for i, h in enumerate(header)}
@@ -202,7 +213,7 @@ def test_ticket_workbook_neutralises_formulas_and_cleans_text(with_tickets):
     for title in [t for t in wb.sheetnames if t.startswith("Out of scope")]:
         ws = wb[title]
         header = [c.value for c in ws[HEADER_ROW]]
-        col = header.index("subject") + 1
+        col = header.index("Subject") + 1
         for r in range(HEADER_ROW + 1, ws.max_row + 1):
             cell = ws.cell(r, col)
             subjects[cell.value] = cell
@@ -217,17 +228,18 @@ def test_ticket_workbook_neutralises_formulas_and_cleans_text(with_tickets):
     cut = [v for v in subjects if v and v.endswith(TRUNCATION_MARKER)]
     assert len(cut) == 1 and len(cut[0]) == EXCEL_MAX_CELL_CHARS
     assert stats.truncated_cells == 1 and stats.cleaned_cells == 1
+    about = about_items(wb)
+    assert about["Cells cut at 32,767 characters (marked …[truncated by kenolib])"] == "1"
+    assert about["Cells with control characters removed"] == "1"
     figures = dict(table_frame(wb["Summary"], "tblKeyFigures").itertuples(index=False, name=None))
-    assert figures["Cells cut at 32,767 characters (marked …[truncated by kenolib])"] == 1
-    assert figures["Cells with control characters removed"] == 1
     assert figures["Tickets analysed"] == 40
     assert figures["Tickets out of scope (not supported)"] == len(data.tickets.out_of_scope)
     about = table_frame(wb["About"], "tblAbout")
-    assert {"pandas version", "openpyxl version", "kenolib version"} <= set(about["item"])
+    assert {"pandas version", "openpyxl version", "kenolib version"} <= set(about["Item"])
     # pandas reads the formula text back as text, not as a computed value
     df = pd.read_excel(xlsx, sheet_name="Out of scope", header=HEADER_ROW - 1)
-    assert '=HYPERLINK("http://x","y")' in set(df["subject"])
-    assert "+1" in set(df["subject"].astype(str))
+    assert '=HYPERLINK("http://x","y")' in set(df["Subject"])
+    assert "+1" in set(df["Subject"].astype(str))
 
 
 def test_detail_continues_on_numbered_sheets(with_tickets):
@@ -244,13 +256,13 @@ def test_detail_continues_on_numbered_sheets(with_tickets):
         ws = wb[t]
         assert ws.max_row <= 12 and ws.freeze_panes == "A4"
         (table,) = ws.tables.values()
-        ids += list(table_frame(ws, table.name)["ticket_id"])
+        ids += list(table_frame(ws, table.name)["Ticket"])
     assert ids == list(data.tickets.out_of_scope["ticket_id"])  # nothing lost, nothing repeated
-    figures = dict(table_frame(wb["Summary"], "tblKeyFigures").itertuples(index=False, name=None))
-    assert "Out of scope (2)" in figures["Detail sheets split at Excel's row limit"]
+    about = about_items(wb)
+    assert "Out of scope (2)" in about["Detail sheets split at Excel's row limit"]
     names = [t for ws in wb for t in ws.tables]
     assert len(names) == len({x.lower() for x in names})
-    assert len(wb["Summary"]._charts) == 2  # coverage + verdicts
+    assert len(wb["Summary"]._charts) == 2  # verdicts + monthly trend
     # Clauses split too; every coverage link still lands on its clause
     ws = wb["Coverage"]
     links = [c for row in ws.iter_rows(min_row=HEADER_ROW + 1) for c in row if c.hyperlink]
@@ -281,10 +293,11 @@ def test_html_is_offline_and_ticket_text_is_inert(with_tickets):
     assert scripts and not [s for s in scripts if s.get("src")]
     assert not [link for link in soup.find_all("link") if link.get("href")]
     assert "cdn.plot.ly" not in " ".join(str(s.get("src")) for s in scripts)
-    # plotly.js inlined once, one script per figure (coverage, verdicts, trend, gaps)
-    assert sum("Plotly.newPlot" in (s.string or "") for s in scripts) == 4
-    assert len(scripts) == 5
-    assert text.lower().count("<script") == text.lower().count("</script") == 5
+    # plotly.js inlined once, one script per figure (trend, verdicts, per product, coverage,
+    # gaps), one small inline script sorting and filtering the tables
+    assert sum("Plotly.newPlot" in (s.string or "") for s in scripts) == 5
+    assert len(scripts) == 7
+    assert text.lower().count("<script") == text.lower().count("</script") == 7
     # no live ticket markup: neither an <img> nor the injected script exists as a tag
     assert not soup.find_all("img")
     assert not [s for s in scripts if "alert(1)" in (s.string or "") and len(s.string) < 100]
@@ -302,7 +315,7 @@ def test_html_policy_only_has_heatmap_with_clause_hover(policy_only):
     assert soup.title.string == load_theme()["html"]["title"]
     assert '"type":"heatmap"' in text
     assert "managed_wordpress.S07" in text  # clause ids in the hover data
-    assert len(soup.find_all("script")) == 2
+    assert len(soup.find_all("script")) == 3  # plotly.js, the heatmap, sorting the tables
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,7 +378,7 @@ def test_baseline_adds_policy_changes_sheet_and_section(tmp_path, capsys):
     ws = wb["Policy changes"]
     (table,) = ws.tables.values()
     changes = table_frame(ws, table.name)
-    assert len(changes) >= 1 and "change" in changes.columns
+    assert len(changes) >= 1 and "Change" in changes.columns
     soup = BeautifulSoup(written[1].read_text(encoding="utf-8"), "html.parser")
     assert "Policy changes" in [h.get_text() for h in soup.find_all("h2")]
 
@@ -444,7 +457,7 @@ def test_cli_report_on_a_ticket_export_end_to_end(tmp_path, capsys):
     wb = openpyxl.load_workbook(out / report.XLSX_NAME)
     figures = dict(table_frame(wb["Summary"], "tblKeyFigures").itertuples(index=False, name=None))
     assert figures["Tickets analysed"] == len(subjects)
-    assert any(k.startswith("Cost of out-of-scope work at 60") for k in figures)
+    assert figures["Cost of an agent hour"] == 60 and "Cost of out-of-scope work" in figures
     soup = BeautifulSoup((out / report.HTML_NAME).read_text(encoding="utf-8"), "html.parser")
     assert not soup.find_all("img")
 
@@ -503,7 +516,7 @@ def test_history_without_gaps_or_tickets_still_reports(tmp_path, seed, keep):
     data = report.add_crossref(report.policy_report_data(seed), xref, "small history")
     (xlsx, html_path), _ = report.write_report_files(data, tmp_path)
     wb = openpyxl.load_workbook(xlsx)
-    assert wb.sheetnames == BASE_SHEETS
+    assert wb.sheetnames == [*BASE_SHEETS[:3], "Tickets per cell", *BASE_SHEETS[3:]]
     figures = dict(table_frame(wb["Summary"], "tblKeyFigures").itertuples(index=False, name=None))
     assert figures["Tickets analysed"] == len(xref)
     assert wb["Policy gaps"].cell(HEADER_ROW + 1, 1).value == "(no rows)"

@@ -15,11 +15,12 @@ import dataclasses
 import os
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # bars on a terminal only; tqdm.auto warns without ipywidgets
 
 from kenolib import config
 from kenolib.aggregates_stream import accumulate_judged
@@ -40,6 +41,7 @@ from kenolib.report.data import (
     add_crossref,
     build_report_data,
     coverage_counts,
+    filter_period,
     key_figures,
     policy_report_data,
     product_labels,
@@ -163,6 +165,9 @@ def write_reports(
     on_warning: Callable[[str], None] | None = None,
     labels: str | os.PathLike[str] | None = None,
     judged: str | os.PathLike[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    currency: str = "",
 ) -> list[Path]:
     """Parse the policy, cross-reference the tickets and write the workbook and the HTML page.
 
@@ -170,9 +175,10 @@ def write_reports(
     policy-only report. Warnings (parser, ticket loader) go to ``on_warning``. ``labels`` (a
     labels directory) applies the analyst's decisions and adds the accuracy they measured to the
     key figures. ``judged``: an already judged file or dataset (``kenolib crossref`` output),
-    read in batches instead of judging ``tickets``. Returns the paths written: the workbook and
-    the HTML page.
-    """
+    read in batches instead of judging ``tickets``; ``since``/``until``: the days kept;
+    ``currency``: of costs. Returns the paths written: the workbook and the HTML page."""
+    if judged is not None and (since or until):
+        raise KenolibError("--since/--until filter --tickets; a --judged history is read whole")
     if hourly_rate is not None and not hourly_rate >= 0:
         raise KenolibError(f"--hourly-rate {hourly_rate:g}: give a rate of 0 or more")
     prepare_out_dir(out_dir)  # fail before the long steps, not after them
@@ -183,6 +189,7 @@ def write_reports(
     changes = policy_changes(baseline, parsed) if baseline is not None else None
     steps.update(1)
     params = _parameters(policy, tickets, use_tickets, fmt, hourly_rate, baseline, max_rows)
+    params["currency"] = currency or "the theme's"
     warnings: list[str] = []
     if use_tickets and tickets is None and not config.SAMPLE_TICKETS.exists():
         warnings.append("the bundled sample ticket history is missing: policy-only report")
@@ -197,17 +204,18 @@ def write_reports(
     elif use_tickets:
         steps.set_postfix_str("cross-referencing tickets")
         xref, source, loaded = judge_tickets(parsed, tickets, fmt, progress=show, labels=labels)
+        xref = filter_period(xref, since, until)
         warnings += loaded
-    checked = None
-    if labels is not None:
-        checked = load_accuracy(labels)
-        params["labels"] = str(labels)
+        params.update({k: v.isoformat() for k, v in (("since", since), ("until", until)) if v})
+    checked = load_accuracy(labels) if labels is not None else None
+    params.update({"labels": str(labels)} if labels is not None else {})
     data = build_report_data(
         parsed, xref, source, changes, hourly_rate, params, tuple(warnings), None, checked
     )
     del xref
     if part is not None:
         data = dataclasses.replace(data, tickets=part)
+    data = dataclasses.replace(data, currency=currency) if currency else data
     steps.update(1)
     for w in data.warnings if on_warning is not None else ():
         on_warning(w)  # type: ignore[misc]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from kenolib.report.theme import load_theme
 from kenolib.vocab import HEATMAP_ORDER
@@ -239,3 +240,75 @@ def silent_topics_bar(
     return _layout(
         fig, "Policy gaps: tickets on topics the policy is silent about", 28 * len(agg) + 160
     )
+
+
+def volume_share_trend(trend: pd.DataFrame, theme: dict[str, Any] | None = None) -> go.Figure:
+    """Ticket volume per month (bars) with the out-of-scope share (line, right axis).
+
+    ``trend`` has month (label), tickets and share (``kenolib.report.summary.overall_monthly``).
+    """
+    theme = theme or load_theme()
+    fig = go.Figure()
+    x = [plain(m) for m in trend["month"]]
+    volume = _colour(theme["workbook"].get("volume_colour", "8EA9DB"))
+    fig.add_bar(x=x, y=trend["tickets"], name="tickets", marker_color=volume, opacity=0.7)
+    oos = _colour(theme["verdicts"]["not_supported"]["plot"])
+    fig.add_scatter(
+        x=x,
+        y=trend["share"],
+        name="out-of-scope share",
+        yaxis="y2",
+        mode="lines+markers",
+        line={"color": oos, "width": 3},
+    )
+    fig.update_layout(
+        yaxis={"title": "tickets", "tickformat": ",d"},
+        yaxis2={
+            "title": "out-of-scope share",
+            "overlaying": "y",
+            "side": "right",
+            "tickformat": ".0%",
+            "rangemode": "tozero",
+            "showgrid": False,
+        },
+    )
+    return _layout(fig, "Tickets and out-of-scope share by month", height=420)
+
+
+def product_small_multiples(
+    monthly: pd.DataFrame,
+    products: dict[str, str],
+    theme: dict[str, Any] | None = None,
+    min_tickets: int = 1,
+) -> go.Figure:
+    """One small panel per product: the quarterly out-of-scope share, same scale everywhere
+    (quarters with fewer than ``min_tickets`` tickets left empty). ``products``: id -> label,
+    in panel order."""
+    theme = theme or load_theme()
+    m = monthly.dropna(subset=["month"]).copy()
+    m["quarter"] = pd.to_datetime(m["month"]).dt.to_period("Q").astype(str)
+    q = m.groupby(["product", "quarter"], sort=True)[["tickets", "out_of_scope"]].sum()
+    q = q.reset_index()
+    names = [p for p in products if p in set(m["product"].astype(str))]
+    names += [p for p in dict.fromkeys(m["product"].astype(str)) if p not in names]
+    cols = 4
+    rows = max(1, -(-len(names) // cols))
+    titles = [plain(products.get(p, p)) for p in names]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, shared_yaxes=True)
+    oos = _colour(theme["verdicts"]["not_supported"]["plot"])
+    for i, p in enumerate(names):
+        sub = q[q["product"] == p]
+        share = sub["out_of_scope"] / sub["tickets"].where(sub["tickets"] >= min_tickets)
+        fig.add_scatter(
+            x=sub["quarter"],
+            y=share,
+            mode="lines+markers",
+            showlegend=False,
+            line={"color": oos},
+            row=i // cols + 1,
+            col=i % cols + 1,
+            customdata=sub["tickets"],
+            hovertemplate="%{x}: %{y:.0%} of %{customdata} tickets",
+        )
+    fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    return _layout(fig, "Out-of-scope share by quarter, per product", height=260 * rows)

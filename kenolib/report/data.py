@@ -19,7 +19,7 @@ import dataclasses
 import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import openpyxl
@@ -31,7 +31,8 @@ from kenolib import aggregates as xr
 from kenolib.aggregates_stream import Accumulator
 from kenolib.classify.labels import format_accuracy
 from kenolib.coverage import coverage_matrix, policy_findings
-from kenolib.taxonomy import load_products
+from kenolib.errors import KenolibError
+from kenolib.taxonomy import UNKNOWN_PRODUCT, load_products
 from kenolib.vocab import COVERAGE_ORDER, OVERVIEW, FindingKind, Verdict
 from kenolib.xlsx import WorkbookStats
 
@@ -48,6 +49,8 @@ TOP_GAP_COLUMNS = [
     "example_subjects",
 ]
 CONTESTED = [FindingKind.CONTRADICTION, FindingKind.SIBLING_GAP]
+#: How tickets naming no known product are labelled in the reports.
+UNKNOWN_PRODUCT_LABEL = "No product named"
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class TicketPart:
     needs_review: int  # tickets whose verdict is below the review threshold
     out_of_scope_hours: float | None = None
     hourly_rate: float | None = None
+    first_date: date | None = None  # the first and last ticket creation dates
+    last_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,8 @@ class ReportData:
     warnings: tuple[str, ...] = ()
     #: The verdict accuracy an analyst measured (``kenolib learn``: the labels' accuracy file).
     checked_accuracy: Mapping[str, Any] | None = None
+    #: The currency of costs ("EUR"); empty: the theme's.
+    currency: str = ""
 
     # the policy half's names, read by notebooks and older scripts
     @property
@@ -135,6 +142,7 @@ class DetailSheet:
 def product_labels(products: list[str]) -> dict[str, str]:
     """Display labels of product ids (``products.yaml``), the id itself for unknown sections."""
     known = {p.id: p.label or p.id for p in load_products()}
+    known[UNKNOWN_PRODUCT] = UNKNOWN_PRODUCT_LABEL
     return {p: known.get(p, p) for p in products}
 
 
@@ -158,6 +166,7 @@ def ticket_part(xref: pd.DataFrame, source: str, hourly_rate: float | None = Non
     oos = (xref["verdict"] == Verdict.NOT_SUPPORTED).to_numpy()
     cols = [c for c in OUT_OF_SCOPE_COLUMNS if c in xref.columns]
     hours = None
+    first, last = dated_range(xref.get("created_at"))
     if "agent_minutes" in xref.columns:
         minutes = pd.to_numeric(xref.loc[oos, "agent_minutes"], errors="coerce")
         hours = float(minutes.sum() / 60)
@@ -173,7 +182,34 @@ def ticket_part(xref: pd.DataFrame, source: str, hourly_rate: float | None = Non
         needs_review=int(xref["needs_review"].sum()),
         out_of_scope_hours=hours,
         hourly_rate=hourly_rate,
+        first_date=first,
+        last_date=last,
     )
+
+
+def dated_range(created: pd.Series | None) -> tuple[date | None, date | None]:
+    """The first and last date of a creation-date column (None, None when nothing is dated)."""
+    if created is None:
+        return None, None
+    when = pd.to_datetime(created, errors="coerce", utc=True).dropna()
+    if not len(when):
+        return None, None
+    return when.min().date(), when.max().date()
+
+
+def filter_period(xref: pd.DataFrame, since: date | None, until: date | None) -> pd.DataFrame:
+    """The tickets created from ``since`` to ``until`` (both days included; None: open)."""
+    if since is None and until is None:
+        return xref
+    if "created_at" not in xref.columns:
+        raise KenolibError("--since/--until: the ticket history has no creation dates")
+    day = pd.to_datetime(xref["created_at"], errors="coerce", utc=True).dt.tz_localize(None)
+    keep = day.notna()
+    if since is not None:
+        keep &= day >= pd.Timestamp(since)
+    if until is not None:
+        keep &= day < pd.Timestamp(until) + pd.Timedelta(days=1)
+    return xref.loc[keep.to_numpy()].reset_index(drop=True)
 
 
 def build_report_data(
@@ -211,85 +247,68 @@ def silent_cells(coverage: pd.DataFrame) -> pd.DataFrame:
     return cells[["topic", "topic_label", "product"]].reset_index(drop=True)
 
 
-def _ticket_figures(t: TicketPart) -> list[tuple[str, object]]:
+#: How each key figure's value is formatted: count, share, hours, money or text.
+FIGURE_KINDS = ("count", "share", "hours", "money", "text")
+
+
+def _ticket_figures(t: TicketPart) -> list[tuple[str, object, str]]:
     v = t.verdicts
     total = int(v["tickets"].sum())
     oos = int(v[Verdict.NOT_SUPPORTED].sum())
-    rows: list[tuple[str, object]] = [
-        ("Ticket history", t.source or ""),
-        ("Tickets analysed", total),
-        ("Tickets out of scope (not supported)", oos),
-        ("Out-of-scope share", round(oos / total, 4) if total else 0.0),
+    rows: list[tuple[str, object, str]] = [
+        ("Tickets analysed", total, "count"),
+        ("Tickets out of scope (not supported)", oos, "count"),
+        ("Out-of-scope share", round(oos / total, 4) if total else 0.0, "share"),
     ]
     est = t.out_of_scope_estimate
     if est is not None and len(est):
         e = est.iloc[0]
-        rows.append(
-            (
-                "Out-of-scope share, calibrated estimate and likely range",
-                f"{100 * e['expected'] / max(total, 1):.1f} % "
-                f"({100 * e['share_low']:.1f}–{100 * e['share_high']:.1f} %)",
-            )
-        )
+        rows.append(("Out-of-scope share, likely low", float(e["share_low"]), "share"))
+        rows.append(("Out-of-scope share, likely high", float(e["share_high"]), "share"))
     rows += [
-        ("Tickets on topics the policy is silent about", int(v[Verdict.SILENT].sum())),
-        ("Verdicts flagged for review (low confidence)", t.needs_review),
+        ("Tickets on topics the policy is silent about", int(v[Verdict.SILENT].sum()), "count"),
+        ("Verdicts flagged for review (low confidence)", t.needs_review, "count"),
     ]
     if t.out_of_scope_hours is None:
         return rows
-    rows.append(("Agent hours on out-of-scope work", round(t.out_of_scope_hours, 1)))
+    rows.append(("Agent hours on out-of-scope work", round(t.out_of_scope_hours, 1), "hours"))
     if t.hourly_rate is not None:
-        rows.append(
-            (
-                f"Cost of out-of-scope work at {t.hourly_rate:g} per hour",
-                round(t.out_of_scope_hours * t.hourly_rate, 2),
-            )
-        )
+        rows.append(("Cost of an agent hour", t.hourly_rate, "money"))
+        cost = round(t.out_of_scope_hours * t.hourly_rate, 2)
+        rows.append(("Cost of out-of-scope work", cost, "money"))
         if est is not None and "cost_low" in est.columns:
-            rows.append(
-                (
-                    "Cost of out-of-scope work, likely range",
-                    f"{est.iloc[0]['cost_low']:,.0f}–{est.iloc[0]['cost_high']:,.0f}",
-                )
-            )
+            rows.append(("Cost, likely low", float(est.iloc[0]["cost_low"]), "money"))
+            rows.append(("Cost, likely high", float(est.iloc[0]["cost_high"]), "money"))
     return rows
 
 
-def _stats_figures(stats: WorkbookStats) -> list[tuple[str, object]]:
-    split = "; ".join(f"{k} continues on {', '.join(v)}" for k, v in stats.split.items())
-    return [
-        (
-            "Cells cut at 32,767 characters (marked …[truncated by kenolib])",
-            stats.truncated_cells,
-        ),
-        ("Cells with control characters removed", stats.cleaned_cells),
-        ("Detail sheets split at Excel's row limit", split or "none"),
-    ]
-
-
 def key_figures(data: ReportData, stats: WorkbookStats | None = None) -> pd.DataFrame:
-    """The Summary's key figures as a two-column frame (figure, value)."""
+    """The Summary's key figures: figure (human label), value, kind (how to format the value).
+
+    Provenance (policy file, fingerprint, cut cells) is in :func:`about_rows`."""
     p = data.policy
     kinds = p.findings["kind"].value_counts()
-    rows: list[tuple[str, object]] = [
-        ("Policy source", p.source),
-        ("Policy SHA-256", p.sha256),
-        ("Generated (UTC)", data.generated_at.strftime("%Y-%m-%d %H:%M:%S")),
-        ("Products", int((p.coverage["product"].drop_duplicates() != OVERVIEW).sum())),
-        ("Clauses", len(p.clauses)),
-        ("Contradictions with the overview table", int(kinds.get(FindingKind.CONTRADICTION, 0))),
-        ("Sibling-product gaps", int(kinds.get(FindingKind.SIBLING_GAP, 0))),
-        ("Silent cells (topic × product)", int(kinds.get(FindingKind.SILENT, 0))),
-    ]
+    rows: list[tuple[str, object, str]] = []
     if data.tickets is not None:
         rows += _ticket_figures(data.tickets)
     else:
-        rows.append(("Tickets analysed", "none (policy only)"))
+        rows.append(("Tickets analysed", "none (policy only)", "text"))
+    rows += [
+        ("Products", int((p.coverage["product"].drop_duplicates() != OVERVIEW).sum()), "count"),
+        ("Clauses", len(p.clauses), "count"),
+        (
+            "Contradictions with the overview table",
+            int(kinds.get(FindingKind.CONTRADICTION, 0)),
+            "count",
+        ),
+        ("Sibling-product gaps", int(kinds.get(FindingKind.SIBLING_GAP, 0)), "count"),
+        ("Silent cells (topic × product)", int(kinds.get(FindingKind.SILENT, 0)), "count"),
+    ]
     if data.checked_accuracy is not None:
-        rows.append(("Verdicts checked by an analyst", format_accuracy(data.checked_accuracy)))
-    if stats is not None:
-        rows += _stats_figures(stats)
-    return pd.DataFrame(rows, columns=["figure", "value"])
+        rows.append(
+            ("Verdicts checked by an analyst", format_accuracy(data.checked_accuracy), "text")
+        )
+    return pd.DataFrame(rows, columns=["figure", "value", "kind"])
 
 
 def ticket_gaps(data: ReportData) -> pd.DataFrame | None:
@@ -340,7 +359,8 @@ def labelled_verdicts(data: ReportData) -> pd.DataFrame | None:
     if data.tickets is None:
         return None
     v = data.tickets.verdicts
-    return v.assign(product=v["product"].map(lambda p: data.products.get(p, p)))
+    labels = {**product_labels(list(v["product"].astype(str))), **data.products}
+    return v.assign(product=v["product"].map(lambda p: labels.get(p, p)))
 
 
 def out_of_scope_by_topic(data: ReportData) -> pd.DataFrame | None:
@@ -401,10 +421,17 @@ def about_rows(data: ReportData, stats: WorkbookStats | None = None) -> pd.DataF
         ("plotly version", plotly.__version__),
         ("Python version", platform.python_version()),
     ]
+    if data.tickets is not None:
+        rows.append(("Ticket history", data.tickets.source))
     if stats is not None:
+        split = "; ".join(f"{k} continues on {', '.join(v)}" for k, v in stats.split.items())
         rows += [
-            ("Cells cut at 32,767 characters", str(stats.truncated_cells)),
+            (
+                "Cells cut at 32,767 characters (marked …[truncated by kenolib])",
+                str(stats.truncated_cells),
+            ),
             ("Cells with control characters removed", str(stats.cleaned_cells)),
+            ("Detail sheets split at Excel's row limit", split or "none"),
         ]
     rows += [
         (
@@ -437,6 +464,9 @@ def accumulated_part(
             f"{source}: the Out of scope sheet lists the first {acc.detail_rows:,} of "
             f"{acc.out_of_scope_total:,} out-of-scope tickets; the judged dataset has them all"
         )
+    months = acc.monthly_out_of_scope()["month"].dropna()
+    first = months.min().date() if len(months) else None  # batches keep months, not days
+    last = (months.max() + pd.offsets.MonthEnd(0)).date() if len(months) else None
     part = TicketPart(
         source=source,
         tickets=acc.rows,
@@ -449,6 +479,8 @@ def accumulated_part(
         needs_review=acc.needs_review,
         out_of_scope_hours=acc.sums["hours_judged"] if acc.has_minutes else None,
         hourly_rate=hourly_rate,
+        first_date=first,
+        last_date=last,
     )
     return part, warnings
 

@@ -28,6 +28,18 @@ from kenolib.report.data import (
     out_of_scope_by_topic,
     ticket_gaps,
 )
+from kenolib.report.summary import (
+    coverage_tickets,
+    human_frame,
+    human_header,
+    money,
+    overall_monthly,
+    period_line,
+    product_label,
+    quarterly_by_product,
+    summary_sentences,
+    top_movers,
+)
 from kenolib.report.theme import load_theme
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -85,37 +97,59 @@ def figure_html(fig: Any) -> str:
     return str(frag)
 
 
-def readable_figures(figures: pd.DataFrame) -> pd.DataFrame:
-    """Key figures for reading: shares as percentages, counts with thousands separators."""
+def readable_figures(figures: pd.DataFrame, currency: str = "") -> pd.DataFrame:
+    """Key figures for reading (Figure, Value): shares as percentages, counts with thousands
+    separators, money with its currency."""
 
-    def fmt(name: str, v: object) -> object:
-        if isinstance(v, float) and "share" in name.lower():
+    def fmt(v: object, kind: str) -> object:
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            return v
+        if kind == "share":
             return f"{v:.1%}"
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            return f"{v:,}"
-        return v
+        if kind == "money":
+            return money(float(v), currency)
+        if kind == "hours":
+            return f"{v:,.1f}"
+        return f"{v:,.0f}"
 
-    values = [fmt(f, v) for f, v in zip(figures["figure"], figures["value"], strict=True)]
-    return figures.assign(value=values)
+    kinds = figures["kind"] if "kind" in figures.columns else ["count"] * len(figures)
+    values = [fmt(v, k) for v, k in zip(figures["value"], kinds, strict=True)]
+    return pd.DataFrame({"Figure": figures["figure"], "Value": values})
+
+
+def readable(df: pd.DataFrame, data: ReportData, formats: Mapping[str, str]) -> pd.DataFrame:
+    """A table for reading: labels instead of ids, headers in words, shares as %, separators."""
+    out = human_frame(df, data)
+    for c in out.columns:
+        kind = formats.get(str(c))
+        if kind in ("share", "count", "hours", "minutes") and pd.api.types.is_numeric_dtype(out[c]):
+            pattern = {"share": "{:.1%}", "hours": "{:,.1f}"}.get(kind, "{:,.0f}")
+            out[c] = out[c].map(lambda v, p=pattern: "" if pd.isna(v) else p.format(v))
+    return out.rename(columns={c: human_header(c) for c in out.columns})
 
 
 def figures(data: ReportData, look: Mapping[str, Any]) -> list[dict[str, str]]:
     """The page's figures: name, note and HTML fragment, in order."""
     theme = dict(look)
-    out = [
-        (
-            "Coverage",
-            "Hover a cell to read its clauses.",
-            charts.coverage_heatmap(data.coverage, data.clauses, dict(data.products), theme),
+    out = []
+    trend = overall_monthly(data, theme["workbook"].get("trend_min_tickets", 20))
+    if trend is not None and len(trend) > 1:
+        note = (
+            "Bars: tickets per month; line: the share the policy does not support (not drawn "
+            "for months with too few tickets to read)."
         )
-    ]
+        out.append(("Out-of-scope trend", note, charts.volume_share_trend(trend, theme)))
     verdicts = labelled_verdicts(data)
     if verdicts is not None:
         out.append(("Verdicts by product", "", charts.verdicts_by_product(verdicts, theme=theme)))
-    monthly = data.tickets.monthly if data.tickets is not None else None
-    if monthly is not None and len(monthly):
-        note = "Share of each month's tickets that the policy does not support, per product."
-        out.append(("Out-of-scope trend", note, charts.monthly_trend(monthly)))
+    if trend is not None and len(trend) > 1 and data.tickets is not None:
+        note = "Each product on its own panel, same scale; hover for the tickets behind a point."
+        order = labelled_products(data)
+        least = theme["workbook"].get("trend_min_tickets", 20)
+        bars = charts.product_small_multiples(data.tickets.monthly, order, theme, least)
+        out.append(("Trend per product", note, bars))
+    heatmap = charts.coverage_heatmap(data.coverage, data.clauses, dict(data.products), theme)
+    out.append(("Coverage", "Hover a cell to read its clauses.", heatmap))
     gaps = ticket_gaps(data)
     if gaps is not None:
         label = "topic_label" if "topic_label" in gaps.columns else "topic"
@@ -126,39 +160,92 @@ def figures(data: ReportData, look: Mapping[str, Any]) -> list[dict[str, str]]:
     return [{"name": n, "note": note, "html": figure_html(f)} for n, note, f in out]
 
 
-def tables(data: ReportData, rows: int, examples: int) -> list[dict[str, Any]]:
-    """The page's tables after the figures: name and table, in order."""
+def tables(
+    data: ReportData,
+    rows: int,
+    examples: int,
+    kinds: Mapping[str, str] | None = None,
+    theme_min: int = 20,
+) -> list[dict[str, Any]]:
+    """The page's tables after the figures: name and table, in order (``theme_min``: tickets a
+    product needs in each period to appear among the top movers)."""
+    kinds = kinds or {}
     out = []
     gaps = data.tickets.policy_gaps if data.tickets is not None else None
     if gaps is not None and len(gaps):
-        out.append(("Policy gaps", table(gaps, rows)))
-    out.append(("Contradictions and sibling gaps", table(contested_findings(data), rows)))
+        out.append(("Policy gaps", table(readable(gaps, data, kinds), rows)))
+    quarters = quarterly_by_product(data, int(theme_min))
+    if quarters is not None and len(quarters):
+        q = quarters.copy()
+        for c in q.columns[2:]:
+            q[c] = q[c].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
+        q["Tickets"] = q["Tickets"].map(lambda v: f"{v:,}")
+        out.append(("Out-of-scope share by quarter and product", table(q, rows)))
+    movers = top_movers(data, 3, int(theme_min))
+    if movers is not None and len(movers):
+        name = "Top movers: out-of-scope share, last 3 months against the 3 before"
+        out.append((name, table(readable(movers, data, kinds), rows)))
+    per_cell = coverage_tickets(data)
+    if per_cell is not None:
+        out.append(("Tickets per coverage cell", table(readable(per_cell, data, kinds), rows)))
+    contested = readable(contested_findings(data), data, kinds)
+    out.append(("Contradictions and sibling gaps", table(contested, rows)))
     by_topic = out_of_scope_by_topic(data)
     if by_topic is not None:
+        by_topic = readable(by_topic.drop(columns=["verdict"], errors="ignore"), data, kinds)
         out.append(("Out-of-scope tickets by topic", table(by_topic, rows)))
     if data.tickets is not None and len(data.tickets.out_of_scope):
-        oos = data.tickets.out_of_scope.head(examples)
-        out.append(("Out-of-scope tickets (examples)", table(oos, examples)))
+        oos = readable(out_of_scope_examples(data.tickets.out_of_scope, examples), data, kinds)
+        out.append(("Out-of-scope tickets (examples by cost, across topics)", table(oos, examples)))
     if data.changes is not None:
-        out.append(("Policy changes", table(data.changes, rows)))
-    out.append(("About", table(about_rows(data))))
+        out.append(("Policy changes", table(readable(data.changes, data, kinds), rows)))
+    about = about_rows(data).rename(columns={"item": "Item", "value": "Value"})
+    out.append(("About", table(about)))
     return [{"name": n, "table": t} for n, t in out]
+
+
+def labelled_products(data: ReportData) -> dict[str, str]:
+    """Product id -> label of the ticket history's products, in report order."""
+    if data.tickets is None:
+        return dict(data.products)
+    ids = list(data.tickets.verdicts["product"].astype(str))
+    return {p: product_label(data, p) for p in ids}
+
+
+def out_of_scope_examples(oos: pd.DataFrame, n: int) -> pd.DataFrame:
+    """``n`` out-of-scope tickets, the costliest of each topic first, spread over topics."""
+    if "agent_minutes" in oos.columns:
+        cost = pd.to_numeric(oos["agent_minutes"], errors="coerce").fillna(0)
+        oos = oos.assign(_cost=cost).sort_values("_cost", ascending=False, kind="stable")
+        oos = oos.drop(columns="_cost")
+    if "topic" in oos.columns:
+        rank = oos.groupby("topic", sort=False).cumcount()
+        oos = oos.iloc[rank.argsort(kind="stable")]
+    return oos.head(n).reset_index(drop=True)
 
 
 def build_html(data: ReportData, theme: dict[str, Any] | None = None) -> str:
     """The offline HTML report: figures, key figures and gap tables, all text escaped."""
     theme = theme or load_theme()
     h = theme["html"]
+    currency = data.currency or str(theme.get("currency", ""))
+    kinds = theme["workbook"].get("column_kinds", {})
     return _ENV.get_template(TEMPLATE).render(
         h=h,
         plotlyjs=plotlyjs(),
-        policy_source=data.policy_source,
-        policy_sha256=data.policy_sha256,
+        period=period_line(data),
+        sentences=summary_sentences(data, currency),
         generated=data.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,
-        key_figures=table(readable_figures(key_figures(data))),
+        key_figures=table(readable_figures(key_figures(data), currency)),
         figures=figures(data, theme),
-        tables=tables(data, h.get("max_table_rows", 200), h.get("out_of_scope_examples", 50)),
+        tables=tables(
+            data,
+            h.get("max_table_rows", 200),
+            h.get("out_of_scope_examples", 50),
+            kinds,
+            theme["workbook"].get("trend_min_tickets", 20),
+        ),
     )
 
 

@@ -43,7 +43,8 @@ _FONT = df_.record(
 _LAYOUT = df_.record(
     {
         "summary_widths": (df_.list_of(df_.number), None),
-        "summary_charts": (df_.mapping_of(df_.text, "chart -> anchor cell"), None),
+        "chart_column": (df_.text, "D"),
+        "chart_rows": (df_.integer, 19),
         "coverage_widths": (df_.mapping_of(df_.number, "column -> width"), None),
     }
 )
@@ -62,6 +63,10 @@ _WORKBOOK = df_.record(
         "widths": (df_.mapping_of(df_.number, "column -> width"), {}),
         "wrap": (df_.str_list, []),
         "layout": (_LAYOUT, None),
+        "number_formats": (df_.mapping_of(df_.text, "kind -> Excel number format"), None),
+        "column_kinds": (df_.mapping_of(df_.text, "column -> count, share, hours or money"), {}),
+        "volume_colour": (df_.text, "8EA9DB"),
+        "trend_min_tickets": (df_.integer, 20),
         "chart": (
             df_.record(
                 {
@@ -112,6 +117,7 @@ _SHEET = df_.record({"title": (df_.text, None), "explanation": (df_.text, None)}
 #: The theme file's schema (``kenolib.datafiles``): unknown keys refused.
 THEME_SCHEMA: df_.Schema = {
     "statuses": (df_.mapping_of(_STATUS, "status -> look"), None),
+    "currency": (df_.text, "EUR"),
     "inherited_suffix": (df_.text, " (overview)"),
     "inherited_legend": (df_.text, "inherited"),
     "verdicts": (df_.mapping_of(_VERDICT, "verdict -> look"), None),
@@ -120,7 +126,7 @@ THEME_SCHEMA: df_.Schema = {
     "sheets": (df_.mapping_of(_SHEET, "sheet -> title and explanation"), None),
 }
 
-_COLOUR_KEYS = {"fill", "inherited_fill", "plot", "colour", "truncation_fill"}
+_COLOUR_KEYS = {"fill", "inherited_fill", "plot", "colour", "truncation_fill", "volume_colour"}
 _HTML_COLOUR_KEYS = {"text", "muted", "accent", "table_header", "table_border"}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -30,6 +30,17 @@ from kenolib.report.data import (
     top_gaps,
     top_gaps_heading,
 )
+from kenolib.report.summary import (
+    coverage_tickets,
+    human_frame,
+    human_header,
+    overall_monthly,
+    period_line,
+    quarterly_by_product,
+    readable_findings,
+    summary_sentences,
+    top_movers,
+)
 from kenolib.report.theme import load_theme
 from kenolib.vocab import COVERAGE_ORDER, VERDICT_ORDER, CoverageStatus
 from kenolib.xlsx import (
@@ -40,12 +51,15 @@ from kenolib.xlsx import (
     WorkbookStats,
     add_table,
     bar_chart,
+    cell_value,
     clean_cell_text,
     column_values,
+    print_setup,
     safe_sheet_title,
     safe_table_name,
     string_cell,
     unique_headers,
+    volume_share_chart,
     write_table,
     write_title,
 )
@@ -75,6 +89,8 @@ class _CoverageLook:
 
     theme: Mapping[str, Any]
     looks: dict[tuple[str, bool], tuple[Font, PatternFill]]
+    #: (topic, product) -> tickets, out of scope, agent hours (reports with tickets)
+    tickets: dict[tuple[str, str], tuple[int, int, float]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, theme: Mapping[str, Any]) -> _CoverageLook:
@@ -115,6 +131,10 @@ def _coverage_cell(
     st = look.theme["statuses"]
     label = st.get(status, st[CoverageStatus.SILENT])["label"]
     comment = _comment_text(c, clause_text, label, int(cfg.get("max_chars", 1500)))
+    n = look.tickets.get((str(c.name[0]), str(c.name[1]))) if isinstance(c.name, tuple) else None
+    if n is not None:
+        line = f"Tickets: {n[0]:,} ({n[1]:,} out of scope), {n[2]:,.1f} agent hours"
+        comment = f"{line}\n{comment}" if comment else line
     if comment:
         cell.comment = Comment(comment, "kenolib")
         cell.comment.width = cfg.get("width_pt", 420)
@@ -129,10 +149,7 @@ def _coverage_page(ws, n_products: int, theme: Mapping[str, Any]) -> None:
     """Frozen panes, print setup and column widths of the Coverage sheet."""
     ws.freeze_panes = f"C{HEADER_ROW + 1}"
     # printed on one page wide, landscape, headers repeated: marks keep it readable in black & white
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
+    print_setup(ws, HEADER_ROW)
     widths = theme["workbook"]["layout"]["coverage_widths"]
     ws.column_dimensions["A"].width = widths["topic"]
     ws.column_dimensions["B"].width = widths["topic_id"]
@@ -173,6 +190,12 @@ def write_coverage_sheet(
     """Topics × products with marks, fills, a legend, a comment and a link to each cell's clause."""
     styles = Styles(theme)
     look = _CoverageLook.of(theme)
+    per_cell = coverage_tickets(data)
+    if per_cell is not None:
+        look.tickets = {
+            (str(r.topic), str(r.product)): (int(r.tickets), int(r.out_of_scope), r.agent_hours)
+            for r in per_cell.itertuples()
+        }
     cov = data.coverage
     topics = list(dict.fromkeys(cov["topic"]))
     products = list(dict.fromkeys(cov["product"]))
@@ -182,7 +205,7 @@ def write_coverage_sheet(
     ws = wb.create_sheet(title)
     _coverage_page(ws, len(products), theme)
     write_title(ws, title, theme["sheets"]["coverage"]["explanation"], styles)
-    headers = unique_headers(["topic", "topic_id", *[data.products.get(p, p) for p in products]])
+    headers = unique_headers(["Topic", "Topic id", *[data.products.get(p, p) for p in products]])
     ws.append([string_cell(ws, h, styles.header, styles.wrap) for h in headers])
     cells = cov.set_index(["topic", "product"])
     for t in topics:
@@ -208,55 +231,73 @@ def write_coverage_sheet(
     return title
 
 
+def _value_cell(ws, v: object, fmt: str | None, styles: Styles) -> object:
+    """A Summary cell: text as text, numbers with ``fmt`` (a number format) when given."""
+    if isinstance(v, str):
+        return string_cell(ws, v, None, styles.wrap)
+    if fmt and isinstance(v, int | float) and not isinstance(v, bool):
+        cell = WriteOnlyCell(ws, value=v)
+        cell.number_format = fmt
+        return cell
+    return v
+
+
 def _write_block(
-    ws,
-    styles: Styles,
-    heading: str,
-    df: pd.DataFrame,
-    stats: WorkbookStats,
-    start_row: int,
-    name: str,
-    theme: dict[str, Any],
+    ws, block: _Block, stats: WorkbookStats, start_row: int, theme: dict[str, Any]
 ) -> int:
     """A titled table inside the Summary sheet; returns the next free row."""
-    ws.append([string_cell(ws, heading, styles.header)])
-    headers = unique_headers(df.columns)
+    styles = Styles(theme)
+    df = block.frame
+    ws.append([string_cell(ws, block.heading, styles.header)])
+    headers = unique_headers([human_header(c) for c in df.columns])
     ws.append([string_cell(ws, h, styles.header) for h in headers])
     cols = [column_values(df[c], stats) for c in df.columns]
+    fmts = [block.formats.get(str(c)) for c in df.columns]
     for row in zip(*cols, strict=True):
-        ws.append([string_cell(ws, v, None, styles.wrap) if isinstance(v, str) else v for v in row])
+        ws.append([_value_cell(ws, v, f, styles) for v, f in zip(row, fmts, strict=True)])
     if len(df):
-        table_name = safe_table_name(name, stats.tables)
-        add_table(
-            ws,
-            table_name,
-            headers,
-            start_row + 1,
-            start_row + 1 + len(df),
-            theme["workbook"].get("table_style", "TableStyleMedium2"),
-        )
+        table_name = safe_table_name(block.name, stats.tables)
+        style = theme["workbook"].get("table_style", "TableStyleMedium2")
+        add_table(ws, table_name, headers, start_row + 1, start_row + 1 + len(df), style)
         stats.tables.append(table_name)
     ws.append([])
     return start_row + len(df) + 3
 
 
-def _write_key_figures(ws, data: ReportData, theme: dict[str, Any], stats: WorkbookStats) -> int:
-    """The key-figures table under the Summary's title; returns the next free row."""
+@dataclass(frozen=True)
+class _Block:
+    """A titled table of the Summary: heading, rows, table name, number formats by column."""
+
+    heading: str
+    frame: pd.DataFrame
+    name: str
+    formats: Mapping[str, str]
+
+
+def number_formats(theme: Mapping[str, Any], currency: str) -> dict[str, str]:
+    """Number formats by kind (count, share, hours, money), money in ``currency``."""
+    f = dict(theme["workbook"]["number_formats"])
+    f["money"] = f'"{currency} "' + f["money"] if currency else f["money"]
+    return f
+
+
+def column_formats(theme: Mapping[str, Any], currency: str) -> dict[str, str]:
+    """Number formats by column name (shares as %, counts and hours with separators, money)."""
+    kinds = number_formats(theme, currency)
+    return {c: kinds[k] for c, k in theme["workbook"]["column_kinds"].items()}
+
+
+def _write_key_figures(
+    ws, data: ReportData, theme: dict[str, Any], stats: WorkbookStats, row: int
+) -> int:
+    """The key-figures table (figure, value), narrow, at ``row``; returns the next free row."""
     styles = Styles(theme)
-    row = HEADER_ROW
-    figures = key_figures(data, stats)
+    kinds = number_formats(theme, currency_of(data, theme))
+    figures = key_figures(data)
     ws.append([string_cell(ws, "Figure", styles.header), string_cell(ws, "Value", styles.header)])
-    fcols = [column_values(figures[c], stats) for c in figures.columns]
-    for f, v in zip(*fcols, strict=True):
-        if isinstance(v, float) and "share" in str(f).lower():
-            v = WriteOnlyCell(ws, value=v)
-            v.number_format = "0.0%"
-        ws.append(
-            [
-                string_cell(ws, f, None, styles.wrap),
-                string_cell(ws, v, None, styles.wrap) if isinstance(v, str) else v,
-            ]
-        )
+    for f, v, kind in figures.itertuples(index=False, name=None):
+        value = _value_cell(ws, cell_value(v), kinds.get(kind), styles)
+        ws.append([string_cell(ws, f, None, styles.wrap), value])
     name = safe_table_name("tblKeyFigures", stats.tables)
     style = theme["workbook"].get("table_style", "TableStyleMedium2")
     add_table(ws, name, ["Figure", "Value"], row, row + len(figures), style)
@@ -265,55 +306,123 @@ def _write_key_figures(ws, data: ReportData, theme: dict[str, Any], stats: Workb
     return row + len(figures) + 2
 
 
-def write_summary_sheet(ws, data: ReportData, theme: dict[str, Any], stats: WorkbookStats) -> None:
-    """Fill the (already created, first) Summary sheet once the detail sheets are written."""
+def currency_of(data: ReportData, theme: Mapping[str, Any]) -> str:
+    """The currency of costs: the report's (``--currency``), else the theme's."""
+    return data.currency or str(theme.get("currency", ""))
+
+
+def _write_opening(ws, data: ReportData, theme: dict[str, Any]) -> int:
+    """Title, period line and summary sentences; returns the row of the key figures' header."""
     styles = Styles(theme)
-    layout = theme["workbook"]["layout"]
-    ws.freeze_panes = "A3"
-    for i, w in enumerate(layout["summary_widths"], 1):
-        ws.column_dimensions[get_column_letter(i)].width = w
-    write_title(ws, ws.title, theme["sheets"]["summary"]["explanation"], styles)
-    row = _write_key_figures(ws, data, theme, stats)
-    row = _write_block(
-        ws, styles, top_gaps_heading(data), top_gaps(data), stats, row, "tblTopGaps", theme
-    )
-    counts = coverage_counts(data.coverage)
-    counts["product"] = counts["product"].map(lambda p: data.products.get(p, p))
-    chart_row = row + 1
-    row = _write_block(
-        ws,
-        styles,
-        "Coverage cells by product and status",
-        counts,
-        stats,
-        row,
-        "tblCoverageByProduct",
-        theme,
-    )
-    colours = [theme["statuses"][s]["plot"] for s in COVERAGE_ORDER]
-    chart = bar_chart(ws, "Coverage cells by product", chart_row, len(counts), 4, colours, theme)
-    ws.add_chart(chart, layout["summary_charts"]["coverage"])
+    ws.append([string_cell(ws, theme["workbook"]["properties"]["title"], styles.title)])
+    ws.append([string_cell(ws, period_line(data), styles.header)])
+    sentences = summary_sentences(data, currency_of(data, theme))
+    for s in sentences:
+        ws.append([string_cell(ws, s)])
+    ws.append([])
+    return 3 + len(sentences) + 1
+
+
+def _summary_blocks(data: ReportData, theme: dict[str, Any]) -> list[_Block]:
+    """The tables under the first screen: top gaps, then the charts' data."""
+    fmts = column_formats(theme, currency_of(data, theme))
+    gaps = human_frame(top_gaps(data), data)
+    gaps = gaps.drop(columns=[c for c in ("example_subjects", "detail") if c in gaps.columns])
+    blocks = [_Block(top_gaps_heading(data), gaps, "tblTopGaps", fmts)]
     verdicts = labelled_verdicts(data)
     if verdicts is not None and int(verdicts["tickets"].sum()) > 0:
-        order = [str(v) for v in VERDICT_ORDER]
-        v = verdicts[["product", *order]].copy()
-        verdict_row = row + 1
-        row = _write_block(
-            ws,
-            styles,
-            "Tickets by product and verdict",
-            v,
-            stats,
-            row,
-            "tblVerdictsByProduct",
-            theme,
+        v = verdicts[["product", *[str(x) for x in VERDICT_ORDER]]]
+        blocks.append(_Block("Tickets by product and verdict", v, "tblVerdictsByProduct", fmts))
+    else:
+        counts = coverage_counts(data.coverage)
+        counts["product"] = counts["product"].map(lambda p: data.products.get(p, p))
+        blocks.append(
+            _Block("Coverage cells by product and status", counts, "tblCoverageByProduct", fmts)
         )
-        colours = [theme["verdicts"][c]["plot"] for c in order]
-        chart = bar_chart(
-            ws, "Tickets by product and verdict", verdict_row, len(v), len(order), colours, theme
-        )
-        ws.add_chart(chart, layout["summary_charts"]["verdicts"])
+    least = theme["workbook"].get("trend_min_tickets", 20)
+    trend = overall_monthly(data, least)
+    if trend is not None and len(trend) > 1:
+        blocks.append(_Block("Tickets and out-of-scope share by month", trend, "tblMonthly", fmts))
+    quarters = quarterly_by_product(data, least)
+    if quarters is not None and len(quarters):
+        shares = {**fmts, **{c: fmts["share"] for c in quarters.columns[2:]}}
+        heading = "Out-of-scope share by quarter and product"
+        blocks.insert(1, _Block(heading, quarters, "tblQuarterly", shares))
+    movers = top_movers(data, 3, least)
+    if movers is not None and len(movers):
+        heading = "Top movers: out-of-scope share, last 3 months (now) against the 3 before"
+        blocks.insert(1, _Block(heading, movers, "tblTopMovers", fmts))
+    return blocks
+
+
+def _summary_charts(
+    ws, blocks: list[_Block], rows: list[int], theme: dict[str, Any], first: int
+) -> None:
+    """The first screen's charts, stacked from row ``first`` next to the key figures."""
+    layout = theme["workbook"]["layout"]
+    col, step = layout["chart_column"], layout["chart_rows"]
+    charts = []
+    for b, r in zip(blocks[1:], rows[1:], strict=True):
+        n = len(b.frame)
+        if b.name in ("tblTopMovers", "tblQuarterly"):
+            continue
+        if b.name == "tblMonthly":
+            colours = [
+                theme["workbook"]["volume_colour"],
+                theme["verdicts"]["not_supported"]["plot"],
+            ]
+            charts.append(volume_share_chart(ws, b.heading, r + 1, n, colours, theme))
+        elif b.name == "tblVerdictsByProduct":
+            colours = [theme["verdicts"][str(v)]["plot"] for v in VERDICT_ORDER]
+            charts.append(bar_chart(ws, b.heading, r + 1, n, len(colours), colours, theme))
+        else:
+            colours = [theme["statuses"][s]["plot"] for s in COVERAGE_ORDER]
+            charts.append(bar_chart(ws, b.heading, r + 1, n, len(colours), colours, theme))
+    for i, chart in enumerate(charts):
+        ws.add_chart(chart, f"{col}{first + i * step}")
+
+
+def write_summary_sheet(ws, data: ReportData, theme: dict[str, Any], stats: WorkbookStats) -> None:
+    """Fill the (already created, first) Summary sheet: period, sentences, key figures next to
+    the charts on the first screen, then the top gaps and the charts' data."""
+    layout = theme["workbook"]["layout"]
+    ws.freeze_panes = "A3"  # the title and the period stay in view
+    print_setup(ws, None)
+    for i, w in enumerate(layout["summary_widths"], 1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+    first = row = _write_opening(ws, data, theme)
+    row = _write_key_figures(ws, data, theme, stats, row)
+    blocks = _summary_blocks(data, theme)
+    n_charts = len([b for b in blocks[1:] if b.name not in ("tblTopMovers", "tblQuarterly")])
+    below = first + n_charts * layout["chart_rows"] + 1
+    while row < below:
+        ws.append([])
+        row += 1
+    rows = []
+    for b in blocks:
+        rows.append(row)
+        row = _write_block(ws, b, stats, row, theme)
+    _summary_charts(ws, blocks, rows, theme, first)
     stats.sheets.insert(0, ws.title)
+
+
+def write_contents_sheet(ws, stats: WorkbookStats, theme: dict[str, Any]) -> None:
+    """Fill the Contents sheet: a link to every sheet with its one-line explanation."""
+    styles = Styles(theme)
+    print_setup(ws)
+    ws.freeze_panes = "A4"
+    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 30, 110
+    write_title(ws, ws.title, "Every sheet of this workbook; click a name to go there.", styles)
+    ws.append(
+        [string_cell(ws, "Sheet", styles.header), string_cell(ws, "What it shows", styles.header)]
+    )
+    explain = {s["title"]: s["explanation"] for s in theme["sheets"].values()}
+    for title in stats.sheets:
+        cell = string_cell(ws, title)
+        cell.hyperlink = Hyperlink(ref="", location=f"'{title}'!A1", tooltip=f"Go to {title}")
+        cell.font = Font(color=theme["html"]["accent"], underline="single")
+        base = title.split(" (")[0]
+        ws.append([cell, string_cell(ws, explain.get(base, ""), None, styles.wrap)])
 
 
 def _new_workbook(data: ReportData, theme: dict[str, Any]) -> Workbook:
@@ -357,15 +466,36 @@ def write_report_workbook(
     stats = WorkbookStats()
     wb = _new_workbook(data, theme)
     summary = wb.create_sheet(safe_sheet_title(sheets["summary"]["title"]))
+    contents = wb.create_sheet(safe_sheet_title(sheets["contents"]["title"], wb.sheetnames))
     clause_at = _clause_links(data, sheets, summary.title, max_rows)
     write_coverage_sheet(wb, data, theme, stats, clause_at)
+    fmts = column_formats(theme, currency_of(data, theme))
+    per_cell = coverage_tickets(data)
+    if per_cell is not None:
+        spec = sheets["coverage_tickets"]
+        frame = human_frame(per_cell, data)
+        labels = {str(c): human_header(c) for c in frame.columns}
+        sheet = TableSheet(
+            spec["title"], spec["explanation"], frame, "tblCellTickets", labels, fmts
+        )
+        write_table(wb, sheet, theme, stats, max_rows, progress)
     for d in detail_sheets(data):
         spec = sheets[d.key]
-        sheet = TableSheet(spec["title"], spec["explanation"] + d.note, d.frame, d.table)
+        frame = readable_findings(data) if d.key == "findings" else human_frame(d.frame, data)
+        if d.key == "tickets_by_topic" and "tickets" in frame.columns:
+            frame = frame.sort_values("tickets", ascending=False, kind="stable")
+        labels = {str(c): human_header(c) for c in frame.columns}
+        sheet = TableSheet(
+            spec["title"], spec["explanation"] + d.note, frame, d.table, labels, fmts
+        )
         write_table(wb, sheet, theme, stats, max_rows, progress)
     about = sheets["about"]
-    sheet = TableSheet(about["title"], about["explanation"], about_rows(data, stats), "tblAbout")
+    rows = about_rows(data, stats)
+    labels = {"item": "Item", "value": "Value"}
+    sheet = TableSheet(about["title"], about["explanation"], rows, "tblAbout", labels)
     write_table(wb, sheet, theme, stats, max_rows)
     write_summary_sheet(summary, data, theme, stats)
+    stats.sheets.insert(1, contents.title)
+    write_contents_sheet(contents, stats, theme)
     save_workbook(wb, path, stats, progress=progress)
     return stats
