@@ -13,12 +13,11 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy import sparse
-from sklearn.linear_model import LogisticRegression
 
 from kenolib import config
 from kenolib.classify import judge as judge_module
@@ -74,7 +73,11 @@ def training_text(tickets: pd.DataFrame, j: Judge) -> pa.Array:
     )
 
 
-def _design(model: TopicModel, text: pa.Array, products: np.ndarray) -> sparse.csr_matrix:
+def _design(model: TopicModel, text: pa.Array, products: np.ndarray) -> Any:
+    # scipy and scikit-learn are imported when a model is fitted: judging never needs them, and
+    # they cost every kenolib command a second and about 90 MB at start
+    from scipy import sparse
+
     row, term = model.features(text)
     n = len(text)
     nnz = np.bincount(row, minlength=n).astype(np.float64)
@@ -102,6 +105,8 @@ def fit_model(
     shell = TopicModel(terms, topics, products, np.zeros(0), np.zeros(0), np.zeros(0), {})
     prod = labelled.get("expected_product", labelled.get("product", pd.Series("")))
     x = _design(shell, text, prod.astype(str).to_numpy())
+    from sklearn.linear_model import LogisticRegression
+
     lr = LogisticRegression(C=c_value, max_iter=5000)
     lr.fit(x, np.searchsorted(topics, y))
     coef = lr.coef_ if len(topics) > 2 else np.vstack([-lr.coef_[0], lr.coef_[0]])
