@@ -174,10 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask engine")
     args = parser.parse_args(argv)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    with tempfile.TemporaryDirectory(prefix="kenolib-bench-") as tmp:
+    if len(args.sizes) > 1:
+        # one process per size: a child's peak memory includes the pages of the process it was
+        # forked from, and this one grows with every in-memory measurement
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs", flush=True)
+        extra = ["--repeat", str(args.repeat), *(["--no-dask"] if args.no_dask else [])]
         for n in sorted(args.sizes):
-            bench(n, Path(tmp), max(args.repeat, 1), not args.no_dask)
+            done = subprocess.run([sys.executable, __file__, "--sizes", str(n), *extra])
+            if done.returncode:
+                return done.returncode
+        return 0
+    with tempfile.TemporaryDirectory(prefix="kenolib-bench-") as tmp:
+        bench(args.sizes[0], Path(tmp), max(args.repeat, 1), not args.no_dask)
     return 0
 
 
