@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from kenolib import config
@@ -65,9 +66,12 @@ class TopicModel:
         logits = np.zeros((n, K)) + self.intercept
         if len(row):
             contrib = self.coef[:, term].T * scale[row][:, None]  # hits x K
-            np.add.at(logits, row, contrib)
+            # rows come sorted: sum each row's run of hits at once (np.add.at is ~10x slower)
+            starts = np.flatnonzero(np.diff(row, prepend=-1) != 0)
+            logits[row[starts]] += np.add.reduceat(contrib, starts, axis=0)
+        codes, uniq = pd.factorize(pd.Series(products, dtype=object).astype(str), sort=False)
         pidx = {p: i for i, p in enumerate(self.products)}
-        pi = np.array([pidx.get(str(p), -1) for p in products], dtype=np.int64)
+        pi = np.array([pidx.get(u, -1) for u in uniq] or [-1], dtype=np.int64)[codes]
         known = pi >= 0
         logits[known] += self.product_coef[:, pi[known]].T
         logits -= logits.max(axis=1, keepdims=True)

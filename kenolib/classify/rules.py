@@ -163,7 +163,9 @@ def rule_product(
     """
     sections = vt.products[:-1]
     idx = {p: i for i, p in enumerate(sections)}
-    prod = products_of_labels(labels).map(lambda p: idx.get(p, -1)).to_numpy(dtype=np.int64)
+    codes, uniq = pd.factorize(products_of_labels(labels).astype(str), sort=False)
+    lookup = np.array([idx.get(u, -1) for u in uniq] or [-1], dtype=np.int64)
+    prod = np.where(codes >= 0, lookup[np.maximum(codes, 0)], -1)
     source = np.where(prod >= 0, 1, 0)
     pscore = _scores(h, cm.prod_of_class, len(sections))
     if pscore.size:
