@@ -12,24 +12,11 @@ import pandas as pd
 import pytest
 
 from kenolib.taxonomy import load_taxonomy, product_ids
+from tests.test_labelled_set import COLUMNS as LABELLED_COLUMNS
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
 COLLECTIONS = {"real_hosting.csv": "RH", "real_servers.csv": "RS", "real_suites.csv": "RQ"}
-COLUMNS = [
-    "ticket_id",
-    "created_at",
-    "product",
-    "subject",
-    "body",
-    "status",
-    "priority",
-    "agent_minutes",
-    "expected_product",
-    "expected_topic",
-    "expected_verdict",
-    "expected_clause_id",
-    "source_url",
-]
+COLUMNS = [*LABELLED_COLUMNS, "source_url"]  # the labelled sets' columns and the source
 
 
 EXCLUDED = {"RS-0032", "RS-0056"}  # duplicate sources, left out of the split (split.py)
