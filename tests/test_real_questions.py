@@ -15,7 +15,27 @@ from kenolib.taxonomy import load_taxonomy, product_ids
 from tests.test_labelled_set import COLUMNS as LABELLED_COLUMNS
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
-COLLECTIONS = {"real_hosting.csv": "RH", "real_servers.csv": "RS", "real_suites.csv": "RQ"}
+COLLECTIONS = {
+    "real_hosting.csv": "RH",
+    "real_servers.csv": "RS",
+    "real_suites.csv": "RQ",
+    "real2_hosting.csv": "R2H",
+    "real2_servers.csv": "R2S",
+    "real2_suites.csv": "R2Q",
+}
+#: collection round -> (its collections, development part, held-out part)
+ROUNDS = {
+    1: (
+        ("real_hosting.csv", "real_servers.csv", "real_suites.csv"),
+        "real_dev.csv",
+        "real_holdout.csv",
+    ),
+    2: (
+        ("real2_hosting.csv", "real2_servers.csv", "real2_suites.csv"),
+        "real2_dev.csv",
+        "real2_holdout.csv",
+    ),
+}
 COLUMNS = [*LABELLED_COLUMNS, "source_url"]  # the labelled sets' columns and the source
 
 
@@ -37,7 +57,7 @@ def test_columns_ids_and_sources(collected):
         df = _read(name)
         assert list(df.columns) == COLUMNS, name
         assert df["ticket_id"].str.fullmatch(rf"{prefix}-\d{{4}}").all(), name
-    assert len(collected) >= 150
+    assert len(collected) >= 300
     assert collected["ticket_id"].is_unique
     assert collected["source_url"].str.match(r"https?://[^\s/]+/").all()
     assert collected["source_url"].is_unique, "two questions from one source"
@@ -68,13 +88,34 @@ def test_every_product_and_verdict_is_covered(collected):
     assert shares["not_supported"] > 0.3 and shares["supported"] > 0.25 and shares["silent"] > 0.1
 
 
-def test_split_is_a_partition_stratified_by_product_and_verdict(collected):
-    dev, hold = _read("real_dev.csv"), _read("real_holdout.csv")
+@pytest.mark.parametrize("round_", sorted(ROUNDS))
+def test_split_is_a_partition_stratified_by_product_and_verdict(collected, round_):
+    sources, dev_name, hold_name = ROUNDS[round_]
+    pool = pd.concat([_read(n) for n in sources], ignore_index=True)
+    pool = pool[~pool["ticket_id"].isin(EXCLUDED)]
+    dev, hold = _read(dev_name), _read(hold_name)
     assert not set(dev["ticket_id"]) & set(hold["ticket_id"])
-    assert sorted([*dev["ticket_id"], *hold["ticket_id"]]) == sorted(collected["ticket_id"])
+    assert sorted([*dev["ticket_id"], *hold["ticket_id"]]) == sorted(pool["ticket_id"])
     both = pd.concat([dev, hold]).set_index("ticket_id").sort_index()
-    pd.testing.assert_frame_equal(both, collected.set_index("ticket_id").sort_index())
-    assert 0.55 <= len(dev) / len(collected) <= 0.65
+    pd.testing.assert_frame_equal(both, pool.set_index("ticket_id").sort_index())
+    assert 0.55 <= len(dev) / len(pool) <= 0.65
     for part in (dev, hold):
-        assert set(part["expected_product"]) == set(collected["expected_product"])
+        assert set(part["expected_product"]) == set(pool["expected_product"])
         assert set(part["expected_verdict"]) == {"supported", "not_supported", "silent"}
+
+
+def test_split_script_reproduces_the_parts(tmp_path, monkeypatch):
+    """``split.py`` run again writes byte-identical parts (each round was split once)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("real_split", REAL / "split.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for name in COLLECTIONS:
+        (tmp_path / name).write_bytes((REAL / name).read_bytes())
+    monkeypatch.setattr(mod, "HERE", tmp_path)
+    mod.main()
+    for _, dev_name, hold_name in ROUNDS.values():
+        for name in (dev_name, hold_name):
+            assert (tmp_path / name).read_bytes() == (REAL / name).read_bytes(), name

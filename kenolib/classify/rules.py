@@ -220,6 +220,8 @@ def owner_scores(h: Hits, cm: ClassMaps) -> np.ndarray:
     return _scores(h, cm.owner_of_class, len(OWNERS))
 
 
+#: Camel-case humps of a name: three or more make an identifier (a setting, a parameter).
+_HUMP = re.compile(r"[A-Z][a-z0-9]+|[A-Z]+(?![a-z])")
 _NAME = re.compile(r"\b(?:[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*|[A-Z][a-z0-9]{2,}|[A-Z]{2,}[a-z]+\w*)\b")
 
 
@@ -236,6 +238,8 @@ def unknown_names(
     out = [""] * len(rows)
     for i, t in enumerate(text.take(pa.array(rows)).to_pylist()):
         for name in _NAME.findall(t or ""):
+            if len(_HUMP.findall(name)) >= 3:
+                continue  # OnPremisesDL, AllowRecordingStorage...: a setting or cmdlet name
             low = name.lower()
             if len(low) >= min_len and low not in known and _rare(low, max_zipf):
                 out[i] = name

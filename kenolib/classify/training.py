@@ -1,8 +1,10 @@
 """Fitting the learned component on the project's labelled sets (``kenolib train``).
 
-Training sets: the hand-written development and extra sets, the development part of the real
-customer questions and, when given, an analyst's labels store. Never the calibration set
-(``labelled_holdout.csv``) nor the held-out sets. scikit-learn is used here only; judging reads
+Training sets: the hand-written development and extra sets, the development parts of the real
+customer questions, the sets retired from held-out duty once their figures were reported
+(``labelled_holdout3.csv``, ``real_holdout.csv``) and, when given, an analyst's labels store.
+Never the calibration set (``labelled_holdout.csv``) nor a current held-out set
+(``labelled_holdout2.csv``, ``labelled_holdout4.csv``, ``real2_holdout.csv``). scikit-learn is used here only; judging reads
 the fitted arrays.
 """
 
@@ -45,7 +47,10 @@ from kenolib.tickets import load_tickets
 TRAINING_SETS = (
     config.LABELLED_DIR / "labelled_dev.csv",
     config.LABELLED_DIR / "labelled_train_extra.csv",
+    config.LABELLED_DIR / "labelled_holdout3.csv",  # retired: evaluated once, figures reported
     config.REAL_QUESTIONS_DIR / "real_dev.csv",
+    config.REAL_QUESTIONS_DIR / "real_holdout.csv",  # retired: evaluated once, figures reported
+    config.REAL_QUESTIONS_DIR / "real2_dev.csv",
 )
 #: Inverse regularisation strength of the logistic regression.
 C_VALUE = 4.0
