@@ -28,6 +28,13 @@ def _minutes(xref: pd.DataFrame) -> pd.Series:
     return pd.Series(0.0, index=xref.index)
 
 
+def effort_recorded(xref: pd.DataFrame) -> bool:
+    """Whether any ticket has an agent-time figure (else hours and cost are "not recorded")."""
+    if "agent_minutes" not in xref.columns:
+        return False
+    return bool(pd.to_numeric(xref["agent_minutes"], errors="coerce").notna().any())
+
+
 def _product_order(values: pd.Series) -> list[str]:
     known = [p for p in product_ids() if p != "overview"] + [UNKNOWN_PRODUCT]
     seen = list(dict.fromkeys(values.astype(str)))

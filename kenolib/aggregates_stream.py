@@ -22,13 +22,18 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from kenolib import aggregates as A
+from kenolib import config
 from kenolib.errors import KenolibError
+from kenolib.filters import FilterTally, TicketFilter
+from kenolib.people import merge_people, people_part
 from kenolib.schemas import (
     CROSSREF_COLUMNS,
     MONTHLY_OUT_OF_SCOPE_COLUMNS,
     OUT_OF_SCOPE_HOURS_COLUMNS,
     REPORT_OUT_OF_SCOPE_COLUMNS,
     SILENT_TOPIC_COLUMNS,
+    TICKET_DETAIL_COLUMNS,
+    TICKET_PEOPLE_COLUMNS,
     TICKETS_BY_TOPIC_COLUMNS,
     VERDICT_BY_PRODUCT_COLUMNS,
     check_frame,
@@ -62,15 +67,24 @@ class Accumulator:
     detail_rows: int = 0
     out_of_scope_total: int = 0
     has_minutes: bool = False
+    #: tickets kept for the drill-down (Ticket detail), the first ``max_ticket_rows``
+    max_ticket_rows: int = config.TICKET_DETAIL_ROWS
+    tickets_detail: list[pd.DataFrame] = field(default_factory=list)
+    ticket_detail_rows: int = 0
+    #: --product/--group/--assignee: only the matching tickets are counted
+    ticket_filter: TicketFilter | None = None
+    filter_tally: FilterTally = field(default_factory=FilterTally)
 
     def add(self, xref: pd.DataFrame) -> None:
-        """Take one judged batch."""
+        """Take one judged batch (its rows the filter keeps)."""
         x = check_frame(xref, CROSSREF_COLUMNS, "crossref frame")
+        if self.ticket_filter:
+            x = self.ticket_filter.apply(x, self.filter_tally)
         product = x["product"].astype(str)
         verdict = x["verdict"].astype(str)
         topic = x["topic"].astype(str)
         minutes = A._minutes(x)
-        self.has_minutes = self.has_minutes or "agent_minutes" in x.columns
+        self.has_minutes = self.has_minutes or A.effort_recorded(x)
         self.rows += len(x)
         self.products.update(dict.fromkeys(product))
         self.verdicts.update(zip(product, verdict, strict=True))
@@ -87,6 +101,28 @@ class Accumulator:
         self._estimate(x, oos, minutes.to_numpy() / 60)
         self.needs_review += int(x["needs_review"].sum())
         self._detail(x, oos)
+        self._people_and_tickets(x)
+
+    def _people_and_tickets(self, x: pd.DataFrame) -> None:
+        people = self.parts.setdefault("people", [])
+        people.append(people_part(x))
+        if len(people) >= 32:  # keep the partials few: requesters can be many
+            self.parts["people"] = [merge_people(people)]
+        room = self.max_ticket_rows - self.ticket_detail_rows
+        if room > 0 and len(x):
+            part = x[[c for c in TICKET_DETAIL_COLUMNS if c in x.columns]].head(room)
+            self.tickets_detail.append(part.reset_index(drop=True))
+            self.ticket_detail_rows += len(part)
+
+    def people(self) -> pd.DataFrame:
+        """The people partial over every batch (:func:`kenolib.people.merge_people`)."""
+        return merge_people(self.parts.get("people") or [])
+
+    def ticket_detail(self) -> pd.DataFrame:
+        """The first ``max_ticket_rows`` tickets kept (in input order), for the drill-down."""
+        if not self.tickets_detail:
+            return pd.DataFrame(columns=TICKET_DETAIL_COLUMNS)
+        return pd.concat(self.tickets_detail, ignore_index=True)
 
     def _part(self, name: str, frame: pd.DataFrame, keys: list[str], sort: bool) -> None:
         g = frame.groupby(keys, sort=sort)["minutes"].agg(tickets="size", agent_minutes="sum")
@@ -233,7 +269,7 @@ def judged_columns(path: str | os.PathLike[str]) -> tuple[ds.Dataset, list[str]]
             "give the output of kenolib crossref"
         )
     wanted = [*CROSSREF_COLUMNS, "created_at", "agent_minutes", "subject"]
-    wanted += REPORT_OUT_OF_SCOPE_COLUMNS
+    wanted += REPORT_OUT_OF_SCOPE_COLUMNS + TICKET_PEOPLE_COLUMNS + TICKET_DETAIL_COLUMNS
     return data, [c for c in dict.fromkeys(wanted) if c in names]
 
 
@@ -242,14 +278,17 @@ def accumulate_judged(
     examples: int = 3,
     batch_rows: int = READ_BATCH_ROWS,
     max_detail_rows: int = JUDGED_DETAIL_ROWS,
+    ticket_filter: TicketFilter | None = None,
 ) -> Accumulator:
     """Read a judged file or dataset in record batches (needed columns only) and accumulate.
 
     The out-of-scope detail keeps the first ``max_detail_rows`` tickets (memory stays bounded);
-    every aggregate counts them all.
+    every aggregate counts them all. ``ticket_filter`` keeps only the matching tickets (a value
+    matching none is an error naming it).
     """
     data, columns = judged_columns(path)
-    acc = Accumulator(examples=examples, max_detail_rows=max_detail_rows)
+    acc = Accumulator(examples=examples, max_detail_rows=max_detail_rows,
+                      ticket_filter=ticket_filter)  # fmt: skip
     # file by file through ParquetFile.iter_batches: the dataset scanner decoded far ahead of
     # the consumer (the whole history at once for small month files: 0.86 GB at 1M tickets,
     # 4.2 GB at 5M), this reads one batch at a time (0.37 GB at 1M)
@@ -258,6 +297,8 @@ def accumulate_judged(
         present = [c for c in columns if c in pf.schema_arrow.names]
         for rb in pf.iter_batches(columns=present, batch_size=batch_rows):
             acc.add(rb.to_pandas(types_mapper=_text))
+    if ticket_filter:
+        acc.filter_tally.check(ticket_filter)
     return acc
 
 

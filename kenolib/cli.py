@@ -23,9 +23,11 @@ from kenolib.diff import change_counts, diff_policies
 from kenolib.errors import KenolibError, escape_control
 from kenolib.feedback import crossref_with_labels, learn, write_review
 from kenolib.files import check_fits_excel, check_output_path, write_frame
+from kenolib.filters import TicketFilter, filter_frame
 from kenolib.impact import verdict_impact
 from kenolib.policy import format_outline, parse_policy
 from kenolib.report import write_reports
+from kenolib.schemas import EFFORT_UNITS
 from kenolib.stream import stream_crossref
 from kenolib.synth import synth_tickets
 from kenolib.tickets import load_helpdesks, load_tickets
@@ -84,12 +86,31 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day; write YYYY-MM-DD") from None
 
 
+def _ticket_filter(args: argparse.Namespace) -> TicketFilter | None:
+    """--product/--group/--assignee as a filter (None when none is given)."""
+    f = TicketFilter(tuple(args.product or ()), tuple(args.group or ()), tuple(args.assignee or ()))
+    return f if f else None
+
+
+def _effort(args: argparse.Namespace) -> tuple[str, str] | None:
+    """--effort-column/--effort-unit as (column, unit), or None for the format's own."""
+    if args.effort_column is None:
+        if args.effort_unit is not None:
+            raise KenolibError("--effort-unit needs --effort-column NAME (the column it reads)")
+        return None
+    return args.effort_column, args.effort_unit or "minutes"
+
+
 def cmd_report(args: argparse.Namespace) -> int:
 
     if args.format != "auto" and args.tickets is None:
         raise KenolibError("--format needs --tickets T (the ticket export it describes)")
     if args.judged is not None and args.tickets is not None:
         raise KenolibError("--judged and --tickets: give one ticket history, not both")
+    if args.judged is not None and args.effort_column is not None:
+        raise KenolibError("--effort-column applies when judging; give it to kenolib crossref")
+    if args.repeat_requesters < 1:
+        raise KenolibError("--repeat-requesters: give a number of tickets of 1 or more")
     written = write_reports(
         policy=args.policy,
         tickets=args.tickets,
@@ -104,6 +125,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         since=args.since,
         until=args.until,
         currency=args.currency or "",
+        ticket_filter=_ticket_filter(args),
+        effort=_effort(args),
+        repeat_min=args.repeat_requesters,
     )
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
@@ -156,24 +180,32 @@ def _crossref_with_labels(args: argparse.Namespace, parsed) -> int:
     """crossref --labels: the history is judged in memory with the analyst's decisions."""
     if args.partition is not None:
         raise KenolibError("--labels writes one file; drop --partition")
-    tickets = load_tickets(args.tickets, fmt=args.format, quarantine=args.quarantine)
+    tickets = load_tickets(
+        args.tickets, fmt=args.format, quarantine=args.quarantine, effort=_effort(args)
+    )
     _warn(tickets.attrs.get("warnings", []))
     check_fits_excel(args.out, len(tickets), "write .parquet or .csv instead")
     with _progress_bar(len(tickets), "classifying") as bar:
         xref = crossref_with_labels(tickets, parsed, args.labels, progress=bar.update)
+    summary_filter = _ticket_filter(args)
+    shown = filter_frame(xref, summary_filter)
     out = write_frame(xref, args.out, inputs=(args.tickets, args.policy), sheet_name="Crossref")
-    _print_judged(len(xref), xref["verdict"].value_counts(), out)
+    scope = summary_filter.describe() if summary_filter else ""
+    _print_judged(len(shown), shown["verdict"].value_counts(), out, scope, len(xref))
     return 0
 
 
-def _print_judged(rows: int, counts, out: object) -> None:
-    """The last lines of a crossref run: verdict counts and the file written."""
+def _print_judged(rows: int, counts, out: object, scope: str = "", written: int = 0) -> None:
+    """The last lines of a crossref run: verdict counts (of the tickets in ``scope`` when the
+    summary is filtered) and the file written."""
+    if scope:
+        print(f"{escape_control(scope)}:", end=" ")
     print(
         f"{rows} tickets: {int(counts.get('supported', 0))} supported, "
         f"{int(counts.get('not_supported', 0))} not supported, "
         f"{int(counts.get('silent', 0))} silent"
     )
-    print(f"wrote {out}")
+    print(f"wrote {out}" + (f" (all {written} tickets)" if scope else ""))
 
 
 def cmd_crossref(args: argparse.Namespace) -> int:
@@ -189,9 +221,10 @@ def cmd_crossref(args: argparse.Namespace) -> int:
         if args.engine == "dask":
             raise KenolibError("--labels works with the local engine only; drop --engine dask")
         return _crossref_with_labels(args, parsed)
+    summary_filter = _ticket_filter(args)
     run_args = dict(
         fmt=args.format, quarantine=args.quarantine, partition=args.partition,
-        inputs=(args.policy,),
+        inputs=(args.policy,), effort=_effort(args), summary_filter=summary_filter,
     )  # fmt: skip
     with _progress_bar(None, "classifying") as bar:
         if args.engine == "dask":
@@ -204,7 +237,8 @@ def cmd_crossref(args: argparse.Namespace) -> int:
                 args.tickets, args.out, parsed.clauses, progress=bar.update, **run_args
             )
     _warn(run.warnings)
-    _print_judged(run.rows, run.verdicts, run.out)
+    scope = summary_filter.describe() if summary_filter else ""
+    _print_judged(run.kept if scope else run.rows, run.verdicts, run.out, scope, run.rows)
     return 0
 
 
@@ -294,6 +328,39 @@ def _labels_arg(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DIR",
         help=f"use the analyst's labels store (alone: {config.LABELS_DIR})",
+    )
+
+
+def _filter_args(p: argparse.ArgumentParser, what: str) -> None:
+    """--product, --group, --assignee (each repeatable)."""
+    p.add_argument(
+        "--product", action="append", metavar="ID|LABEL", help=f"{what}: this product (repeatable)"
+    )
+    p.add_argument(
+        "--group",
+        action="append",
+        metavar="TEAM",
+        help=f"{what}: tickets of this team or queue (the export's group column; repeatable)",
+    )
+    p.add_argument(
+        "--assignee", action="append", metavar="AGENT", help=f"{what}: this agent (repeatable)"
+    )
+
+
+def _effort_args(p: argparse.ArgumentParser) -> None:
+    """--effort-column, --effort-unit: where agent time is read from."""
+    p.add_argument(
+        "--effort-column",
+        default=None,
+        metavar="NAME",
+        help="the export's column of agent time spent (default: the format's time-tracking "
+        "column; never a resolution or wait time)",
+    )
+    p.add_argument(
+        "--effort-unit",
+        choices=EFFORT_UNITS,
+        default=None,
+        help="unit of --effort-column (default minutes; hhmm = h:mm)",
     )
 
 
@@ -399,6 +466,15 @@ def _policy_commands(sub) -> None:
     p.add_argument(
         "--currency", default=None, help="currency of costs, e.g. EUR (default: the theme's)"
     )
+    _filter_args(p, "keep only")
+    _effort_args(p)
+    p.add_argument(
+        "--repeat-requesters",
+        type=int,
+        default=config.REPEAT_REQUESTER_TICKETS,
+        metavar="N",
+        help=f"list requesters with at least N tickets (default {config.REPEAT_REQUESTER_TICKETS})",
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("diff", help="write what changed between two versions of a policy")
@@ -436,6 +512,8 @@ def _ticket_commands(sub) -> None:
     p.add_argument(
         "--scheduler", default=None, help="address of a running Dask scheduler (--engine dask)"
     )
+    _filter_args(p, "count in the printed summary only (the output keeps every input row)")
+    _effort_args(p)
     p.set_defaults(func=cmd_crossref)
 
     _review_parsers(sub, format_arg, policy_arg)

@@ -38,3 +38,11 @@ SAMPLE_TICKETS = PACKAGE_DATA / "sample_tickets.csv.gz"
 
 #: Largest policy file accepted, in bytes (the seed is 18 kB).
 MAX_POLICY_BYTES = 5_000_000
+
+#: A requester with at least this many tickets is listed among the repeat requesters
+#: (``kenolib report --repeat-requesters N``).
+REPEAT_REQUESTER_TICKETS = 3
+#: Rows of the workbook's Ticket detail sheet at most (the drill-down behind each cell).
+TICKET_DETAIL_ROWS = 50_000
+#: Tickets listed under each coverage cell or topic row of the HTML page at most.
+HTML_CELL_TICKETS = 25

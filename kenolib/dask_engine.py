@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from kenolib.classify import compile_judge, crossref
 from kenolib.errors import KenolibError
+from kenolib.filters import TicketFilter
 from kenolib.readers import parquet_text_frame, read_table
 from kenolib.sinks import open_sink
 from kenolib.stream import STREAM_BATCH_ROWS, CrossrefRun
@@ -115,9 +116,11 @@ def _in_order(client: Client, delayed: list, ahead: int) -> Iterator[pd.DataFram
         f.release()
 
 
-def _layout_of(tickets: str | os.PathLike[str], fmt: str) -> tuple[TicketLayout, list[Path]]:
+def _layout_of(
+    tickets: str | os.PathLike[str], fmt: str, effort: tuple[str, str] | None = None
+) -> tuple[TicketLayout, list[Path]]:
     """The layout the local engine would use (from the first rows) and the input's files."""
-    stream = open_tickets(tickets, fmt, batch_rows=1000)
+    stream = open_tickets(tickets, fmt, batch_rows=1000, effort=effort)
     batches = iter(stream)
     next(batches)
     batches.close()  # type: ignore[attr-defined]
@@ -143,11 +146,13 @@ def dask_crossref(
     progress: Callable[[int], None] | None = None,
     scheduler: str | None = None,
     inputs: tuple = (),
+    effort: tuple[str, str] | None = None,
+    summary_filter: TicketFilter | None = None,
 ) -> CrossrefRun:
     """Judge a ticket input on a Dask cluster into ``out`` (as :func:`stream_crossref`)."""
     if quarantine is not None:
         raise KenolibError("--quarantine works with --engine local; fix or set aside rows first")
-    layout, files = _layout_of(tickets, fmt)
+    layout, files = _layout_of(tickets, fmt, effort)
     parts = partitions(files)
     sample = judge_partition(read_partition(parts[0]).head(5), layout, clauses)
     client, cluster = _client(scheduler)
@@ -163,12 +168,14 @@ def dask_crossref(
             for frame in _in_order(client, judged.to_delayed(), ahead):
                 for start in range(0, max(len(frame), 1), STREAM_BATCH_ROWS):
                     sink.write(frame.iloc[start : start + STREAM_BATCH_ROWS])
-                run.verdicts.update(frame["verdict"].value_counts().to_dict())
+                run.count(frame, summary_filter)
                 labels = frame.loc[frame["product_source"] != "label", "product_label"]
                 _count_unknown(tally, labels)
                 run.rows += len(frame)
                 if progress is not None:
                     progress(len(frame))
+            if summary_filter:
+                run.tally.check(summary_filter)
             run.out = sink.close()
     finally:
         client.close()

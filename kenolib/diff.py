@@ -417,11 +417,33 @@ def impact_headline(impact: pd.DataFrame, months: int | None = None) -> pd.DataF
     )
 
 
-def impact_figure(summary: pd.DataFrame, title: str | None = None) -> Any:
-    """A plotly bar chart of the tickets moving per month (from ``impact_summary``)."""
+def month_range(months: pd.Series, tickets: pd.DataFrame | None = None) -> list[str]:
+    """Every month ("YYYY-MM") from the first to the last of ``months`` (or of the ``tickets``'
+    creation dates when given), empty months included."""
+    stamps = pd.to_datetime(pd.Series(months)[lambda m: m != ""], format="%Y-%m", errors="coerce")
+    if tickets is not None and "created_at" in tickets.columns:
+        created = pd.to_datetime(tickets["created_at"], errors="coerce", utc=True)
+        stamps = created.dt.tz_localize(None)
+    stamps = stamps.dropna()
+    if stamps.empty:
+        return []
+    first, last = stamps.min().to_period("M"), stamps.max().to_period("M")
+    return [str(p) for p in pd.period_range(first, last, freq="M")]
+
+
+def impact_figure(
+    summary: pd.DataFrame, title: str | None = None, tickets: pd.DataFrame | None = None
+) -> Any:
+    """A plotly bar chart of the tickets moving per month (from ``impact_summary``): every month
+    of the history (``tickets``, else the summary's span) on the axis, empty ones at zero."""
     import plotly.express as px
 
     summary = schemas.check_frame(summary, schemas.IMPACT_SUMMARY_COLUMNS, "impact summary")
+    months = month_range(summary["month"], tickets)
+    empty = [m for m in months if m not in set(summary["month"])]
+    if empty and len(summary):  # zero-height rows, so the axis keeps every month
+        first = summary.iloc[[0] * len(empty)].assign(month=empty, tickets=0, agent_hours=0.0)
+        summary = pd.concat([summary, first], ignore_index=True)
     data = summary.assign(
         what=summary["product"].str.replace("_", " ")
         + " / "
@@ -437,6 +459,6 @@ def impact_figure(summary: pd.DataFrame, title: str | None = None) -> Any:
         category_orders={"direction": [INTO_SCOPE, OUT_OF_SCOPE, OTHER]},
         title=title or "Tickets whose verdict changes under the new policy, by month",
     )
-    fig.update_xaxes(type="category", title="month")
+    fig.update_xaxes(type="category", title="month", categoryorder="array", categoryarray=months)
     fig.update_yaxes(title="tickets")
     return fig

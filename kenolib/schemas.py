@@ -67,6 +67,11 @@ TICKET_COLUMNS = [
     "resolved_at",
     "tags",
 ]
+#: Optional generic ticket columns, present when the export has a source for them (team or
+#: queue, agent, customer): the loaders add them after ``TICKET_COLUMNS``.
+TICKET_PEOPLE_COLUMNS = ["group", "assignee", "requester"]
+#: Units an effort (agent time) column can be stored in (``--effort-unit``).
+EFFORT_UNITS = ("minutes", "seconds", "hours", "hhmm")
 
 #: Columns ``kenolib.crossref.crossref`` adds to a ticket frame (CONTRACTS ``crossref`` first).
 CROSSREF_COLUMNS = [
@@ -125,6 +130,18 @@ REPORT_OUT_OF_SCOPE_COLUMNS = [
     "agent_minutes",
     "status",
     "priority",
+]
+
+#: The report's *Ticket detail* sheet (the drill-down): ticket columns kept, absent ones skipped.
+TICKET_DETAIL_COLUMNS = [
+    "ticket_id",
+    "created_at",
+    "product",
+    "topic",
+    "verdict",
+    "clause_id",
+    "subject",
+    "agent_minutes",
 ]
 
 CLAUSE_STATUSES = {str(v) for v in ClauseStatus}

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from kenolib.classify import Judge, compile_judge, crossref
+from kenolib.filters import FilterTally, TicketFilter
 from kenolib.sinks import open_sink
 from kenolib.taxonomy import Taxonomy
 from kenolib.tickets import TicketStream, open_tickets
@@ -39,6 +40,15 @@ class CrossrefRun:
     verdicts: Counter = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
     quarantined: int = 0
+    #: with a summary filter: the tickets it kept (``verdicts`` counts only those)
+    kept: int = 0
+    tally: FilterTally = field(default_factory=FilterTally)
+
+    def count(self, judged: pd.DataFrame, summary_filter: TicketFilter | None) -> None:
+        """Count the verdicts of one judged batch (only the rows ``summary_filter`` keeps)."""
+        shown = summary_filter.apply(judged, self.tally) if summary_filter else judged
+        self.verdicts.update(shown["verdict"].value_counts().to_dict())
+        self.kept += len(shown)
 
 
 def ordered_map(
@@ -82,22 +92,27 @@ def stream_crossref(
     progress: Callable[[int], None] | None = None,
     batch_rows: int = STREAM_BATCH_ROWS,
     inputs: tuple = (),
+    effort: tuple[str, str] | None = None,
+    summary_filter: TicketFilter | None = None,
 ) -> CrossrefRun:
     """Judge a ticket input (file, directory or glob) into ``out`` in constant memory.
 
     ``out`` is a ``.parquet``, ``.csv`` or ``.xlsx`` file, or with ``partition="month"`` a
     directory for a Parquet dataset by month. The output is written under a temporary name
     and moved into place at the end; nothing is left behind on an error. ``progress`` is
-    called with the rows of each batch written.
+    called with the rows of each batch written. ``summary_filter`` narrows only the verdict
+    counts returned, never the output (every input row is written).
     """
-    stream = open_tickets(tickets, fmt, quarantine, batch_rows=batch_rows)
+    stream = open_tickets(tickets, fmt, quarantine, batch_rows=batch_rows, effort=effort)
     run = CrossrefRun(out=Path(out))
     with open_sink(out, partition, (*stream.files, *inputs)) as sink:
         for judged in judged_batches(stream, clauses):
             sink.write(judged)
-            run.verdicts.update(judged["verdict"].value_counts().to_dict())
+            run.count(judged, summary_filter)
             if progress is not None:
                 progress(len(judged))
+        if summary_filter:
+            run.tally.check(summary_filter)
         run.out = sink.close()
     run.rows = stream.rows
     run.warnings = stream.warnings

@@ -36,7 +36,9 @@ from kenolib.files import check_output_path, write_frame
 from kenolib.readers import BadRows, read_table  # noqa: F401  (re-exported)
 from kenolib.record_batches import raw_batches, ticket_files
 from kenolib.schemas import (
+    EFFORT_UNITS,
     TICKET_COLUMNS,
+    TICKET_PEOPLE_COLUMNS,
     TICKET_REQUIRED,
     require_columns_list,
     require_frame,
@@ -208,7 +210,7 @@ def parse_minutes(s: pd.Series, unit: str) -> pd.Series:
     num = pd.to_numeric(text, errors="coerce").astype("float64")
     factor = {"minutes": 1.0, "seconds": 1 / 60, "hours": 60.0}.get(unit)
     if factor is None:
-        raise KenolibError(f"helpdesks.yaml: unknown minutes unit {unit!r}")
+        raise KenolibError(f"unknown effort unit {unit!r}; use one of {', '.join(EFFORT_UNITS)}")
     return num * factor
 
 
@@ -256,6 +258,10 @@ class LoadTally:
         return out
 
 
+#: An effort source chosen by the user: (column name, unit), see ``--effort-column``.
+Effort = tuple[str, str]
+
+
 @dataclass
 class TicketLayout:
     """Which raw column feeds each generic one, decided on the first batch of an input."""
@@ -265,9 +271,37 @@ class TicketLayout:
     found: dict[str, str | None]
     html: bool = False
     same: list[str] | None = None  # raw columns equal to their normalised twin: not repeated
+    #: group, assignee, requester -> every candidate column present (first non-blank wins)
+    people: dict[str, list[str]] = field(default_factory=dict)
+    #: the unit of the effort column (``found["agent_minutes"]``)
+    minutes_unit: str = "minutes"
 
 
-def ticket_layout(cols: list[str], fmt: str, source: str) -> TicketLayout:
+def _present(cols: list[str], candidates: list[str]) -> list[str]:
+    """Every candidate header present in ``cols``, in candidate order, once each."""
+    found = (_find(cols, [c]) for c in candidates)
+    return list(dict.fromkeys(c for c in found if c is not None))
+
+
+def _effort_column(cols: list[str], effort: Effort, source: str) -> str:
+    name, unit = effort
+    if unit not in EFFORT_UNITS:
+        raise KenolibValueError(f"--effort-unit {unit!r}: use one of {', '.join(EFFORT_UNITS)}")
+    col = _find(cols, [name])
+    if col is None:
+        shown = escape_control(", ".join(c[:40] for c in cols[:15]))
+        raise KenolibValueError(
+            f"{source}: --effort-column {name!r} is not a column of the export; columns found: "
+            f"{shown}{', ...' if len(cols) > 15 else ''}"
+        )
+    return col
+
+
+def ticket_layout(
+    cols: list[str], fmt: str, source: str, effort: Effort | None = None
+) -> TicketLayout:
+    """How the raw columns ``cols`` of a ``fmt`` export map to the generic ones; ``effort``
+    overrides the format's effort column and unit."""
     specs = load_helpdesks()
     if fmt not in specs:
         raise KenolibValueError(
@@ -285,7 +319,12 @@ def ticket_layout(cols: list[str], fmt: str, source: str) -> TicketLayout:
             f"{source}: missing required column {wanted} (for {g}) in the {fmt} format; "
             f"columns found: {', '.join(cols) or '(none)'}"
         )
-    return TicketLayout(fmt, spec, found)
+    unit = str(spec.get("minutes", "minutes"))
+    if effort is not None:
+        found["agent_minutes"], unit = _effort_column(cols, effort, source), effort[1]
+    people = {g: _present(cols, list(spec["columns"].get(g) or [])) for g in TICKET_PEOPLE_COLUMNS}
+    return TicketLayout(fmt, spec, found, people={g: c for g, c in people.items() if c},
+                        minutes_unit=unit)  # fmt: skip
 
 
 def _blank(index: pd.Index) -> pd.Series:
@@ -343,22 +382,31 @@ def _generic(raw: pd.DataFrame, lay: TicketLayout, tally: LoadTally) -> pd.DataF
     for g in ("status", "priority"):
         out[g] = _text(raw[found[g]]).str.strip() if found[g] else _blank(index)
     if found["agent_minutes"]:
-        minutes = lay.spec.get("minutes", "minutes")
-        out["agent_minutes"] = parse_minutes(raw[found["agent_minutes"]], minutes)
+        out["agent_minutes"] = parse_minutes(raw[found["agent_minutes"]], lay.minutes_unit)
     else:
         out["agent_minutes"] = pd.Series(np.nan, index=index, dtype="float64")
     out["tags"] = _tags(raw, lay)
     for label, count in unknown_labels(out["product"]).items():
         tally.unknown[label] = tally.unknown.get(label, 0) + int(count)
     tally.rows += len(raw)
-    return pd.DataFrame({g: out[g] for g in TICKET_COLUMNS}, index=index)
+    for g, cols in lay.people.items():
+        out[g] = _first_filled(raw, cols)
+    return pd.DataFrame({g: out[g] for g in [*TICKET_COLUMNS, *lay.people]}, index=index)
+
+
+def _first_filled(raw: pd.DataFrame, cols: list[str]) -> pd.Series:
+    """Per row, the first non-blank value among ``cols`` (trimmed text)."""
+    value = _text(raw[cols[0]]).str.strip()
+    for c in cols[1:]:
+        value = value.where(value != "", _text(raw[c]).str.strip())
+    return value
 
 
 def normalise_batch(raw: pd.DataFrame, lay: TicketLayout, tally: LoadTally) -> pd.DataFrame:
     """Generic columns then the raw ones (clashing names as ``source_<name>``), one batch."""
     cols = [str(c) for c in raw.columns]
     norm = _generic(raw, lay, tally)
-    clashes = [c for c in cols if c in TICKET_COLUMNS]
+    clashes = [c for c in cols if c in norm.columns]
     if lay.same is None:  # the first batch decides, so every batch has the same columns
         lay.same = [c for c in clashes if _identical(norm[c], raw[c])]
     renamed = raw.drop(columns=lay.same).rename(
@@ -404,9 +452,15 @@ class TicketStream:
     """
 
     def __init__(
-        self, spec: str | Path, fmt: str, quarantine: Path | None, batch_rows: int | None
+        self,
+        spec: str | Path,
+        fmt: str,
+        quarantine: Path | None,
+        batch_rows: int | None,
+        effort: Effort | None = None,
     ) -> None:
         self.source = str(spec)
+        self.effort = effort
         self.files = ticket_files(spec)
         self.fmt = fmt
         self.quarantine = quarantine
@@ -441,7 +495,7 @@ class TicketStream:
             self.columns = cols
             if self.fmt == "auto":
                 self.fmt = _detected(cols, path)
-            return ticket_layout(cols, self.fmt, self.source)
+            return ticket_layout(cols, self.fmt, self.source, self.effort)
         if cols != self.columns:
             shown = escape_control(", ".join(c[:40] for c in cols[:8]))
             raise KenolibError(
@@ -475,9 +529,11 @@ def open_tickets(
     fmt: str = "auto",
     quarantine: str | os.PathLike[str] | None = None,
     batch_rows: int | None = None,
+    effort: Effort | None = None,
 ) -> TicketStream:
     """A ticket input (a file, a directory or a glob of same-layout exports) as a stream of
-    normalised batches of at most ``batch_rows`` rows (None: one batch per file)."""
+    normalised batches of at most ``batch_rows`` rows (None: one batch per file); ``effort``
+    (column, unit) names the agent-time column instead of the format's."""
     text = str(path) if isinstance(path, str | os.PathLike) else path
     if not (isinstance(text, str) and any(c in text for c in "*?[")):
         require_path(path, "path", "open_tickets")
@@ -490,7 +546,7 @@ def open_tickets(
     if quarantine is not None:
         check_output_path(quarantine, tuple(files))
     return TicketStream(
-        Path(path), fmt, None if quarantine is None else Path(quarantine), batch_rows
+        Path(path), fmt, None if quarantine is None else Path(quarantine), batch_rows, effort
     )
 
 
@@ -498,6 +554,7 @@ def load_tickets(
     path: str | os.PathLike[str],
     fmt: str = "auto",
     quarantine: str | os.PathLike[str] | None = None,
+    effort: Effort | None = None,
 ) -> pd.DataFrame:
     """Load a ticket export (.csv/.xlsx/.parquet) of format ``fmt`` (or detected with ``auto``).
 
@@ -506,8 +563,9 @@ def load_tickets(
     ``quarantine`` names a file: then such rows are written there (line, fields expected and
     found, raw text), counted in a warning, and the other rows loaded. ``path`` may also be a
     directory or a glob of exports with one header: their rows in file-name order.
+    ``effort`` = (column, unit) reads agent time from that column instead of the format's.
     """
-    stream = open_tickets(path, fmt, quarantine)
+    stream = open_tickets(path, fmt, quarantine, effort=effort)
     parts = list(stream)
     df = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     df.attrs = {"warnings": stream.warnings, "format": stream.fmt, "source": stream.source}

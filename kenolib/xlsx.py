@@ -153,6 +153,8 @@ class PendingRows:
     wrap_style: int
     date_style: int
     number_styles: list[int | None] = field(default_factory=list)  # per column, numbers only
+    #: internal hyperlinks: (cell reference, location such as "'Ticket detail'!A12")
+    links: list[tuple[str, str]] = field(default_factory=list)
 
 
 def safe_sheet_title(title: str, taken: Iterable[str] = ()) -> str:
@@ -365,6 +367,20 @@ def _widths(df: pd.DataFrame, headers: list[str], theme: Mapping[str, Any]) -> l
     return [max(w, min(len(h) + 2, 40)) for w, h in zip(widths, headers, strict=True)]
 
 
+def _chunk_links(
+    links: tuple[int, dict[int, str]] | None, start: int, stop: int
+) -> list[tuple[str, str]]:
+    """The (cell, location) links of the rows ``start``..``stop`` of one sheet part."""
+    if links is None:
+        return []
+    letter = get_column_letter(links[0] + 1)
+    return [
+        (f"{letter}{HEADER_ROW + 1 + pos - start}", where)
+        for pos, where in sorted(links[1].items())
+        if start <= pos < stop
+    ]
+
+
 def write_table_sheets(
     wb: Workbook,
     title: str,
@@ -377,11 +393,13 @@ def write_table_sheets(
     progress: bool = False,
     labels: Mapping[str, str] | None = None,
     formats: Mapping[str, str] | None = None,
+    links: tuple[int, dict[int, str]] | None = None,
 ) -> list[str]:
     """Stream ``df`` as an Excel table under a title row; continue on numbered sheets when full.
 
-    ``labels``/``formats``: header shown and number format by column name. Printed landscape,
-    one page wide, header repeated. Returns the titles ("Out of scope", "Out of scope (2)")."""
+    ``labels``/``formats``: header shown and number format by column name; ``links``: (column
+    position, {row position: location}) internal hyperlinks. Printed landscape, one page wide,
+    header repeated. Returns the titles ("Out of scope", "Out of scope (2)")."""
     styles = Styles(theme)
     per_sheet = max_rows - HEADER_ROW
     if per_sheet < 1:
@@ -411,7 +429,7 @@ def write_table_sheets(
         for i, w in enumerate(widths, 1):
             ws.column_dimensions[get_column_letter(i)].width = w
         write_title(ws, sheet_title, note, styles)
-        ws.append([string_cell(ws, h, styles.header) for h in headers])
+        ws.append([string_cell(ws, h, styles.header, styles.wrap) for h in headers])
         if stop > start:
             stats.pending.append(
                 PendingRows(
@@ -422,6 +440,7 @@ def write_table_sheets(
                     style_id(ws, alignment=styles.wrap),
                     style_id(ws, number_format=DATE_FORMAT),
                     [style_id(ws, number_format=formats.get(str(c))) for c in df.columns],
+                    _chunk_links(links, start, stop),
                 )
             )
         if stop > start and headers:
@@ -520,6 +539,9 @@ class TableSheet:
     table_name: str
     labels: Mapping[str, str] | None = None  # column name -> header shown
     formats: Mapping[str, str] | None = None  # column name -> number format
+    #: row position in ``frame`` -> where its cell in ``link_column`` jumps ("'Sheet'!A5")
+    links: Mapping[int, str] | None = None
+    link_column: str | None = None
 
 
 def write_table(
@@ -543,4 +565,12 @@ def write_table(
         progress,
         sheet.labels,
         sheet.formats,
+        _links(sheet),
     )
+
+
+def _links(sheet: TableSheet) -> tuple[int, dict[int, str]] | None:
+    """(column position, {row position: location}) of a sheet's internal links, or None."""
+    if not sheet.links or sheet.link_column not in sheet.frame.columns:
+        return None
+    return list(sheet.frame.columns).index(sheet.link_column), dict(sheet.links)

@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
+from xml.sax.saxutils import escape
 
 import pandas as pd
 from openpyxl import Workbook
@@ -142,6 +143,24 @@ def rows_xml(pending: PendingRows, chunk_rows: int = XML_CHUNK_ROWS) -> Iterator
         yield "".join((xml + "</row>").tolist()).encode("utf-8")
 
 
+#: Elements that follow <hyperlinks> in a worksheet (ECMA-376 order): links go before the first.
+_AFTER_LINKS = ("<printOptions", "<pageMargins", "<pageSetup", "<headerFooter", "<rowBreaks",
+                "<colBreaks", "<drawing", "<legacyDrawing", "<tableParts", "<extLst")  # fmt: skip
+
+
+def with_links(tail: str, links: list[tuple[str, str]]) -> str:
+    """The sheet XML after </sheetData> with internal ``links`` (cell, location) added."""
+    if not links:
+        return tail
+    items = "".join(
+        f'<hyperlink ref="{ref}" location="{escape(where, {chr(34): "&quot;"})}" display="'
+        f'{escape(where, {chr(34): "&quot;"})}"/>'
+        for ref, where in links
+    )
+    at = min((i for i in (tail.find(t) for t in _AFTER_LINKS) if i >= 0), default=len(tail))
+    return tail[:at] + f"<hyperlinks>{items}</hyperlinks>" + tail[at:]
+
+
 def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     """Sheet title -> its XML part in a saved package."""
     ns = {
@@ -188,7 +207,7 @@ def save_workbook(
                     for chunk in rows_xml(p):
                         out.write(chunk)
                     bar.update(len(p.frame))
-                    out.write((sep + tail).encode("utf-8"))
+                    out.write((sep + with_links(tail, p.links)).encode("utf-8"))
         os.replace(tmp, path)
     finally:
         bar.close()

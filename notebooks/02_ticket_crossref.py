@@ -33,6 +33,8 @@ POLICY = None  # None = the embedded Kenotronix policy
 HOURLY_RATE = 45.0  # cost of one agent hour, for the cost of out-of-scope work
 LOW_CONFIDENCE = 0.6  # tickets below this confidence are listed for review
 EXAMPLES = 3  # example tickets shown per policy-silent topic
+PRODUCT = None  # e.g. "Managed WordPress" (id or label) or a list of them; None keeps all
+GROUP = None  # e.g. "Billing": a team of the export's group column (or a list); None keeps all
 
 # %%
 import pandas as pd
@@ -50,6 +52,7 @@ from kenolib.aggregates import (
     verdict_by_product,
 )
 from kenolib.classify import crossref
+from kenolib.filters import TicketFilter, filter_frame
 from kenolib.policy import parse_policy
 from kenolib.report import load_theme, product_labels
 from kenolib.tickets import load_tickets
@@ -62,6 +65,15 @@ tickets = load_tickets(TICKETS or config.SAMPLE_TICKETS, FORMAT)
 for warning in tickets.attrs.get("warnings", []):
     print("warning:", warning)
 xref = crossref(tickets, parsed.clauses)
+
+
+def _values(v):
+    return () if v is None else (v,) if isinstance(v, str) else tuple(v)
+
+
+scope = TicketFilter(products=_values(PRODUCT), groups=_values(GROUP))
+xref = filter_frame(xref, scope)
+print(scope.describe() or "all products and teams")
 print(
     f"{len(xref):,} tickets from {xref['created_at'].min():%Y-%m-%d} to {xref['created_at'].max():%Y-%m-%d}"
 )

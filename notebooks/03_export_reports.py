@@ -28,6 +28,8 @@ POLICY = None  # None = the embedded Kenotronix policy
 BASELINE = None  # an older policy version: adds a "Policy changes" sheet and section
 HOURLY_RATE = 45.0
 OUT_DIR = None  # None = the project's reports/ directory
+PRODUCT = None  # e.g. "Managed WordPress" (id or label) or a list of them; None keeps all
+GROUP = None  # e.g. "Billing": a team of the export's group column (or a list); None keeps all
 
 # %%
 from pathlib import Path
@@ -35,7 +37,13 @@ from pathlib import Path
 import openpyxl
 
 from kenolib import config
+from kenolib.filters import TicketFilter
 from kenolib.report import write_reports
+
+
+def _values(v):
+    return () if v is None else (v,) if isinstance(v, str) else tuple(v)
+
 
 out_dir = Path(OUT_DIR) if OUT_DIR else config.REPORTS_DIR
 written = write_reports(
@@ -46,6 +54,7 @@ written = write_reports(
     hourly_rate=HOURLY_RATE,
     baseline=BASELINE,
     progress=False,
+    ticket_filter=TicketFilter(products=_values(PRODUCT), groups=_values(GROUP)),
 )
 for path in written:
     print(f"{path}  ({path.stat().st_size / 1e6:.2f} MB)")

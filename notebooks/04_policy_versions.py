@@ -102,4 +102,4 @@ for sentence in headline["sentence"]:
 summary.head(60)
 
 # %%
-impact_figure(summary)
+impact_figure(summary, tickets=tickets)  # every month of the history, empty ones at zero

@@ -525,3 +525,22 @@ def test_a_section_spelling_missing_from_products_yaml_is_removed_and_added(seed
     n_dev = (seed_policy.clauses["product"] == "vps_developer").sum()
     assert (diff["change"] == "removed").sum() == n_dev
     assert set(diff.loc[diff["change"] == "added", "product"]) == {"cloud_developer_servers"}
+
+
+def test_impact_figure_shows_every_month_of_the_history():
+    old = _xref(
+        [
+            ("T1", "2026-01-05", "shared_hosting", "backups", "not_supported", "a", 30),
+            ("T2", "2026-04-05", "shared_hosting", "backups", "not_supported", "a", 30),
+        ]
+    )
+    new = old.assign(verdict=["supported", "supported"], clause_id=["c", "c"])
+    summary = impact_summary(impact_from_crossrefs(old, new))
+    fig = impact_figure(summary)
+    assert list(fig.layout.xaxis.categoryarray) == ["2026-01", "2026-02", "2026-03", "2026-04"]
+    heights = {x: y for trace in fig.data for x, y in zip(trace.x, trace.y, strict=True)}
+    assert heights["2026-02"] == 0 and heights["2026-03"] == 0  # empty months at zero
+    history = pd.DataFrame({"created_at": pd.to_datetime(["2025-12-30", "2026-05-01"])})
+    fig = impact_figure(summary, tickets=history)
+    assert fig.layout.xaxis.categoryarray[0] == "2025-12"
+    assert fig.layout.xaxis.categoryarray[-1] == "2026-05"

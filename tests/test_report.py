@@ -227,10 +227,19 @@ def test_ticket_workbook_neutralises_formulas_and_cleans_text(with_tickets):
     assert "bell and tab" in subjects  # \x07 and \x0b removed
     cut = [v for v in subjects if v and v.endswith(TRUNCATION_MARKER)]
     assert len(cut) == 1 and len(cut[0]) == EXCEL_MAX_CELL_CHARS
-    assert stats.truncated_cells == 1 and stats.cleaned_cells == 1
+    # the ticket is listed twice: in Out of scope and in the drill-down's Ticket detail
+    assert stats.truncated_cells == 2 and stats.cleaned_cells == 2
+    detail = wb["Ticket detail"]
+    col = [c.value for c in detail[HEADER_ROW]].index("Subject") + 1
+    cells = {
+        detail.cell(r, col).value: detail.cell(r, col)
+        for r in range(HEADER_ROW + 1, detail.max_row + 1)
+    }
+    risky = [c for v, c in cells.items() if isinstance(v, str) and v[:1] in "=+-@"]
+    assert risky and all(c.data_type == "s" for c in risky)
     about = about_items(wb)
-    assert about["Cells cut at 32,767 characters (marked …[truncated by kenolib])"] == "1"
-    assert about["Cells with control characters removed"] == "1"
+    assert about["Cells cut at 32,767 characters (marked …[truncated by kenolib])"] == "2"
+    assert about["Cells with control characters removed"] == "2"
     figures = dict(table_frame(wb["Summary"], "tblKeyFigures").itertuples(index=False, name=None))
     assert figures["Tickets analysed"] == 40
     assert figures["Tickets out of scope (not supported)"] == len(data.tickets.out_of_scope)
@@ -516,7 +525,9 @@ def test_history_without_gaps_or_tickets_still_reports(tmp_path, seed, keep):
     data = report.add_crossref(report.policy_report_data(seed), xref, "small history")
     (xlsx, html_path), _ = report.write_report_files(data, tmp_path)
     wb = openpyxl.load_workbook(xlsx)
-    assert wb.sheetnames == [*BASE_SHEETS[:3], "Tickets per cell", *BASE_SHEETS[3:]]
+    people = ["Teams & agents", "Repeat requesters"] + (["Ticket detail"] if len(xref) else [])
+    assert wb.sheetnames == [*BASE_SHEETS[:3], "Tickets per cell", *BASE_SHEETS[3:-1], *people,
+                             BASE_SHEETS[-1]]  # fmt: skip
     figures = dict(table_frame(wb["Summary"], "tblKeyFigures").itertuples(index=False, name=None))
     assert figures["Tickets analysed"] == len(xref)
     assert wb["Policy gaps"].cell(HEADER_ROW + 1, 1).value == "(no rows)"

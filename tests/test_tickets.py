@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from kenolib.errors import KenolibError
-from kenolib.schemas import TICKET_COLUMNS
+from kenolib.schemas import TICKET_COLUMNS, TICKET_PEOPLE_COLUMNS
 from kenolib.tickets import detect_format, load_tickets, read_table
 from tests.conftest import FIXTURES
 
@@ -77,9 +77,11 @@ def test_original_columns_kept_and_clashes_prefixed():
 
 def test_zendesk_bom_subject_only_and_minutes():
     df = load_tickets(EXPORTS / "zendesk.csv")
-    assert df.columns[len(TICKET_COLUMNS)] == "Summation column"  # BOM stripped from header
+    people = len(TICKET_COLUMNS) + len(TICKET_PEOPLE_COLUMNS)
+    assert df.columns[people] == "Summation column"  # BOM stripped from header
     assert (df["body"] == "").all()
-    assert df.loc[0, "agent_minutes"] == 88
+    # "Full resolution time in minutes" is elapsed time, never effort: no effort recorded
+    assert df["agent_minutes"].isna().all()
     assert df.loc[0, "product"] == "Web Hosting"
     assert df.loc[2, "subject"] == '=HYPERLINK("http://x","y")'  # kept as text, never evaluated
 

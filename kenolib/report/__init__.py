@@ -30,6 +30,7 @@ from kenolib.diff import diff_policies
 from kenolib.errors import KenolibError
 from kenolib.feedback import crossref_with_labels
 from kenolib.files import atomic_path, check_output_path
+from kenolib.filters import TicketFilter, filter_frame
 from kenolib.policy import parse_policy
 from kenolib.report.data import (
     OUT_OF_SCOPE_COLUMNS,
@@ -168,6 +169,9 @@ def write_reports(
     since: date | None = None,
     until: date | None = None,
     currency: str = "",
+    ticket_filter: TicketFilter | None = None,
+    effort: tuple[str, str] | None = None,
+    repeat_min: int = config.REPEAT_REQUESTER_TICKETS,
 ) -> list[Path]:
     """Parse the policy, cross-reference the tickets and write the workbook and the HTML page.
 
@@ -176,7 +180,9 @@ def write_reports(
     labels directory) applies the analyst's decisions and adds the accuracy they measured to the
     key figures. ``judged``: an already judged file or dataset (``kenolib crossref`` output),
     read in batches instead of judging ``tickets``; ``since``/``until``: the days kept;
-    ``currency``: of costs. Returns the paths written: the workbook and the HTML page."""
+    ``currency``: of costs; ``ticket_filter``: the products, teams and agents kept;
+    ``effort``: (column, unit) of agent time instead of the format's; ``repeat_min``: tickets a
+    repeat requester has at least. Returns the paths written: the workbook and the HTML page."""
     if judged is not None and (since or until):
         raise KenolibError("--since/--until filter --tickets; a --judged history is read whole")
     if hourly_rate is not None and not hourly_rate >= 0:
@@ -195,41 +201,66 @@ def write_reports(
         warnings.append("the bundled sample ticket history is missing: policy-only report")
         params["tickets"] = "none (sample missing)"
         use_tickets = False
-    xref, source, part = None, "", None
-    if judged is not None:
-        steps.set_postfix_str("reading the judged history")
-        params["tickets"] = f"judged: {judged}"
-        part, loaded = accumulated_part(accumulate_judged(judged), str(judged), hourly_rate)
-        warnings += loaded
-    elif use_tickets:
-        steps.set_postfix_str("cross-referencing tickets")
-        xref, source, loaded = judge_tickets(parsed, tickets, fmt, progress=show, labels=labels)
-        xref = filter_period(xref, since, until)
-        warnings += loaded
-        params.update({k: v.isoformat() for k, v in (("since", since), ("until", until)) if v})
+    xref, source, part, loaded = _ticket_history(
+        parsed, tickets, fmt, use_tickets, judged, hourly_rate, labels, effort, ticket_filter,
+        since, until, params, show,
+    )  # fmt: skip
+    warnings += loaded
     checked = load_accuracy(labels) if labels is not None else None
     params.update({"labels": str(labels)} if labels is not None else {})
+    if ticket_filter:
+        params["tickets kept"] = ticket_filter.describe()
+    if effort is not None:
+        params["effort column"] = f"{effort[0]} ({effort[1]})"
     data = build_report_data(
         parsed, xref, source, changes, hourly_rate, params, tuple(warnings), None, checked
     )
     del xref
-    if part is not None:
-        data = dataclasses.replace(data, tickets=part)
-    data = dataclasses.replace(data, currency=currency) if currency else data
+    scope = ticket_filter.describe() if ticket_filter else ""
+    data = dataclasses.replace(
+        data, tickets=part or data.tickets, currency=currency, scope=scope, repeat_min=repeat_min
+    )
     steps.update(1)
     for w in data.warnings if on_warning is not None else ():
         on_warning(w)  # type: ignore[misc]
     steps.set_postfix_str("writing the reports")
-    written, _ = write_report_files(
-        data,
-        out_dir,
-        max_rows=max_rows,
-        progress=show,
-        inputs=(policy, tickets, baseline, judged),
-    )
+    inputs = (policy, tickets, baseline, judged)
+    written, _ = write_report_files(data, out_dir, max_rows, show, inputs)
     steps.update(2)
     steps.close()
     return written
+
+
+def _ticket_history(
+    parsed: Any,
+    tickets: Any,
+    fmt: str,
+    use_tickets: bool,
+    judged: Any,
+    hourly_rate: float | None,
+    labels: Any,
+    effort: tuple[str, str] | None,
+    ticket_filter: TicketFilter | None,
+    since: date | None,
+    until: date | None,
+    params: dict[str, str],
+    show: bool,
+) -> tuple[pd.DataFrame | None, str, TicketPart | None, list[str]]:
+    """The tickets of a report: judged now (a frame) or read from a judged dataset (a part),
+    narrowed to the period and the filter; with the loader's warnings."""
+    if judged is not None:
+        params["tickets"] = f"judged: {judged}"
+        acc = accumulate_judged(judged, ticket_filter=ticket_filter)
+        part, loaded = accumulated_part(acc, str(judged), hourly_rate)
+        return None, "", part, loaded
+    if not use_tickets:
+        return None, "", None, []
+    xref, source, loaded = judge_tickets(
+        parsed, tickets, fmt, progress=show, labels=labels, effort=effort
+    )
+    xref = filter_frame(filter_period(xref, since, until), ticket_filter)
+    params.update({k: v.isoformat() for k, v in (("since", since), ("until", until)) if v})
+    return xref, source, None, loaded
 
 
 def policy_changes(baseline: str | os.PathLike[str], parsed: Any) -> pd.DataFrame:
@@ -243,6 +274,7 @@ def judge_tickets(
     fmt: str,
     progress: bool = False,
     labels: str | os.PathLike[str] | None = None,
+    effort: tuple[str, str] | None = None,
 ) -> tuple[pd.DataFrame, str, list[str]]:
     """Load a ticket history (the bundled sample by default) and cross-reference it, with the
     analyst's ``labels`` directory when given.
@@ -250,7 +282,7 @@ def judge_tickets(
     Returns the crossref frame, the source named in the report and the loader's warnings.
     """
     source = tickets if tickets is not None else config.SAMPLE_TICKETS
-    df = load_tickets(source, fmt=fmt)
+    df = load_tickets(source, fmt=fmt, effort=effort)
     warnings = list(df.attrs.get("warnings", []))
     with tqdm(total=len(df), desc="cross-reference", unit="ticket", disable=not progress) as bar:
         if labels is not None:

@@ -26,12 +26,13 @@ import openpyxl
 import pandas as pd
 import plotly
 
-from kenolib import __version__, schemas
+from kenolib import __version__, config, schemas
 from kenolib import aggregates as xr
 from kenolib.aggregates_stream import Accumulator
 from kenolib.classify.labels import format_accuracy
 from kenolib.coverage import coverage_matrix, policy_findings
 from kenolib.errors import KenolibError
+from kenolib.people import merge_people, people_part
 from kenolib.taxonomy import UNKNOWN_PRODUCT, load_products
 from kenolib.vocab import COVERAGE_ORDER, OVERVIEW, FindingKind, Verdict
 from kenolib.xlsx import WorkbookStats
@@ -82,6 +83,13 @@ class TicketPart:
     hourly_rate: float | None = None
     first_date: date | None = None  # the first and last ticket creation dates
     last_date: date | None = None
+    #: whether any ticket has an agent-time figure (else hours and cost are "not recorded")
+    effort_recorded: bool = True
+    #: per team, agent and requester partial sums (:func:`kenolib.people.people_part`)
+    people: pd.DataFrame | None = None
+    #: the tickets behind each cell (the first ``config.TICKET_DETAIL_ROWS``), and how many
+    #: tickets there were in all
+    ticket_detail: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,10 @@ class ReportData:
     checked_accuracy: Mapping[str, Any] | None = None
     #: The currency of costs ("EUR"); empty: the theme's.
     currency: str = ""
+    #: What the tickets were narrowed to ("Managed WordPress only; team Billing"); empty: all.
+    scope: str = ""
+    #: Tickets a requester needs to be listed among the repeat requesters.
+    repeat_min: int = config.REPEAT_REQUESTER_TICKETS
 
     # the policy half's names, read by notebooks and older scripts
     @property
@@ -167,9 +179,11 @@ def ticket_part(xref: pd.DataFrame, source: str, hourly_rate: float | None = Non
     cols = [c for c in OUT_OF_SCOPE_COLUMNS if c in xref.columns]
     hours = None
     first, last = dated_range(xref.get("created_at"))
-    if "agent_minutes" in xref.columns:
+    recorded = xr.effort_recorded(xref)
+    if recorded:
         minutes = pd.to_numeric(xref.loc[oos, "agent_minutes"], errors="coerce")
         hours = float(minutes.sum() / 60)
+    detail = [c for c in schemas.TICKET_DETAIL_COLUMNS if c in xref.columns]
     return TicketPart(
         source=source,
         tickets=len(xref),
@@ -184,6 +198,9 @@ def ticket_part(xref: pd.DataFrame, source: str, hourly_rate: float | None = Non
         hourly_rate=hourly_rate,
         first_date=first,
         last_date=last,
+        effort_recorded=recorded,
+        people=merge_people([people_part(xref)]),
+        ticket_detail=xref[detail].head(config.TICKET_DETAIL_ROWS).reset_index(drop=True),
     )
 
 
@@ -269,7 +286,10 @@ def _ticket_figures(t: TicketPart) -> list[tuple[str, object, str]]:
         ("Tickets on topics the policy is silent about", int(v[Verdict.SILENT].sum()), "count"),
         ("Verdicts flagged for review (low confidence)", t.needs_review, "count"),
     ]
-    if t.out_of_scope_hours is None:
+    if t.out_of_scope_hours is None or not t.effort_recorded:
+        rows.append(("Agent hours on out-of-scope work", "not recorded", "text"))
+        if t.hourly_rate is not None:
+            rows.append(("Cost of out-of-scope work", "not recorded", "text"))
         return rows
     rows.append(("Agent hours on out-of-scope work", round(t.out_of_scope_hours, 1), "hours"))
     if t.hourly_rate is not None:
@@ -481,6 +501,9 @@ def accumulated_part(
         hourly_rate=hourly_rate,
         first_date=first,
         last_date=last,
+        effort_recorded=acc.has_minutes,
+        people=acc.people(),
+        ticket_detail=acc.ticket_detail(),
     )
     return part, warnings
 

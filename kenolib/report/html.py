@@ -17,7 +17,7 @@ import jinja2
 import pandas as pd
 from plotly.offline import get_plotlyjs
 
-from kenolib import __version__
+from kenolib import __version__, config
 from kenolib.report import charts
 from kenolib.report.data import (
     ReportData,
@@ -27,6 +27,14 @@ from kenolib.report.data import (
     labelled_verdicts,
     out_of_scope_by_topic,
     ticket_gaps,
+)
+from kenolib.report.drill import (
+    cell_key,
+    detail_blocks,
+    detail_capped,
+    people_note,
+    requesters_view,
+    teams_view,
 )
 from kenolib.report.summary import (
     coverage_tickets,
@@ -57,16 +65,33 @@ def _cell(v: object) -> str:
     return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
 
 
-def table(df: pd.DataFrame, max_rows: int = 200, caption: str | None = None) -> dict[str, Any]:
-    """A frame as the template's table: headers, the first ``max_rows`` rows as text, the total."""
+def table(
+    df: pd.DataFrame,
+    max_rows: int = 200,
+    caption: str | None = None,
+    links: list[str] | None = None,
+    link_col: int = 0,
+) -> dict[str, Any]:
+    """A frame as the template's table: headers, the first ``max_rows`` rows as text, the total;
+    ``links``: per row, the anchor its first cell links to ("" for none)."""
     rows = [[_cell(v) for v in row] for row in df.head(max_rows).itertuples(index=False, name=None)]
     return {
         "columns": [str(c) for c in df.columns],
         "rows": rows,
+        "links": list(links or [])[:max_rows] or [""] * len(rows),
+        "link_col": link_col,
         "total": len(df),
         "max_rows": max_rows,
         "caption": caption,
     }
+
+
+def _anchors(frame: pd.DataFrame, keys: set[str]) -> list[str]:
+    """Per row of a frame with product and topic columns, its drill-down anchor ("" if none)."""
+    if not {"product", "topic"} <= set(frame.columns):
+        return []
+    pairs = zip(frame["product"], frame["topic"], strict=True)
+    return [k if k in keys else "" for k in (cell_key(p, t) for p, t in pairs)]
 
 
 def html_table(df: pd.DataFrame, max_rows: int = 200, caption: str | None = None) -> str:
@@ -122,7 +147,12 @@ def readable(df: pd.DataFrame, data: ReportData, formats: Mapping[str, str]) -> 
     out = human_frame(df, data)
     for c in out.columns:
         kind = formats.get(str(c))
-        if kind in ("share", "count", "hours", "minutes") and pd.api.types.is_numeric_dtype(out[c]):
+        if kind == "money" and pd.api.types.is_numeric_dtype(out[c]):
+            cur = data.currency or str(load_theme().get("currency", ""))
+            out[c] = out[c].map(lambda v, k=cur: "" if pd.isna(v) else money(float(v), k))
+        elif kind in ("share", "count", "hours", "minutes") and pd.api.types.is_numeric_dtype(
+            out[c]
+        ):
             pattern = {"share": "{:.1%}", "hours": "{:,.1f}"}.get(kind, "{:,.0f}")
             out[c] = out[c].map(lambda v, p=pattern: "" if pd.isna(v) else p.format(v))
     return out.rename(columns={c: human_header(c) for c in out.columns})
@@ -185,15 +215,23 @@ def tables(
     if movers is not None and len(movers):
         name = "Top movers: out-of-scope share, last 3 months against the 3 before"
         out.append((name, table(readable(movers, data, kinds), rows)))
+    keys = {str(b["key"]) for b in detail_blocks(data, 0)}
     per_cell = coverage_tickets(data)
     if per_cell is not None:
-        out.append(("Tickets per coverage cell", table(readable(per_cell, data, kinds), rows)))
+        links = _anchors(per_cell, keys)
+        per_cell_table = table(readable(per_cell, data, kinds), rows, links=links)
+        out.append(("Tickets per coverage cell (click a topic for its tickets)", per_cell_table))
+    out += people_tables(data, rows, kinds)
     contested = readable(contested_findings(data), data, kinds)
     out.append(("Contradictions and sibling gaps", table(contested, rows)))
     by_topic = out_of_scope_by_topic(data)
     if by_topic is not None:
+        links = _anchors(by_topic, keys)
         by_topic = readable(by_topic.drop(columns=["verdict"], errors="ignore"), data, kinds)
-        out.append(("Out-of-scope tickets by topic", table(by_topic, rows)))
+        at = list(by_topic.columns).index("Topic") if "Topic" in by_topic.columns else 0
+        out.append(
+            ("Out-of-scope tickets by topic", table(by_topic, rows, links=links, link_col=at))
+        )
     if data.tickets is not None and len(data.tickets.out_of_scope):
         oos = readable(out_of_scope_examples(data.tickets.out_of_scope, examples), data, kinds)
         out.append(("Out-of-scope tickets (examples by cost, across topics)", table(oos, examples)))
@@ -202,6 +240,26 @@ def tables(
     about = about_rows(data).rename(columns={"item": "Item", "value": "Value"})
     out.append(("About", table(about)))
     return [{"name": n, "table": t} for n, t in out]
+
+
+def people_tables(
+    data: ReportData, rows: int, kinds: Mapping[str, str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Teams & agents and Repeat requesters (each a one-line note when the export lacks it)."""
+    if data.tickets is None:
+        return []
+    out = []
+    for name, frame, columns in (
+        ("Teams & agents", teams_view(data), ("group", "assignee")),
+        (f"Repeat requesters ({data.repeat_min} tickets or more)", requesters_view(data),
+         ("requester",)),
+    ):  # fmt: skip
+        note = people_note(data, columns)
+        if frame is None:
+            out.append((name, table(pd.DataFrame({"Note": [note]}), rows)))
+        else:
+            out.append((name, table(readable(frame, data, kinds), rows)))
+    return out
 
 
 def labelled_products(data: ReportData) -> dict[str, str]:
@@ -246,6 +304,9 @@ def build_html(data: ReportData, theme: dict[str, Any] | None = None) -> str:
             kinds,
             theme["workbook"].get("trend_min_tickets", 20),
         ),
+        blocks=detail_blocks(data, config.HTML_CELL_TICKETS),
+        capped=detail_capped(data),
+        max_block=config.HTML_CELL_TICKETS,
     )
 
 

@@ -60,6 +60,15 @@ HEADERS: dict[str, str] = {
     "item": "Item",
     "needs_review": "Needs review",
     "decided_by": "Decided by",
+    "kind": "Kind",
+    "tickets_list": "Tickets list",
+    "month": "Month",
+    "name": "Name",
+    "out_of_scope_hours": "Out-of-scope hours",
+    "cost": "Out-of-scope cost",
+    "top_out_of_scope_topic": "Largest out-of-scope topic",
+    "top_topics": "Top topics",
+    "requester": "Requester",
 }
 #: Columns holding a product id, shown as the product's label.
 PRODUCT_COLUMNS = ("product", "other_product", "clause_product", "product_label")
@@ -115,9 +124,16 @@ def _heading_products(data: ReportData) -> dict[str, str]:
     return {h.upper(): str(data.products.get(p, p)) for h, p in pairs}
 
 
+#: Columns of agent time and its cost: left out when the history records no agent time.
+EFFORT_COLUMNS = ("agent_minutes", "agent_hours", "out_of_scope_hours", "cost")
+
+
 def human_frame(df: pd.DataFrame, data: ReportData) -> pd.DataFrame:
-    """``df`` with product and topic ids as labels and statuses in words (columns kept)."""
+    """``df`` with product and topic ids as labels and statuses in words (columns kept, but
+    hours and cost left out when the history records no agent time)."""
     out = df.copy()
+    if data.tickets is not None and not data.tickets.effort_recorded:
+        out = out.drop(columns=[c for c in EFFORT_COLUMNS if c in out.columns])
     topics = {**topic_labels(), **_coverage_topics(data)}
     for c in out.columns:
         if c in PRODUCT_COLUMNS and len(out):
@@ -157,10 +173,11 @@ def period_line(data: ReportData) -> str:
     t = data.tickets
     if t is None:
         return "Period: none (policy only, no ticket history analysed)"
+    scope = f" — {data.scope}" if data.scope else ""
     p = period(data)
     if p is None:
-        return f"Period: not dated ({t.tickets:,} tickets without creation dates)"
-    return f"Period: {_day(p[0])} – {_day(p[1])} ({t.tickets:,} tickets)"
+        return f"Period: not dated ({t.tickets:,} tickets without creation dates){scope}"
+    return f"Period: {_day(p[0])} – {_day(p[1])} ({t.tickets:,} tickets){scope}"
 
 
 def money(amount: float, currency: str) -> str:
@@ -189,8 +206,13 @@ def _share_sentence(data: ReportData) -> str:
 
 def _cost_sentence(data: ReportData, currency: str) -> str | None:
     t = data.tickets
-    if t is None or t.out_of_scope_hours is None:
+    if t is None:
         return None
+    if t.out_of_scope_hours is None or not t.effort_recorded:
+        return (
+            "Agent time is not recorded in this ticket history, so hours and cost are not shown "
+            "(name a time-tracking column with --effort-column)."
+        )
     text = f"That out-of-scope work took {t.out_of_scope_hours:,.0f} agent hours"
     if t.hourly_rate is None:
         return text + " (give --hourly-rate to put a cost on it)."

@@ -30,6 +30,15 @@ from kenolib.report.data import (
     top_gaps,
     top_gaps_heading,
 )
+from kenolib.report.drill import (
+    block_starts,
+    cell_key,
+    detail_capped,
+    people_note,
+    requesters_view,
+    teams_view,
+    ticket_detail,
+)
 from kenolib.report.summary import (
     coverage_tickets,
     human_frame,
@@ -66,6 +75,7 @@ from kenolib.xlsx import (
 from kenolib.xlsx_stream import save_workbook
 
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+RIGHT_WRAP = Alignment(horizontal="right", vertical="top", wrap_text=True)
 
 
 def _comment_text(
@@ -250,7 +260,15 @@ def _write_block(
     df = block.frame
     ws.append([string_cell(ws, block.heading, styles.header)])
     headers = unique_headers([human_header(c) for c in df.columns])
-    ws.append([string_cell(ws, h, styles.header) for h in headers])
+    # wrapped, so long product names stay within their column (printed and on screen), and
+    # right-aligned over numbers, so neighbouring headers never read as one
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    ws.append(
+        [
+            string_cell(ws, h, styles.header, RIGHT_WRAP if n else styles.wrap)
+            for h, n in zip(headers, numeric, strict=True)
+        ]
+    )
     cols = [column_values(df[c], stats) for c in df.columns]
     fmts = [block.formats.get(str(c)) for c in df.columns]
     for row in zip(*cols, strict=True):
@@ -453,6 +471,65 @@ def _clause_links(
     return clause_at
 
 
+#: The column of Tickets per cell and Tickets by topic that links to the Ticket detail sheet.
+LINK_COLUMN = "tickets_list"
+
+
+@dataclass
+class _DrillLinks:
+    """Where each (product, topic) block starts in the Ticket detail sheet."""
+
+    starts: dict[str, str]
+
+    @classmethod
+    def of(cls, detail: pd.DataFrame | None, title: str, max_rows: int) -> _DrillLinks:
+        if detail is None:
+            return cls({})
+        first = block_starts(detail)
+        per_sheet = max_rows - HEADER_ROW
+        return cls(
+            {
+                k: f"'{title}'!A{HEADER_ROW + 1 + pos}"
+                for k, pos in first.items()
+                if pos < per_sheet  # on the first sheet (no links into continuation sheets)
+            }
+        )
+
+    def linked(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
+        """``frame`` (topic and product columns) with a link column, and its links by row."""
+        if not self.starts or not {"topic", "product"} <= set(frame.columns):
+            return frame, {}
+        keys = [cell_key(p, t) for p, t in zip(frame["product"], frame["topic"], strict=True)]
+        where = [self.starts.get(k) for k in keys]
+        out = frame.assign(**{LINK_COLUMN: ["Go to tickets" if w else "" for w in where]})
+        return out, {i: w for i, w in enumerate(where) if w}
+
+
+def write_people_sheets(
+    wb: Workbook, data: ReportData, theme: dict[str, Any], stats: WorkbookStats, max_rows: int
+) -> None:
+    """Teams & agents and Repeat requesters (a one-line note when the export lacks them)."""
+    if data.tickets is None:
+        return
+    fmts = column_formats(theme, currency_of(data, theme))
+    views = (
+        ("teams_agents", teams_view(data), ("group", "assignee"), "tblTeamsAgents"),
+        ("repeat_requesters", requesters_view(data), ("requester",), "tblRepeatRequesters"),
+    )
+    for key, frame, columns, table in views:
+        spec = theme["sheets"][key]
+        note = people_note(data, columns)
+        if frame is None:
+            frame = pd.DataFrame({"note": pd.Series([], dtype="string")})
+        elif key == "repeat_requesters":
+            note = f"Requesters with at least {data.repeat_min} tickets."
+        frame = human_frame(frame, data)
+        labels = {str(c): human_header(c) for c in frame.columns}
+        text = f"{spec['explanation']} {note}" if note else spec["explanation"]
+        write_table(wb, TableSheet(spec["title"], text, frame, table, labels, fmts),
+                    theme, stats, max_rows)  # fmt: skip
+
+
 def write_report_workbook(
     data: ReportData,
     path: str | os.PathLike[str],
@@ -470,25 +547,36 @@ def write_report_workbook(
     clause_at = _clause_links(data, sheets, summary.title, max_rows)
     write_coverage_sheet(wb, data, theme, stats, clause_at)
     fmts = column_formats(theme, currency_of(data, theme))
+    detail = ticket_detail(data)
+    drill = _DrillLinks.of(detail, sheets["ticket_detail"]["title"], max_rows)
     per_cell = coverage_tickets(data)
     if per_cell is not None:
         spec = sheets["coverage_tickets"]
-        frame = human_frame(per_cell, data)
+        frame, links = drill.linked(per_cell)
+        frame = human_frame(frame, data)
         labels = {str(c): human_header(c) for c in frame.columns}
-        sheet = TableSheet(
-            spec["title"], spec["explanation"], frame, "tblCellTickets", labels, fmts
-        )
+        sheet = TableSheet(spec["title"], spec["explanation"], frame, "tblCellTickets", labels,
+                           fmts, links, LINK_COLUMN)  # fmt: skip
         write_table(wb, sheet, theme, stats, max_rows, progress)
     for d in detail_sheets(data):
         spec = sheets[d.key]
-        frame = readable_findings(data) if d.key == "findings" else human_frame(d.frame, data)
+        frame, links = d.frame, {}
         if d.key == "tickets_by_topic" and "tickets" in frame.columns:
             frame = frame.sort_values("tickets", ascending=False, kind="stable")
+            frame, links = drill.linked(frame.reset_index(drop=True))
+        frame = readable_findings(data) if d.key == "findings" else human_frame(frame, data)
         labels = {str(c): human_header(c) for c in frame.columns}
-        sheet = TableSheet(
-            spec["title"], spec["explanation"] + d.note, frame, d.table, labels, fmts
-        )
+        sheet = TableSheet(spec["title"], spec["explanation"] + d.note, frame, d.table, labels,
+                           fmts, links, LINK_COLUMN)  # fmt: skip
         write_table(wb, sheet, theme, stats, max_rows, progress)
+    write_people_sheets(wb, data, theme, stats, max_rows)
+    if detail is not None:
+        spec = sheets["ticket_detail"]
+        frame = human_frame(detail.drop(columns="key"), data)
+        labels = {str(c): human_header(c) for c in frame.columns}
+        note = spec["explanation"] + detail_capped(data)
+        write_table(wb, TableSheet(spec["title"], note, frame, "tblTicketDetail", labels, fmts),
+                    theme, stats, max_rows, progress)  # fmt: skip
     about = sheets["about"]
     rows = about_rows(data, stats)
     labels = {"item": "Item", "value": "Value"}
