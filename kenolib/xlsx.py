@@ -272,6 +272,9 @@ class Styles:
         self.explanation = Font(name=name, italic=e.get("italic", True), color=e.get("colour"))
         self.header = Font(name=name, bold=True)
         self.wrap = Alignment(wrap_text=True, vertical="top")
+        # long text in a table: indented one step so it never runs into a right-aligned number
+        # in the column before ("EUR 17,118Account and billing")
+        self.text = Alignment(wrap_text=True, vertical="top", indent=1)
         self.top = Alignment(vertical="top")
         self.truncated = PatternFill("solid", fgColor=wb.get("truncation_fill", "FCE4D6"))
 
@@ -437,7 +440,7 @@ def write_table_sheets(
                     df.iloc[start:stop],
                     wrapped,
                     HEADER_ROW + 1,
-                    style_id(ws, alignment=styles.wrap),
+                    style_id(ws, alignment=styles.text),
                     style_id(ws, number_format=DATE_FORMAT),
                     [style_id(ws, number_format=formats.get(str(c))) for c in df.columns],
                     _chunk_links(links, start, stop),
@@ -516,6 +519,8 @@ def volume_share_chart(
     line.add_data(Reference(ws, min_col=3, min_row=header_row, max_row=last), titles_from_data=True)
     line.y_axis.axId = 200
     line.y_axis.number_format = "0%"
+    line.y_axis.scaling.min = 0  # a share: 0-100 % whatever the history (a sparse one is not 380 %)
+    line.y_axis.scaling.max = 1
     line.y_axis.majorGridlines = None
     line.y_axis.crosses = "max"
     for axis in (bars.x_axis, bars.y_axis, line.y_axis):

@@ -268,7 +268,7 @@ def volume_share_trend(trend: pd.DataFrame, theme: dict[str, Any] | None = None)
             "overlaying": "y",
             "side": "right",
             "tickformat": ".0%",
-            "rangemode": "tozero",
+            "range": [0, 1],  # a share: fixed, so a sparse (filtered) history never reads 380 %
             "showgrid": False,
         },
     )
