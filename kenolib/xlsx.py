@@ -155,6 +155,7 @@ class PendingRows:
     number_styles: list[int | None] = field(default_factory=list)  # per column, numbers only
     #: internal hyperlinks: (cell reference, location such as "'Ticket detail'!A12")
     links: list[tuple[str, str]] = field(default_factory=list)
+    text_style: int | None = None  # text cells of columns that do not wrap
 
 
 def safe_sheet_title(title: str, taken: Iterable[str] = ()) -> str:
@@ -274,7 +275,9 @@ class Styles:
         self.wrap = Alignment(wrap_text=True, vertical="top")
         # long text in a table: indented one step so it never runs into a right-aligned number
         # in the column before ("EUR 17,118Account and billing")
-        self.text = Alignment(wrap_text=True, vertical="top", indent=1)
+        self.text = Alignment(horizontal="left", wrap_text=True, vertical="top", indent=1)
+        self.number_header = Alignment(horizontal="right", vertical="top", wrap_text=True)
+        self.short_text = Alignment(horizontal="left", vertical="top", indent=1)
         self.top = Alignment(vertical="top")
         self.truncated = PatternFill("solid", fgColor=wb.get("truncation_fill", "FCE4D6"))
 
@@ -367,6 +370,10 @@ def _widths(df: pd.DataFrame, headers: list[str], theme: Mapping[str, Any]) -> l
     sample = [column_values(head[c], WorkbookStats()) for c in df.columns]
     names = unique_headers(df.columns)
     widths = [column_width(n, col, theme) for n, col in zip(names, sample, strict=True)]
+    # numbers are measured raw but shown formatted ("EUR 19,108", "41.3 %"): room for the prefix,
+    # separators and a gap, so a right-aligned figure never runs into the text after it
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    widths = [w + 5 if num else w for w, num in zip(widths, numeric, strict=True)]
     return [max(w, min(len(h) + 2, 40)) for w, h in zip(widths, headers, strict=True)]
 
 
@@ -412,6 +419,7 @@ def write_table_sheets(
     formats = formats or {}
     wrap_cols = set(workbook_look(theme).get("wrap", []))
     wrapped = [str(c) in wrap_cols for c in df.columns]
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]  # headers align right
     n = len(df) if len(df.columns) else 0
     chunks = max(1, math.ceil(n / per_sheet))
     written: list[str] = []
@@ -432,7 +440,12 @@ def write_table_sheets(
         for i, w in enumerate(widths, 1):
             ws.column_dimensions[get_column_letter(i)].width = w
         write_title(ws, sheet_title, note, styles)
-        ws.append([string_cell(ws, h, styles.header, styles.wrap) for h in headers])
+        ws.append(
+            [
+                string_cell(ws, h, styles.header, styles.number_header if num else styles.text)
+                for h, num in zip(headers, numeric, strict=True)
+            ]
+        )
         if stop > start:
             stats.pending.append(
                 PendingRows(
@@ -444,6 +457,7 @@ def write_table_sheets(
                     style_id(ws, number_format=DATE_FORMAT),
                     [style_id(ws, number_format=formats.get(str(c))) for c in df.columns],
                     _chunk_links(links, start, stop),
+                    text_style=style_id(ws, alignment=styles.short_text),
                 )
             )
         if stop > start and headers:

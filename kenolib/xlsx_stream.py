@@ -135,7 +135,7 @@ def rows_xml(pending: PendingRows, chunk_rows: int = XML_CHUNK_ROWS) -> Iterator
                 letter,
                 rows,
                 scratch,
-                pending.wrap_style if wrap else None,
+                pending.wrap_style if wrap else pending.text_style,
                 pending.date_style,
                 num,
             )
