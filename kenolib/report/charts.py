@@ -269,6 +269,8 @@ def volume_share_trend(trend: pd.DataFrame, theme: dict[str, Any] | None = None)
             "side": "right",
             "tickformat": ".0%",
             "range": [0, 1],  # a share: fixed, so a sparse (filtered) history never reads 380 %
+            "tick0": 0,
+            "dtick": 0.25,
             "showgrid": False,
         },
     )
