@@ -273,8 +273,7 @@ class Styles:
         self.explanation = Font(name=name, italic=e.get("italic", True), color=e.get("colour"))
         self.header = Font(name=name, bold=True)
         self.wrap = Alignment(wrap_text=True, vertical="top")
-        # long text in a table: indented one step so it never runs into a right-aligned number
-        # in the column before ("EUR 17,118Account and billing")
+        # table text indented one step: never run into the right-aligned figure before it
         self.text = Alignment(horizontal="left", wrap_text=True, vertical="top", indent=1)
         self.number_header = Alignment(horizontal="right", vertical="top", wrap_text=True)
         self.short_text = Alignment(horizontal="left", vertical="top", indent=1)
@@ -370,8 +369,7 @@ def _widths(df: pd.DataFrame, headers: list[str], theme: Mapping[str, Any]) -> l
     sample = [column_values(head[c], WorkbookStats()) for c in df.columns]
     names = unique_headers(df.columns)
     widths = [column_width(n, col, theme) for n, col in zip(names, sample, strict=True)]
-    # numbers are measured raw but shown formatted ("EUR 19,108", "41.3 %"): room for the prefix,
-    # separators and a gap, so a right-aligned figure never runs into the text after it
+    # numbers are measured raw but shown formatted ("EUR 19,108"): room for prefix and separators
     numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
     widths = [w + 5 if num else w for w, num in zip(widths, numeric, strict=True)]
     return [max(w, min(len(h) + 2, 40)) for w, h in zip(widths, headers, strict=True)]
@@ -389,6 +387,23 @@ def _chunk_links(
         for pos, where in sorted(links[1].items())
         if start <= pos < stop
     ]
+
+
+def _table_head(
+    ws, note: str, headers: list[str], widths: list[float], numeric: list[bool], styles: Styles
+) -> None:
+    """Title, explanation and header row of a table sheet (frozen, printable, sized)."""
+    ws.freeze_panes = f"A{HEADER_ROW + 1}"
+    print_setup(ws, HEADER_ROW)
+    for i, w in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+    write_title(ws, ws.title, note, styles)
+    ws.append(
+        [
+            string_cell(ws, h, styles.header, styles.number_header if num else styles.text)
+            for h, num in zip(headers, numeric, strict=True)
+        ]
+    )
 
 
 def write_table_sheets(
@@ -435,17 +450,7 @@ def write_table_sheets(
                 f"{explanation} Part {k + 1} of {chunks}: rows {start + 1:,}–{stop:,} of {n:,} "
                 f"(Excel holds {max_rows:,} rows per sheet)."
             )
-        ws.freeze_panes = f"A{HEADER_ROW + 1}"
-        print_setup(ws, HEADER_ROW)
-        for i, w in enumerate(widths, 1):
-            ws.column_dimensions[get_column_letter(i)].width = w
-        write_title(ws, sheet_title, note, styles)
-        ws.append(
-            [
-                string_cell(ws, h, styles.header, styles.number_header if num else styles.text)
-                for h, num in zip(headers, numeric, strict=True)
-            ]
-        )
+        _table_head(ws, note, headers, widths, numeric, styles)
         if stop > start:
             stats.pending.append(
                 PendingRows(

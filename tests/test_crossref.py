@@ -625,10 +625,19 @@ def test_ownership_rule_sends_named_tools_to_their_owner(clauses):
         clauses,
         product="Office 365",
         subject="Quorvex sync error",
-        body="Quorvex cannot sign in to our mailboxes, admin says the login works elsewhere.",
+        body="The Quorvex sync tool cannot sign in to our mailboxes, admin says the login works"
+        " elsewhere.",
     )
     assert unknown["verdict"] == "not_supported"
     assert "Quorvex (unknown product)" in unknown["evidence"]
+    # a bare capitalised word (a surname, a phone's OS) is not taken for a product
+    person = _rules_only(
+        clauses,
+        product="Office 365",
+        subject="cannot sign in to our mailboxes",
+        body="Since Monday Halvorsen cannot sign in to our mailboxes on his GrapheneOS phone.",
+    )
+    assert "(unknown product)" not in person["evidence"]
     ours = _rules_only(
         clauses,
         product="Office 365",

@@ -149,6 +149,7 @@ def _owners(
             j.known_words,
             float(own["unknown_name_max_zipf"]),
             int(own["unknown_name_min_length"]),
+            frozenset(own["unknown_name_context"]),
         )
         for row, name in zip(ask, named, strict=True):
             if name:

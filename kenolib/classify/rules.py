@@ -226,7 +226,12 @@ _NAME = re.compile(r"\b(?:[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*|[A-Z][a-z0-9]{2,}|[A-Z
 
 
 def unknown_names(
-    text: pa.Array, rows: np.ndarray, known: frozenset[str], max_zipf: float, min_len: int
+    text: pa.Array,
+    rows: np.ndarray,
+    known: frozenset[str],
+    max_zipf: float,
+    min_len: int,
+    context: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Per row of ``rows``: the first product name nobody here knows, or "".
 
@@ -237,16 +242,30 @@ def unknown_names(
     """
     out = [""] * len(rows)
     for i, t in enumerate(text.take(pa.array(rows)).to_pylist()):
-        for name in _NAME.findall(t or ""):
+        for m in _NAME.finditer(t or ""):
+            name = m.group(0)
             if len(_HUMP.findall(name)) >= 3:
                 continue  # OnPremisesDL, AllowRecordingStorage...: a setting or cmdlet name
             low = name.lower()
-            if len(low) >= min_len and low not in known and _rare(low, max_zipf):
-                out[i] = name
-                break
+            if len(low) < min_len or low in known or not _rare(low, max_zipf):
+                continue
+            if context and not _near(t, m.start(), m.end(), context):
+                continue
+            out[i] = name
+            break
     return out
 
 
+def _near(text: str, start: int, end: int, context: frozenset[str], span: int = 3) -> bool:
+    """Whether a word or two-word phrase of ``context`` is within ``span`` words of the name."""
+    before = _WORDS.findall(text[max(0, start - 80) : start].lower())[-span:]
+    after = _WORDS.findall(text[end : end + 80].lower())[:span]
+    words = [*before, *after]
+    pairs = {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
+    return bool(context & (set(words) | pairs))
+
+
+_WORDS = re.compile(r"[^\W_]+")
 _ZIPF: dict[str, float] = {}
 
 

@@ -71,6 +71,7 @@ OWNERSHIP_SCHEMA: dict[str, tuple[Check, Any]] = {
     "min_margin_keep_named": (_number, 0.6),
     "unknown_name_max_zipf": (_number, 2.0),
     "unknown_name_min_length": (_int, 4),
+    "unknown_name_context": (_str_list, []),
 }
 
 

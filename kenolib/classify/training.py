@@ -2,9 +2,9 @@
 
 Training sets: the hand-written development and extra sets, the development parts of the real
 customer questions, the sets retired from held-out duty once their figures were reported
-(``labelled_holdout3.csv``, ``real_holdout.csv``) and, when given, an analyst's labels store.
-Never the calibration set (``labelled_holdout.csv``) nor a current held-out set
-(``labelled_holdout2.csv``, ``labelled_holdout4.csv``, ``real2_holdout.csv``). scikit-learn is used here only; judging reads
+(``labelled_holdout3.csv``, ``real_holdout.csv``, ``real2_holdout.csv``) and, when given, an
+analyst's labels store. Never the calibration set (``labelled_holdout.csv``) nor a current
+held-out set (``labelled_holdout2.csv``, ``labelled_holdout4.csv``, ``real3_holdout.csv``). scikit-learn is used here only; judging reads
 the fitted arrays.
 """
 
@@ -51,6 +51,7 @@ TRAINING_SETS = (
     config.REAL_QUESTIONS_DIR / "real_dev.csv",
     config.REAL_QUESTIONS_DIR / "real_holdout.csv",  # retired: evaluated once, figures reported
     config.REAL_QUESTIONS_DIR / "real2_dev.csv",
+    config.REAL_QUESTIONS_DIR / "real2_holdout.csv",  # retired: evaluated, figures reported
 )
 #: Inverse regularisation strength of the logistic regression.
 C_VALUE = 4.0
