@@ -22,6 +22,9 @@ COLLECTIONS = {
     "real2_hosting.csv": "R2H",
     "real2_servers.csv": "R2S",
     "real2_suites.csv": "R2Q",
+    "real3_hosting.csv": "R3H",
+    "real3_servers.csv": "R3S",
+    "real3_suites.csv": "R3Q",
 }
 #: collection round -> (its collections, development part, held-out part)
 ROUNDS = {
@@ -34,6 +37,11 @@ ROUNDS = {
         ("real2_hosting.csv", "real2_servers.csv", "real2_suites.csv"),
         "real2_dev.csv",
         "real2_holdout.csv",
+    ),
+    3: (
+        ("real3_hosting.csv", "real3_servers.csv", "real3_suites.csv"),
+        "real3_dev.csv",
+        "real3_holdout.csv",
     ),
 }
 COLUMNS = [*LABELLED_COLUMNS, "source_url"]  # the labelled sets' columns and the source

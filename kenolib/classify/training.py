@@ -52,6 +52,7 @@ TRAINING_SETS = (
     config.REAL_QUESTIONS_DIR / "real_holdout.csv",  # retired: evaluated once, figures reported
     config.REAL_QUESTIONS_DIR / "real2_dev.csv",
     config.REAL_QUESTIONS_DIR / "real2_holdout.csv",  # retired: evaluated, figures reported
+    config.REAL_QUESTIONS_DIR / "real3_dev.csv",
 )
 #: Inverse regularisation strength of the logistic regression.
 C_VALUE = 4.0
