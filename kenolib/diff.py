@@ -32,7 +32,7 @@ import pandas as pd
 from kenolib import schemas
 from kenolib.errors import KenolibError, KenolibTypeError
 from kenolib.policy import SUPPORTED, ParsedPolicy, parse_policy
-from kenolib.taxonomy import heading_key, load_products, normalise
+from kenolib.taxonomy import heading_key, load_products, load_taxonomy, normalise
 
 ADDED, REMOVED = "added", "removed"
 STATUS_CHANGED, TEXT_CHANGED = "status_changed", "text_changed"
@@ -40,6 +40,12 @@ HEADING_CHANGED, UNCHANGED = "heading_changed", "unchanged"
 CHANGE_KINDS = (ADDED, REMOVED, STATUS_CHANGED, TEXT_CHANGED)
 
 INTO_SCOPE, OUT_OF_SCOPE, OTHER = "into_scope", "out_of_scope", "other"
+#: How a chart names each direction of change.
+DIRECTION_LABELS = {
+    INTO_SCOPE: "moves into scope (now supported)",
+    OUT_OF_SCOPE: "moves out of scope (no longer supported)",
+    OTHER: "other change (clause or silence)",
+}
 
 #: Similarity (difflib ratio of normalised heading + text) for a same-topic fuzzy match.
 FUZZY_THRESHOLD = 0.6
@@ -444,19 +450,31 @@ def impact_figure(
     if empty and len(summary):  # zero-height rows, so the axis keeps every month
         first = summary.iloc[[0] * len(empty)].assign(month=empty, tickets=0, agent_hours=0.0)
         summary = pd.concat([summary, first], ignore_index=True)
+    products = {p.id: p.label or p.id for p in load_products()}
+    topics = {t.id: t.label for t in load_taxonomy().topics}
+    product = summary["product"].map(lambda p: products.get(p, str(p).replace("_", " ")))
+    topic = summary["topic"].map(lambda t: topics.get(t, str(t).replace("_", " ")))
     data = summary.assign(
-        what=summary["product"].str.replace("_", " ")
-        + " / "
-        + summary["topic"].str.replace("_", " ")
+        change=summary["direction"].map(lambda d: DIRECTION_LABELS.get(d, d)),
+        what=product + " / " + topic,
+        product=product,
+        topic=topic,
     )
     fig = px.bar(
         data,
         x="month",
         y="tickets",
-        color="direction",
+        color="change",
         pattern_shape="what",
         hover_data=["product", "topic", "agent_hours"],
-        category_orders={"direction": [INTO_SCOPE, OUT_OF_SCOPE, OTHER]},
+        category_orders={
+            "change": [DIRECTION_LABELS[d] for d in (INTO_SCOPE, OUT_OF_SCOPE, OTHER)]
+        },
+        labels={
+            "change": "verdict change",
+            "what": "product / topic",
+            "agent_hours": "agent hours",
+        },
         title=title or "Tickets whose verdict changes under the new policy, by month",
     )
     fig.update_xaxes(type="category", title="month", categoryorder="array", categoryarray=months)

@@ -427,7 +427,9 @@ def test_impact_figure_has_one_bar_group_per_direction():
     new = old.assign(verdict=["supported", "supported", "silent"], clause_id=["c", "c", None])
     fig = impact_figure(impact_summary(impact_from_crossrefs(old, new)))
     names = {trace.name.split(",")[0] for trace in fig.data}
-    assert names == {"into_scope", "out_of_scope"}
+    assert names == {"moves into scope (now supported)", "moves out of scope (no longer supported)"}
+    # human labels from the data files, not ids
+    assert any("Shared hosting / Backups" in trace.name for trace in fig.data)
     assert sorted(x for trace in fig.data for x in trace.x) == ["2026-01", "2026-02", "2026-02"]
 
 
