@@ -38,3 +38,11 @@ SAMPLE_TICKETS = PACKAGE_DATA / "sample_tickets.csv.gz"
 
 #: Largest policy file accepted, in bytes (the seed is 18 kB).
 MAX_POLICY_BYTES = 5_000_000
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)

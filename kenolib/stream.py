@@ -2,8 +2,10 @@
 
 ``judged_batches`` yields each normalised batch of a :class:`kenolib.tickets.TicketStream`
 judged by :func:`kenolib.classify.crossref` (the same per-batch function as a whole frame), in
-input order; batches are judged on a small pool while the next one is read and the previous
-one written, with a bounded number in flight, so memory does not grow with the history.
+input order, with a bounded number of batches in flight, so memory does not grow with the
+history. With ``workers`` above 1 the batches are judged by that many worker processes
+(:func:`kenolib.classify.judge_pool`) while this process reads, assembles and writes; with 1
+they are judged here, on two threads that overlap reading and writing.
 ``stream_crossref`` connects that to a sink (:mod:`kenolib.sinks`): Parquet, CSV, xlsx or a
 dataset partitioned by month.
 """
@@ -19,7 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from kenolib.classify import Judge, compile_judge, crossref
+from kenolib.classify import Judge, compile_judge, crossref, crossref_batches, judge_pool
+from kenolib.classify.parallel import BatchPool, check_workers
 from kenolib.sinks import open_sink
 from kenolib.taxonomy import Taxonomy
 from kenolib.tickets import TicketStream, open_tickets
@@ -66,10 +69,14 @@ def judged_batches(
     taxonomy: Taxonomy | None = None,
     judge: Judge | None = None,
     workers: int = STREAM_WORKERS,
+    pool: BatchPool | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """Every batch of ``stream`` judged (crossref columns first, then the ticket's), in order."""
+    """Every batch of ``stream`` judged (crossref columns first, then the ticket's), in order:
+    on ``pool``'s processes if given, else here on ``workers`` threads."""
     j = judge or compile_judge(clauses, taxonomy)
-    return ordered_map(lambda batch: crossref(batch, clauses, judge=j), stream, workers)
+    if pool is not None:
+        return crossref_batches(stream, clauses, judge=j, pool=pool)
+    return ordered_map(lambda b: crossref(b, clauses, judge=j, workers=1), stream, workers)
 
 
 def stream_crossref(
@@ -82,23 +89,29 @@ def stream_crossref(
     progress: Callable[[int], None] | None = None,
     batch_rows: int = STREAM_BATCH_ROWS,
     inputs: tuple = (),
+    workers: int | None = None,
 ) -> CrossrefRun:
     """Judge a ticket input (file, directory or glob) into ``out`` in constant memory.
 
     ``out`` is a ``.parquet``, ``.csv`` or ``.xlsx`` file, or with ``partition="month"`` a
     directory for a Parquet dataset by month. The output is written under a temporary name
     and moved into place at the end; nothing is left behind on an error. ``progress`` is
-    called with the rows of each batch written.
+    called with the rows of each batch written. ``workers`` processes judge the batches
+    (``None``: one per usable core; 1: this process).
     """
-    stream = open_tickets(tickets, fmt, quarantine, batch_rows=batch_rows)
-    run = CrossrefRun(out=Path(out))
-    with open_sink(out, partition, (*stream.files, *inputs)) as sink:
-        for judged in judged_batches(stream, clauses):
-            sink.write(judged)
-            run.verdicts.update(judged["verdict"].value_counts().to_dict())
-            if progress is not None:
-                progress(len(judged))
-        run.out = sink.close()
+    check_workers(workers)
+    j = compile_judge(clauses)
+    # the worker processes are forked first, before the reader starts its threads
+    with judge_pool(j, workers) as pool:
+        stream = open_tickets(tickets, fmt, quarantine, batch_rows=batch_rows)
+        run = CrossrefRun(out=Path(out))
+        with open_sink(out, partition, (*stream.files, *inputs)) as sink:
+            for judged in judged_batches(stream, clauses, judge=j, pool=pool):
+                sink.write(judged)
+                run.verdicts.update(judged["verdict"].value_counts().to_dict())
+                if progress is not None:
+                    progress(len(judged))
+            run.out = sink.close()
     run.rows = stream.rows
     run.warnings = stream.warnings
     run.quarantined = stream.quarantined
