@@ -70,7 +70,7 @@ def read_partition(part: Part) -> pd.DataFrame:
 def judge_partition(raw: pd.DataFrame, layout: TicketLayout, clauses: pd.DataFrame) -> pd.DataFrame:
     """Normalise one partition of raw rows as the loader does and judge it (``crossref``)."""
     tickets = normalise_batch(raw, layout, LoadTally())
-    judged = crossref(tickets, clauses, judge=compile_judge(clauses))
+    judged = crossref(tickets, clauses, judge=compile_judge(clauses), workers=1)
     judged.index = raw.index
     return judged
 
@@ -149,12 +149,15 @@ def dask_crossref(
         raise KenolibError("--quarantine works with --engine local; fix or set aside rows first")
     layout, files = _layout_of(tickets, fmt)
     parts = partitions(files)
-    sample = judge_partition(read_partition(parts[0]).head(5), layout, clauses)
+    first = read_partition(parts[0]).head(5)  # the frames' columns: dask need not read one
+    sample = judge_partition(first, layout, clauses)
     client, cluster = _client(scheduler)
     run = CrossrefRun(out=Path(out))
     tally = LoadTally()
     try:
-        raw = _dask_dataframe().from_map(read_partition, parts, enforce_metadata=False)
+        raw = _dask_dataframe().from_map(
+            read_partition, parts, meta=first.iloc[:0], enforce_metadata=False
+        )
         judged = raw.map_partitions(
             judge_partition, layout, clauses, meta=sample.iloc[:0], enforce_metadata=False
         )
