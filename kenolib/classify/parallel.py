@@ -69,8 +69,9 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MALLOC_KEEP = ((_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 256 << 20))
 
 
-def _keep_freed_memory() -> None:
-    """In a worker process: let glibc keep freed memory for the next batch (see above)."""
+def keep_freed_memory() -> None:
+    """In a process that judges batch after batch (a pool or local Dask worker): let glibc
+    keep freed memory for the next batch (see above)."""
     try:
         libc = ctypes.CDLL(None)
         for param, value in _MALLOC_KEEP:
@@ -82,7 +83,7 @@ def _keep_freed_memory() -> None:
 def _start(work: Work) -> None:
     global _WORK
     _WORK = work
-    _keep_freed_memory()
+    keep_freed_memory()
 
 
 def _ready() -> bool:
