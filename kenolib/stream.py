@@ -29,6 +29,9 @@ from kenolib.tickets import TicketStream, open_tickets
 
 #: Rows per streamed batch: big enough for whole-column speed, small enough for flat memory.
 STREAM_BATCH_ROWS = 20_000
+#: Rows per batch sent to worker processes: as fast, and 0.17 GB less for the process tree (a
+#: batch in flight is held by this process and by a worker).
+POOL_BATCH_ROWS = 10_000
 #: Batches judged at once (each releases the GIL in numpy and pyarrow for most of its time).
 STREAM_WORKERS = max(1, min(2, os.cpu_count() or 1))
 
@@ -87,7 +90,7 @@ def stream_crossref(
     quarantine: str | os.PathLike[str] | None = None,
     partition: str | None = None,
     progress: Callable[[int], None] | None = None,
-    batch_rows: int = STREAM_BATCH_ROWS,
+    batch_rows: int | None = None,
     inputs: tuple = (),
     workers: int | None = None,
 ) -> CrossrefRun:
@@ -97,13 +100,15 @@ def stream_crossref(
     directory for a Parquet dataset by month. The output is written under a temporary name
     and moved into place at the end; nothing is left behind on an error. ``progress`` is
     called with the rows of each batch written. ``workers`` processes judge the batches
-    (``None``: one per usable core; 1: this process).
+    (``None``: one per usable core; 1: this process). ``batch_rows`` defaults to
+    ``STREAM_BATCH_ROWS`` in this process, ``POOL_BATCH_ROWS`` with workers.
     """
     check_workers(workers)
     j = compile_judge(clauses)
     # the worker processes are forked first, before the reader starts its threads
     with judge_pool(j, workers) as pool:
-        stream = open_tickets(tickets, fmt, quarantine, batch_rows=batch_rows)
+        rows = batch_rows or (STREAM_BATCH_ROWS if pool is None else POOL_BATCH_ROWS)
+        stream = open_tickets(tickets, fmt, quarantine, batch_rows=rows)
         run = CrossrefRun(out=Path(out))
         with open_sink(out, partition, (*stream.files, *inputs)) as sink:
             for judged in judged_batches(stream, clauses, judge=j, pool=pool):

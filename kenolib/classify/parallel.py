@@ -11,6 +11,7 @@ its one-line message); a worker that dies (killed, out of memory) is a ``Kenolib
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -107,8 +108,13 @@ class BatchPool:
             initializer=_start,
             initargs=(work,),
         )
-        # fork every worker now, before this process starts reader threads
-        self._result(self.pool.submit(_ready))
+        # fork every worker now, before this process starts reader threads; with the objects
+        # that exist now frozen, the workers' garbage collector leaves their pages shared
+        gc.freeze()
+        try:
+            self._result(self.pool.submit(_ready))
+        finally:
+            gc.unfreeze()
 
     def _result(self, future: Future) -> bytes:
         try:
