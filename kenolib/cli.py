@@ -16,6 +16,7 @@ from tqdm.std import tqdm  # bars on a terminal only; tqdm.auto warns without ip
 from kenolib import __version__, config
 from kenolib.classify import evaluate, format_evaluation
 from kenolib.classify.labels import format_accuracy
+from kenolib.classify.parallel import check_workers
 from kenolib.classify.training import CALIBRATION_SET, TRAINING_SETS, calibrate, train
 from kenolib.coverage import coverage_matrix, policy_findings
 from kenolib.dask_engine import dask_crossref
@@ -186,7 +187,9 @@ def _crossref_with_labels(args: argparse.Namespace, parsed) -> int:
     _warn(tickets.attrs.get("warnings", []))
     check_fits_excel(args.out, len(tickets), "write .parquet or .csv instead")
     with _progress_bar(len(tickets), "classifying") as bar:
-        xref = crossref_with_labels(tickets, parsed, args.labels, progress=bar.update)
+        xref = crossref_with_labels(
+            tickets, parsed, args.labels, progress=bar.update, workers=args.workers
+        )
     summary_filter = _ticket_filter(args)
     shown = filter_frame(xref, summary_filter)
     out = write_frame(xref, args.out, inputs=(args.tickets, args.policy), sheet_name="Crossref")
@@ -216,6 +219,9 @@ def cmd_crossref(args: argparse.Namespace) -> int:
         raise KenolibError(f"{args.quarantine}: --quarantine must differ from --out")
     if args.scheduler and args.engine != "dask":
         raise KenolibError("--scheduler needs --engine dask")
+    check_workers(args.workers)
+    if args.workers is not None and args.engine == "dask":
+        raise KenolibError("--workers is for --engine local; a Dask cluster has its own workers")
     parsed = _parsed(args.policy)
     if args.labels is not None:  # the analyst's labels: judged in memory
         if args.engine == "dask":
@@ -234,8 +240,9 @@ def cmd_crossref(args: argparse.Namespace) -> int:
             )  # fmt: skip
         else:
             run = stream_crossref(
-                args.tickets, args.out, parsed.clauses, progress=bar.update, **run_args
-            )
+                args.tickets, args.out, parsed.clauses, progress=bar.update,
+                workers=args.workers, **run_args,
+            )  # fmt: skip
     _warn(run.warnings)
     scope = summary_filter.describe() if summary_filter else ""
     _print_judged(run.kept if scope else run.rows, run.verdicts, run.out, scope, run.rows)
@@ -514,6 +521,12 @@ def _ticket_commands(sub) -> None:
     )
     _filter_args(p, "count in the printed summary only (the output keeps every input row)")
     _effort_args(p)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes judging batches (default: one per usable core; 1: no extra process)",
+    )
     p.set_defaults(func=cmd_crossref)
 
     _review_parsers(sub, format_arg, policy_arg)

@@ -46,3 +46,11 @@ REPEAT_REQUESTER_TICKETS = 3
 TICKET_DETAIL_ROWS = 50_000
 #: Tickets listed under each coverage cell or topic row of the HTML page at most.
 HTML_CELL_TICKETS = 25
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)

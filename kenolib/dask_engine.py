@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from kenolib.classify import compile_judge, crossref
+from kenolib.classify.parallel import keep_freed_memory
 from kenolib.errors import KenolibError
 from kenolib.filters import TicketFilter
 from kenolib.readers import parquet_text_frame, read_table
@@ -71,7 +72,7 @@ def read_partition(part: Part) -> pd.DataFrame:
 def judge_partition(raw: pd.DataFrame, layout: TicketLayout, clauses: pd.DataFrame) -> pd.DataFrame:
     """Normalise one partition of raw rows as the loader does and judge it (``crossref``)."""
     tickets = normalise_batch(raw, layout, LoadTally())
-    judged = crossref(tickets, clauses, judge=compile_judge(clauses))
+    judged = crossref(tickets, clauses, judge=compile_judge(clauses), workers=1)
     judged.index = raw.index
     return judged
 
@@ -92,7 +93,11 @@ def _client(scheduler: str | None) -> tuple[Client, LocalCluster | None]:
     cluster = LocalCluster(
         n_workers=LOCAL_WORKERS, threads_per_worker=1, dashboard_address=None, processes=True
     )
-    return Client(cluster), cluster
+    client = Client(cluster)
+    # distributed's workers return freed memory to the system at once (MALLOC_TRIM_THRESHOLD_
+    # 65536): a third of their CPU time went to page faults; this cluster is ours to tune
+    client.run(keep_freed_memory)
+    return client, cluster
 
 
 def _dask_dataframe() -> Any:
@@ -154,12 +159,15 @@ def dask_crossref(
         raise KenolibError("--quarantine works with --engine local; fix or set aside rows first")
     layout, files = _layout_of(tickets, fmt, effort)
     parts = partitions(files)
-    sample = judge_partition(read_partition(parts[0]).head(5), layout, clauses)
+    first = read_partition(parts[0]).head(5)  # the frames' columns: dask need not read one
+    sample = judge_partition(first, layout, clauses)
     client, cluster = _client(scheduler)
     run = CrossrefRun(out=Path(out))
     tally = LoadTally()
     try:
-        raw = _dask_dataframe().from_map(read_partition, parts, enforce_metadata=False)
+        raw = _dask_dataframe().from_map(
+            read_partition, parts, meta=first.iloc[:0], enforce_metadata=False
+        )
         judged = raw.map_partitions(
             judge_partition, layout, clauses, meta=sample.iloc[:0], enforce_metadata=False
         )

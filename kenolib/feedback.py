@@ -88,13 +88,14 @@ def crossref_with_labels(
     directory: str | os.PathLike[str],
     taxonomy: Taxonomy | None = None,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """``crossref`` with the labels directory's model, then its labels applied (``label_stale``
-    flags labels whose clause changed since they were made)."""
+    flags labels whose clause changed since they were made); ``workers`` as in ``crossref``."""
     if not L.labels_dir(directory).is_dir():
         raise KenolibError(f"{directory}: no labels directory; run `kenolib learn` first")
     judge = labelled_judge(parsed, directory, taxonomy)
-    xref = crossref(tickets, parsed.clauses, taxonomy, progress, judge=judge)
+    xref = crossref(tickets, parsed.clauses, taxonomy, progress, judge=judge, workers=workers)
     store = L.read_labels(directory)
     current = follow_policy(L.current_labels(store), parsed, directory)
     return L.apply_labels(xref, current, parsed.clauses, judge.vt)

@@ -2,8 +2,10 @@
 
 ``judged_batches`` yields each normalised batch of a :class:`kenolib.tickets.TicketStream`
 judged by :func:`kenolib.classify.crossref` (the same per-batch function as a whole frame), in
-input order; batches are judged on a small pool while the next one is read and the previous
-one written, with a bounded number in flight, so memory does not grow with the history.
+input order, with a bounded number of batches in flight, so memory does not grow with the
+history. With ``workers`` above 1 the batches are judged by that many worker processes
+(:func:`kenolib.classify.judge_pool`) while this process reads, assembles and writes; with 1
+they are judged here, on two threads that overlap reading and writing.
 ``stream_crossref`` connects that to a sink (:mod:`kenolib.sinks`): Parquet, CSV, xlsx or a
 dataset partitioned by month.
 """
@@ -19,7 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from kenolib.classify import Judge, compile_judge, crossref
+from kenolib.classify import Judge, compile_judge, crossref, crossref_batches, judge_pool
+from kenolib.classify.parallel import BatchPool, check_workers
 from kenolib.filters import FilterTally, TicketFilter
 from kenolib.sinks import open_sink
 from kenolib.taxonomy import Taxonomy
@@ -27,6 +30,9 @@ from kenolib.tickets import TicketStream, open_tickets
 
 #: Rows per streamed batch: big enough for whole-column speed, small enough for flat memory.
 STREAM_BATCH_ROWS = 20_000
+#: Rows per batch sent to worker processes: as fast, and 0.17 GB less for the process tree (a
+#: batch in flight is held by this process and by a worker).
+POOL_BATCH_ROWS = 10_000
 #: Batches judged at once (each releases the GIL in numpy and pyarrow for most of its time).
 STREAM_WORKERS = max(1, min(2, os.cpu_count() or 1))
 
@@ -76,10 +82,14 @@ def judged_batches(
     taxonomy: Taxonomy | None = None,
     judge: Judge | None = None,
     workers: int = STREAM_WORKERS,
+    pool: BatchPool | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """Every batch of ``stream`` judged (crossref columns first, then the ticket's), in order."""
+    """Every batch of ``stream`` judged (crossref columns first, then the ticket's), in order:
+    on ``pool``'s processes if given, else here on ``workers`` threads."""
     j = judge or compile_judge(clauses, taxonomy)
-    return ordered_map(lambda batch: crossref(batch, clauses, judge=j), stream, workers)
+    if pool is not None:
+        return crossref_batches(stream, clauses, judge=j, pool=pool)
+    return ordered_map(lambda b: crossref(b, clauses, judge=j, workers=1), stream, workers)
 
 
 def stream_crossref(
@@ -90,10 +100,11 @@ def stream_crossref(
     quarantine: str | os.PathLike[str] | None = None,
     partition: str | None = None,
     progress: Callable[[int], None] | None = None,
-    batch_rows: int = STREAM_BATCH_ROWS,
+    batch_rows: int | None = None,
     inputs: tuple = (),
     effort: tuple[str, str] | None = None,
     summary_filter: TicketFilter | None = None,
+    workers: int | None = None,
 ) -> CrossrefRun:
     """Judge a ticket input (file, directory or glob) into ``out`` in constant memory.
 
@@ -101,19 +112,26 @@ def stream_crossref(
     directory for a Parquet dataset by month. The output is written under a temporary name
     and moved into place at the end; nothing is left behind on an error. ``progress`` is
     called with the rows of each batch written. ``summary_filter`` narrows only the verdict
-    counts returned, never the output (every input row is written).
+    counts returned, never the output (every input row is written). ``workers`` processes judge
+    the batches (``None``: one per usable core; 1: this process). ``batch_rows`` defaults to
+    ``STREAM_BATCH_ROWS`` in this process, ``POOL_BATCH_ROWS`` with workers.
     """
-    stream = open_tickets(tickets, fmt, quarantine, batch_rows=batch_rows, effort=effort)
-    run = CrossrefRun(out=Path(out))
-    with open_sink(out, partition, (*stream.files, *inputs)) as sink:
-        for judged in judged_batches(stream, clauses):
-            sink.write(judged)
-            run.count(judged, summary_filter)
-            if progress is not None:
-                progress(len(judged))
-        if summary_filter:
-            run.tally.check(summary_filter)
-        run.out = sink.close()
+    check_workers(workers)
+    j = compile_judge(clauses)
+    # the worker processes are forked first, before the reader starts its threads
+    with judge_pool(j, workers) as pool:
+        rows = batch_rows or (STREAM_BATCH_ROWS if pool is None else POOL_BATCH_ROWS)
+        stream = open_tickets(tickets, fmt, quarantine, batch_rows=rows, effort=effort)
+        run = CrossrefRun(out=Path(out))
+        with open_sink(out, partition, (*stream.files, *inputs)) as sink:
+            for judged in judged_batches(stream, clauses, judge=j, pool=pool):
+                sink.write(judged)
+                run.count(judged, summary_filter)
+                if progress is not None:
+                    progress(len(judged))
+            if summary_filter:
+                run.tally.check(summary_filter)
+            run.out = sink.close()
     run.rows = stream.rows
     run.warnings = stream.warnings
     run.quarantined = stream.quarantined

@@ -173,6 +173,8 @@ def parse_dates(
     """
     s = require_series(s, "s", "parse_dates")
     formats = require_columns_list(formats, "formats", "parse_dates")
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):  # already dates (Parquet, xlsx)
+        return _dates_of_datetimes(s)
     text = _text(s).str.strip()
     blank = (text == "") | text.isin(list(null_values))
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
@@ -192,6 +194,17 @@ def parse_dates(
         todo = todo & out.isna()
     bad = todo & out.isna()
     return out, int(bad.sum()), text[bad].head(3).tolist()
+
+
+def _dates_of_datetimes(s: pd.Series) -> tuple[pd.Series, int, list[str]]:
+    """``parse_dates`` of a datetime column without going through text: the same values (UTC
+    offsets converted to UTC, naive kept, years outside pandas' range missing and bad)."""
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    bad = s.notna() & ((s < _MIN_DATE) | (s > _MAX_DATE))
+    out = s.where(~bad).astype("datetime64[ns]").rename(None)
+    examples = _text(s)[bad].head(3).tolist() if bad.any() else []  # written as the column is
+    return out, int(bad.sum()), examples
 
 
 def parse_minutes(s: pd.Series, unit: str) -> pd.Series:

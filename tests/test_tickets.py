@@ -10,7 +10,7 @@ import pytest
 
 from kenolib.errors import KenolibError
 from kenolib.schemas import TICKET_COLUMNS, TICKET_PEOPLE_COLUMNS
-from kenolib.tickets import detect_format, load_tickets, read_table
+from kenolib.tickets import detect_format, load_tickets, parse_dates, read_table
 from tests.conftest import FIXTURES
 
 EXPORTS = FIXTURES / "exports"
@@ -224,3 +224,23 @@ def test_xlsx_blank_rows_inside_kept_trailing_ignored_with_warning(tmp_path):
     assert df.loc[0, "subject"] == "=1+2"
     assert any("empty row(s) after the last ticket" in w for w in df.attrs["warnings"])
     assert any("repeated header" in w for w in df.attrs["warnings"])
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        pd.Series(
+            pd.to_datetime(["2024-01-02 03:04:05.123", None, "2023-12-31 00:00:00.000"]), name="c"
+        ),
+        pd.Series(pd.to_datetime(["2024-03-31 02:30:00+02:00", None]).tz_convert("Asia/Tokyo")),
+        pd.Series(
+            ["1500-01-01", "2024-01-01T10:00:00.123456", "NaT", "9999-12-31"], dtype="M8[us]"
+        ),
+    ],
+)
+def test_datetime_columns_parse_as_their_text_does(dates):
+    """A Parquet or xlsx column of dates skips the text round trip with the same result."""
+    direct = parse_dates(dates, ["ISO8601"])
+    via_text = parse_dates(dates.astype("string[pyarrow]"), ["ISO8601"])
+    pd.testing.assert_series_equal(direct[0], via_text[0])
+    assert direct[1:] == via_text[1:]

@@ -3,7 +3,8 @@
 Layers, each importing only those above it: ``spec`` (the signals file's schema) -> ``text``
 (text preparation, the vectorised tokeniser) -> ``calibration`` -> ``signals`` (compiled signal
 tables) -> ``verdicts`` (rule 4 as a table) -> ``rules`` (one function per judging rule) ->
-``model`` (the learned component) -> ``judge`` (``judge_batch`` and ``crossref``) ->
+``model`` (the learned component) -> ``parallel`` (a process pool over record batches) ->
+``judge`` (``judge_batch`` and ``crossref``) ->
 ``evaluation`` (accuracy on labelled sets, the confidence fit) -> ``training``.
 """
 
@@ -21,7 +22,15 @@ from kenolib.classify.evaluation import (
     fit_calibration,
     format_evaluation,
 )
-from kenolib.classify.judge import BATCH_ROWS, Judge, compile_judge, crossref, judge_batch
+from kenolib.classify.judge import (
+    BATCH_ROWS,
+    Judge,
+    compile_judge,
+    crossref,
+    crossref_batches,
+    judge_batch,
+    judge_pool,
+)
 from kenolib.classify.rules import DECIDERS
 from kenolib.classify.signals import Signals, build_signals
 from kenolib.classify.spec import load_ownership_file, load_signals_file
@@ -41,10 +50,12 @@ __all__ = [
     "calibrated_confidence",
     "compile_judge",
     "crossref",
+    "crossref_batches",
     "evaluate",
     "fit_calibration",
     "format_evaluation",
     "judge_batch",
+    "judge_pool",
     "load_calibration",
     "load_ownership_file",
     "load_signals_file",

@@ -8,9 +8,11 @@ on their own batches.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,7 @@ import pyarrow as pa
 from kenolib.classify import rules as R
 from kenolib.classify.calibration import calibrated_confidence
 from kenolib.classify.model import TopicModel, load_model
+from kenolib.classify.parallel import BatchPool, can_fork, check_workers
 from kenolib.classify.signals import Signals, build_signals
 from kenolib.classify.text import as_text
 from kenolib.classify.verdicts import VerdictTable, verdict_table
@@ -265,33 +268,104 @@ def result_frame(res: dict[str, np.ndarray], evidence: pa.ChunkedArray, j: Judge
     )
 
 
-def _judge_frame(
-    tickets: pd.DataFrame, j: Judge, progress: Callable[[int], None] | None
-) -> tuple[dict[str, np.ndarray], pa.ChunkedArray]:
-    n = len(tickets)
-    labels = (
-        tickets["product"] if "product" in tickets.columns else pd.Series("", index=tickets.index)
+def judge_columns(
+    subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge
+) -> tuple[dict[str, np.ndarray], pa.Array]:
+    """``judge_batch`` with its evidence keys made the evidence text: the judged arrays of a
+    batch (product, topic, clause ... as codes) and the evidence strings."""
+    res = judge_batch(subject, body, labels, j)
+    ev = R.evidence_text(
+        len(subject), res.pop("ev_row"), res.pop("ev_entry"), j.sig.entries, res.pop("ev_extra")
     )
+    return res, ev
+
+
+def _labels(tickets: pd.DataFrame) -> pd.Series:
+    if "product" in tickets.columns:
+        return tickets["product"]
+    return pd.Series("", index=tickets.index)
+
+
+def _text_batch(tickets: pd.DataFrame, start: int, stop: int) -> pa.RecordBatch:
+    """What a worker process needs to judge rows ``start:stop``: subject, body, label text."""
     body = tickets["body"] if "body" in tickets.columns else pd.Series("", index=tickets.index)
+    # the rules read labels as ``fillna("").astype(str)``: the same text, sent as strings
+    labels = _labels(tickets).iloc[start:stop].fillna("").astype(str)
+    return pa.record_batch(
+        {
+            "subject": as_text(tickets["subject"].iloc[start:stop]),
+            "body": as_text(body.iloc[start:stop]),
+            "label": as_text(labels),
+        }
+    )
+
+
+def _judge_record(batch: pa.RecordBatch, j: Judge) -> pa.RecordBatch:
+    """A worker's job: judge a :func:`_text_batch`; the codes and evidence as a record batch."""
+    labels = pd.Series(batch.column("label").to_pandas(), dtype=object)
+    res, ev = judge_columns(batch.column("subject"), batch.column("body"), labels, j)
+    return pa.record_batch({**{k: pa.array(v) for k, v in res.items()}, "evidence": ev})
+
+
+def _from_record(batch: pa.RecordBatch) -> tuple[dict[str, np.ndarray], pa.Array]:
+    res = {
+        name: batch.column(i).to_numpy(zero_copy_only=False)
+        for i, name in enumerate(batch.schema.names)
+        if name != "evidence"
+    }
+    return res, batch.column("evidence")
+
+
+@contextlib.contextmanager
+def judge_pool(j: Judge, workers: int | None = 1) -> Iterator[BatchPool | None]:
+    """Worker processes judging with ``j`` (``None`` for one worker, or where processes cannot
+    be forked: judging then stays in this process)."""
+    n = check_workers(workers)
+    if n <= 1 or not can_fork():
+        yield None
+        return
+    with BatchPool(functools.partial(_judge_record, j=j), n) as pool:
+        yield pool
+
+
+def _parts(
+    tickets: pd.DataFrame, j: Judge, starts: list[int], pool: BatchPool | None
+) -> Iterator[tuple[int, dict[str, Any], pa.Array]]:
+    """(rows, judged arrays, evidence) of every ``BATCH_ROWS`` slice of ``tickets``, in order."""
+    n = len(tickets)
+    if pool is not None:
+        slices = (_text_batch(tickets, s, min(n, s + BATCH_ROWS)) for s in starts)
+        for out in pool.imap(slices):
+            res, ev = _from_record(out)
+            yield len(ev), res, ev
+        return
+    labels, body = _labels(tickets), tickets.get("body", pd.Series("", index=tickets.index))
 
     def run(start: int) -> tuple[int, dict[str, Any], pa.Array]:
         stop = min(n, start + BATCH_ROWS)
-        res = judge_batch(
+        res, ev = judge_columns(
             as_text(tickets["subject"].iloc[start:stop]),
             as_text(body.iloc[start:stop]),
             labels.iloc[start:stop],
             j,
         )
-        ev = R.evidence_text(
-            stop - start, res.pop("ev_row"), res.pop("ev_entry"), j.sig.entries, res.pop("ev_extra")
-        )
         return stop - start, res, ev
 
+    with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(starts)))) as threads:
+        yield from threads.map(run, starts)
+
+
+def _judge_frame(
+    tickets: pd.DataFrame,
+    j: Judge,
+    progress: Callable[[int], None] | None,
+    workers: int | None = 1,
+) -> tuple[dict[str, np.ndarray], pa.ChunkedArray]:
     parts: dict[str, list[np.ndarray]] = {}
     evidence: list[pa.Array] = [pa.array([], type=pa.string())]
-    starts = list(range(0, n, BATCH_ROWS)) or [0]
-    with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(starts)))) as pool:
-        for done, res, ev in pool.map(run, starts):
+    starts = list(range(0, len(tickets), BATCH_ROWS)) or [0]
+    with judge_pool(j, workers if len(starts) > 1 else 1) as pool:
+        for done, res, ev in _parts(tickets, j, starts, pool):
             evidence.append(ev)
             for k, v in res.items():
                 parts.setdefault(k, []).append(v)
@@ -307,24 +381,59 @@ def crossref(
     taxonomy: Taxonomy | None = None,
     progress: Callable[[int], None] | None = None,
     judge: Judge | None = None,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """Every ticket with its product, topic, verdict and the clause that decided (CONTRACTS).
 
     Returns the input rows (same order and count, original columns kept) with the crossref
     columns first. The ticket's own ``product`` label moves to ``product_label``. ``progress``
     is called with the number of rows done after each batch. ``judge`` replaces the compiled
-    judge of ``clauses`` (e.g. with another model, for cross-validation).
+    judge of ``clauses`` (e.g. with another model, for cross-validation). ``workers`` processes
+    judge the batches of a frame of more than one batch (``None``: one per usable core; 1: all
+    in this process, on threads).
     """
     check_crossref_args(tickets, clauses)
     j = judge or compile_judge(clauses, taxonomy)
-    res, evidence = _judge_frame(tickets, j, progress)
+    res, evidence = _judge_frame(tickets, j, progress, workers)
+    return _assemble(tickets, res, evidence, j)
+
+
+def crossref_batches(
+    frames: Iterable[pd.DataFrame],
+    clauses: pd.DataFrame,
+    judge: Judge | None = None,
+    pool: BatchPool | None = None,
+) -> Iterator[pd.DataFrame]:
+    """``crossref`` of every frame, in order; judged on ``pool`` (:func:`judge_pool`) if given,
+    with a bounded number of frames in flight."""
+    j = judge or compile_judge(clauses)
+    if pool is None:
+        for frame in frames:
+            yield crossref(frame, clauses, judge=j, workers=1)
+        return
+    held: deque[pd.DataFrame] = deque()
+
+    def sent() -> Iterator[pa.RecordBatch]:
+        for frame in frames:
+            check_crossref_args(frame, clauses)
+            held.append(frame)
+            yield _text_batch(frame, 0, len(frame))
+
+    for out in pool.imap(sent()):
+        frame = held.popleft()
+        res, ev = _from_record(out)
+        yield _assemble(frame, res, pa.chunked_array([ev], type=pa.string()), j)
+
+
+def _assemble(
+    tickets: pd.DataFrame, res: dict[str, np.ndarray], evidence: pa.ChunkedArray, j: Judge
+) -> pd.DataFrame:
+    """The crossref frame: judged columns, ``ticket_id`` and ``product_label``, then the rest."""
     judged = result_frame(res, evidence, j)
     ids = tickets["ticket_id"]
     if not isinstance(ids.dtype, pd.StringDtype):
         ids = ids.astype("string[pyarrow]")
-    labels = (
-        tickets["product"] if "product" in tickets.columns else pd.Series("", index=tickets.index)
-    )
+    labels = _labels(tickets)
     if not isinstance(labels.dtype, pd.StringDtype):
         labels = labels.astype("string[pyarrow]")
     judged.insert(0, "ticket_id", ids.reset_index(drop=True))
