@@ -193,7 +193,7 @@ def _crossref_with_labels(args: argparse.Namespace, parsed) -> int:
     summary_filter = _ticket_filter(args)
     shown = filter_frame(xref, summary_filter)
     out = write_frame(xref, args.out, inputs=(args.tickets, args.policy), sheet_name="Crossref")
-    scope = summary_filter.describe() if summary_filter else ""
+    scope = summary_filter.describe(shown) if summary_filter else ""
     _print_judged(len(shown), shown["verdict"].value_counts(), out, scope, len(xref))
     return 0
 

@@ -120,8 +120,11 @@ class TicketFilter:
             tally.kept += int(keep.sum())
         return x.loc[keep].reset_index(drop=True)
 
-    def describe(self) -> str:
-        """The scope in words: "Managed WordPress only; team Billing" ("" when unfiltered)."""
+    def describe(self, judged: pd.DataFrame | None = None) -> str:
+        """The scope in words: "Managed WordPress only; team Billing" ("" when unfiltered).
+
+        With ``judged`` (the kept tickets), teams and agents are spelled as the history spells
+        them ("--group billing" reads "team Billing"); otherwise as asked."""
         names = product_names()
         parts = []
         if self.products:
@@ -133,8 +136,19 @@ class TicketFilter:
         for values, one, many in ((self.groups, "team", "teams"),
                                   (self.assignees, "agent", "agents")):  # fmt: skip
             if values:
-                parts.append(f"{one if len(values) == 1 else many} {', '.join(values)}")
+                shown = [_spelled(v, judged, one) for v in values]
+                parts.append(f"{one if len(values) == 1 else many} {', '.join(shown)}")
         return "; ".join(parts)
+
+
+def _spelled(value: str, judged: pd.DataFrame | None, dim: str) -> str:
+    """``value`` as the history most often spells it (``dim``: "team" or "agent")."""
+    col = "group" if dim == "team" else "assignee"
+    if judged is None or col not in judged.columns:
+        return value
+    raw = judged[col].astype("string").fillna("").str.strip()
+    same = raw[raw.str.casefold().str.split().str.join(" ") == _key(value)]
+    return str(same.mode().iloc[0]) if len(same) else value
 
 
 def filter_frame(x: pd.DataFrame, f: TicketFilter | None) -> pd.DataFrame:

@@ -92,6 +92,8 @@ def test_filters_equal_in_memory_and_streamed(xref, tmp_path):
         teams_and_agents(merge_people([people_part(kept)])), teams_and_agents(acc.people())
     )
     assert f.describe() == "Managed WordPress and Developer VPS only; team billing"
+    # with the kept tickets, the team is spelled as the history spells it
+    assert f.describe(kept) == "Managed WordPress and Developer VPS only; team Billing"
     with pytest.raises(
         KenolibError, match=r"--product 'Nope' matches no ticket; .*Managed WordPress"
     ):

@@ -209,14 +209,14 @@ def write_reports(
     checked = load_accuracy(labels) if labels is not None else None
     params.update({"labels": str(labels)} if labels is not None else {})
     if ticket_filter:
-        params["tickets kept"] = ticket_filter.describe()
+        params["tickets kept"] = ticket_filter.describe(xref)
     if effort is not None:
         params["effort column"] = f"{effort[0]} ({effort[1]})"
     data = build_report_data(
         parsed, xref, source, changes, hourly_rate, params, tuple(warnings), None, checked
     )
+    scope = ticket_filter.describe(xref) if ticket_filter else ""
     del xref
-    scope = ticket_filter.describe() if ticket_filter else ""
     data = dataclasses.replace(
         data, tickets=part or data.tickets, currency=currency, scope=scope, repeat_min=repeat_min
     )
