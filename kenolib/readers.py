@@ -24,6 +24,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -155,25 +156,30 @@ def csv_header(data: bytes, path: Path, warnings: list[str]) -> tuple[list[str],
     return dedupe_header(header, str(path), warnings), delimiter
 
 
+def csv_options(names: list[str], delimiter: str, block: int, bad: BadRows) -> dict[str, Any]:
+    """pyarrow CSV options for a ticket export: our header names, every column text (never
+    null), line breaks inside quoted values, bad rows to ``bad``."""
+    return {
+        "read_options": pacsv.ReadOptions(
+            column_names=names, skip_rows=1, block_size=block, encoding="utf8"
+        ),
+        "parse_options": pacsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=bad.handler
+        ),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    }
+
+
 def _arrow_read(data: bytes, path: Path, warnings: list[str], bad: BadRows) -> pa.Table:
     names, delimiter = csv_header(data, path, warnings)
     block = CSV_BLOCK
     while True:
         try:
-            return pacsv.read_csv(
-                pa.py_buffer(data),
-                read_options=pacsv.ReadOptions(
-                    column_names=names, skip_rows=1, block_size=block, encoding="utf8"
-                ),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=delimiter, newlines_in_values=True, invalid_row_handler=bad.handler
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={n: pa.string() for n in names},
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
-            )
+            return pacsv.read_csv(pa.py_buffer(data), **csv_options(names, delimiter, block, bad))
         except pa.ArrowInvalid as exc:
             if "straddl" in str(exc) and block < len(data) and block < (1 << 30):
                 block *= 8  # a row longer than a block: read again with bigger blocks

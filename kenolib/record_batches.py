@@ -32,6 +32,7 @@ from kenolib.errors import KenolibError
 from kenolib.readers import (
     BadRows,
     csv_header,
+    csv_options,
     parquet_text_frame,
     read_table,
 )
@@ -300,18 +301,7 @@ def _csv_reader(stream: CleanCsvBytes, warnings: list[str], rows: BadRows):
     names, delimiter = csv_header(stream.peek(), stream.path, warnings)
     try:
         return pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(
-                column_names=names, skip_rows=1, block_size=STREAM_CSV_BLOCK, encoding="utf8"
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=rows.handler
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+            stream, **csv_options(names, delimiter, STREAM_CSV_BLOCK, rows)
         ), names
     except pa.ArrowInvalid as exc:
         _unreadable(stream.path, exc)
