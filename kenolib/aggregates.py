@@ -19,7 +19,7 @@ from kenolib.schemas import (
     VERDICT_BY_PRODUCT_COLUMNS,
     check_frame,
 )
-from kenolib.taxonomy import UNKNOWN_PRODUCT, load_taxonomy, product_ids
+from kenolib.taxonomy import UNKNOWN_PRODUCT, product_ids, topic_labels
 
 
 def _minutes(xref: pd.DataFrame) -> pd.Series:
@@ -145,8 +145,7 @@ def silent_topics(xref: pd.DataFrame, examples: int = 3) -> pd.DataFrame:
     out = g.reset_index()
     out["agent_hours"] = (out.pop("agent_minutes") / 60).round(2)
     out["share"] = (out["tickets"] / total).round(4)
-    tax = load_taxonomy()
-    labels = {t.id: t.label for t in tax.topics}
+    labels = topic_labels()
     out.insert(1, "topic_label", out["topic"].map(labels).fillna("Unmapped"))
     subj = s["subject"].astype(str) if "subject" in s.columns else pd.Series("", index=s.index)
     head = pd.DataFrame(

@@ -38,7 +38,7 @@ from kenolib.schemas import (
     VERDICT_BY_PRODUCT_COLUMNS,
     check_frame,
 )
-from kenolib.taxonomy import load_taxonomy
+from kenolib.taxonomy import topic_labels
 
 #: Rows per batch read from a judged dataset.
 READ_BATCH_ROWS = 100_000
@@ -223,7 +223,7 @@ class Accumulator:
         out = self._merged("silent", ["topic"], False).reset_index()
         out["agent_hours"] = (out.pop("agent_minutes") / 60).round(2)
         out["share"] = (out["tickets"] / max(self.rows, 1)).round(4)
-        labels = {t.id: t.label for t in load_taxonomy().topics}
+        labels = topic_labels()
         out.insert(1, "topic_label", out["topic"].map(labels).fillna("Unmapped"))
         ex = self.silent_examples
         out["example_ticket_ids"] = out["topic"].map(lambda t: "; ".join(i for i, _ in ex[t]))

@@ -16,7 +16,13 @@ import pandas as pd
 
 from kenolib import schemas
 from kenolib.policy import NOT_SUPPORTED, NOTE, SUPPORTED
-from kenolib.taxonomy import Taxonomy, load_products, load_taxonomy, product_families
+from kenolib.taxonomy import (
+    Taxonomy,
+    load_products,
+    load_taxonomy,
+    product_families,
+    topic_labels,
+)
 
 OVERVIEW = "overview"
 CONDITIONAL, SILENT = "conditional", "silent"
@@ -57,7 +63,7 @@ def coverage_matrix(clauses: pd.DataFrame, taxonomy: Taxonomy | None = None) -> 
     if OVERVIEW not in products:
         products = [OVERVIEW, *products]
     topics = tax.topic_ids() + sorted(set(clauses["topic"]) - set(tax.topic_ids()))
-    labels = {t.id: t.label for t in tax.topics}
+    labels = topic_labels(tax)
     stated = clauses[clauses["status"].isin([SUPPORTED, NOT_SUPPORTED])]
     groups = {k: g for k, g in stated.groupby(["topic", "product"], sort=False)}
     notes = {

@@ -32,7 +32,13 @@ import pandas as pd
 from kenolib import schemas
 from kenolib.errors import KenolibError, KenolibTypeError
 from kenolib.policy import SUPPORTED, ParsedPolicy, parse_policy
-from kenolib.taxonomy import heading_key, load_products, load_taxonomy, normalise
+from kenolib.taxonomy import (
+    heading_key,
+    load_products,
+    normalise,
+    product_labels,
+    topic_labels,
+)
 
 ADDED, REMOVED = "added", "removed"
 STATUS_CHANGED, TEXT_CHANGED = "status_changed", "text_changed"
@@ -450,8 +456,7 @@ def impact_figure(
     if empty and len(summary):  # zero-height rows, so the axis keeps every month
         first = summary.iloc[[0] * len(empty)].assign(month=empty, tickets=0, agent_hours=0.0)
         summary = pd.concat([summary, first], ignore_index=True)
-    products = {p.id: p.label or p.id for p in load_products()}
-    topics = {t.id: t.label for t in load_taxonomy().topics}
+    products, topics = product_labels(), topic_labels()
     product = summary["product"].map(lambda p: products.get(p, str(p).replace("_", " ")))
     topic = summary["topic"].map(lambda t: topics.get(t, str(t).replace("_", " ")))
     data = summary.assign(

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kenolib.errors import KenolibValueError
-from kenolib.taxonomy import UNKNOWN_PRODUCT, load_products
+from kenolib.taxonomy import UNKNOWN_PRODUCT, product_labels
 
 #: The options, the column each narrows and how the scope line names it.
 DIMENSIONS = {"product": "--product", "group": "--group", "assignee": "--assignee"}
@@ -31,7 +31,7 @@ def _key(v: object) -> str:
 
 def product_names() -> dict[str, str]:
     """Product id -> label, every known product (``products.yaml``) and ``unknown``."""
-    names = {p.id: p.label or p.id for p in load_products()}
+    names = product_labels()
     names[UNKNOWN_PRODUCT] = "No product named"
     return names
 

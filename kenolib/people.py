@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kenolib.schemas import TICKET_PEOPLE_COLUMNS
-from kenolib.taxonomy import load_taxonomy
+from kenolib.taxonomy import topic_labels
 from kenolib.vocab import Verdict
 
 #: The partial table's columns.
@@ -87,7 +87,7 @@ def merge_people(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _labels() -> dict[str, str]:
-    return {t.id: t.label for t in load_taxonomy().topics}
+    return topic_labels()
 
 
 def _per_name(p: pd.DataFrame, rate: float | None) -> pd.DataFrame:

@@ -268,6 +268,16 @@ def topic_order(taxonomy: Taxonomy | None = None) -> tuple[str, ...]:
     return tuple((taxonomy or load_taxonomy()).topic_ids())
 
 
+def topic_labels(taxonomy: Taxonomy | None = None) -> dict[str, str]:
+    """Topic id -> label (``taxonomy.yaml``)."""
+    return {t.id: t.label for t in (taxonomy or load_taxonomy()).topics}
+
+
+def product_labels(products: tuple[Product, ...] | None = None) -> dict[str, str]:
+    """Product id -> display label (``products.yaml``; the id for a product without one)."""
+    return {p.id: p.label or p.id for p in (products or load_products())}
+
+
 def product_ids(products: tuple[Product, ...] | None = None) -> list[str]:
     """Canonical product ids in report order (``overview`` first)."""
     return [p.id for p in (products or load_products())]

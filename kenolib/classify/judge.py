@@ -29,7 +29,7 @@ from kenolib.classify.signals import Signals, build_signals
 from kenolib.classify.text import as_text
 from kenolib.classify.verdicts import VerdictTable, verdict_table
 from kenolib.schemas import CROSSREF_COLUMNS, CROSSREF_EXTRA_COLUMNS, check_crossref_args
-from kenolib.taxonomy import Taxonomy, load_taxonomy
+from kenolib.taxonomy import Taxonomy, load_taxonomy, topic_labels
 
 #: Rows judged per batch (bounds memory; the progress bar advances per batch).
 BATCH_ROWS = 50_000
@@ -66,7 +66,7 @@ def _compiled(clauses_key: str, taxonomy_source: str) -> Judge:
         vt=vt,
         cm=R.class_maps(sig, vt),
         model=model,
-        topic_labels={t.id: t.label for t in tax.topics},
+        topic_labels=topic_labels(tax),
         known_words=frozenset(w for e in sig.entries for w in e.split()),
         model_below=float(m.get("below_margin", 0.0)),
         model_min_proba=float(m.get("min_proba", 1.01)),

@@ -33,7 +33,8 @@ from kenolib.classify.labels import format_accuracy
 from kenolib.coverage import coverage_matrix, policy_findings
 from kenolib.errors import KenolibError
 from kenolib.people import merge_people, people_part
-from kenolib.taxonomy import UNKNOWN_PRODUCT, load_products
+from kenolib.taxonomy import UNKNOWN_PRODUCT
+from kenolib.taxonomy import product_labels as taxonomy_product_labels
 from kenolib.vocab import COVERAGE_ORDER, OVERVIEW, FindingKind, Verdict
 from kenolib.xlsx import WorkbookStats
 
@@ -153,7 +154,7 @@ class DetailSheet:
 
 def product_labels(products: list[str]) -> dict[str, str]:
     """Display labels of product ids (``products.yaml``), the id itself for unknown sections."""
-    known = {p.id: p.label or p.id for p in load_products()}
+    known = taxonomy_product_labels()
     known[UNKNOWN_PRODUCT] = UNKNOWN_PRODUCT_LABEL
     return {p: known.get(p, p) for p in products}
 

@@ -21,6 +21,7 @@ from kenolib.report.data import (
     ticket_gaps,
 )
 from kenolib.taxonomy import UNKNOWN_PRODUCT, load_taxonomy
+from kenolib.taxonomy import topic_labels as taxonomy_topic_labels
 from kenolib.vocab import OVERVIEW, FindingKind, Verdict
 
 #: Column ids whose plain-words header is not just the id with spaces.
@@ -96,7 +97,7 @@ def human_header(column: object) -> str:
 @functools.cache
 def topic_labels() -> dict[str, str]:
     """Topic id → label (``taxonomy.yaml``)."""
-    return {t.id: t.label for t in load_taxonomy().topics}
+    return taxonomy_topic_labels()
 
 
 @functools.cache
