@@ -363,14 +363,14 @@ def add_table(ws, name: str, headers: list[str], first_row: int, last_row: int, 
     return table
 
 
-def _widths(df: pd.DataFrame, headers: list[str], theme: Mapping[str, Any]) -> list[float]:
-    """Column widths: the look's, by column name, else from the data; never under the header."""
+def _widths(
+    df: pd.DataFrame, headers: list[str], theme: Mapping[str, Any], numeric: list[bool]
+) -> list[float]:
+    """Widths: the look's by name, else the data's (+5 for number formats); never under header."""
     head = df.head(500)
     sample = [column_values(head[c], WorkbookStats()) for c in df.columns]
     names = unique_headers(df.columns)
     widths = [column_width(n, col, theme) for n, col in zip(names, sample, strict=True)]
-    # numbers are measured raw but shown formatted ("EUR 19,108"): room for prefix and separators
-    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
     widths = [w + 5 if num else w for w, num in zip(widths, numeric, strict=True)]
     return [max(w, min(len(h) + 2, 40)) for w, h in zip(widths, headers, strict=True)]
 
@@ -430,11 +430,11 @@ def write_table_sheets(
     if per_sheet < 1:
         raise ValueError(f"max_rows must exceed {HEADER_ROW}")
     headers = unique_headers([(labels or {}).get(str(c), str(c)) for c in df.columns])
-    widths = _widths(df, headers, theme)
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]  # headers align right
+    widths = _widths(df, headers, theme, numeric)
     formats = formats or {}
     wrap_cols = set(workbook_look(theme).get("wrap", []))
     wrapped = [str(c) in wrap_cols for c in df.columns]
-    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]  # headers align right
     n = len(df) if len(df.columns) else 0
     chunks = max(1, math.ceil(n / per_sheet))
     written: list[str] = []
