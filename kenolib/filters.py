@@ -29,6 +29,11 @@ def _key(v: object) -> str:
     return " ".join(str(v).split()).casefold()
 
 
+def _keys(col: pd.Series) -> pd.Series:
+    """:func:`_key` of every value of a text column, vectorised."""
+    return col.str.casefold().str.split().str.join(" ")
+
+
 def product_names() -> dict[str, str]:
     """Product id -> label, every known product (``products.yaml``) and ``unknown``."""
     names = product_labels()
@@ -109,7 +114,7 @@ class TicketFilter:
                 tally.present.setdefault(dim, Counter()).update(col[col != ""].tolist())
             hit = np.zeros(len(x), dtype=bool)
             ids = self.product_ids() if dim == "product" else {}
-            keys = col.str.casefold().str.split().str.join(" ")
+            keys = _keys(col)
             for v in values:
                 m = (col.isin(ids[v]) if dim == "product" else keys == _key(v)).to_numpy(bool)
                 if tally is not None:
@@ -147,7 +152,7 @@ def _spelled(value: str, judged: pd.DataFrame | None, dim: str) -> str:
     if judged is None or col not in judged.columns:
         return value
     raw = judged[col].astype("string").fillna("").str.strip()
-    same = raw[raw.str.casefold().str.split().str.join(" ") == _key(value)]
+    same = raw[_keys(raw) == _key(value)]
     return str(same.mode().iloc[0]) if len(same) else value
 
 
