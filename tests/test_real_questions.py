@@ -6,6 +6,7 @@ classifier does on the set is measured by ``kenolib evaluate`` and reported in t
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pandas as pd
@@ -26,28 +27,22 @@ COLLECTIONS = {
     "real3_servers.csv": "R3S",
     "real3_suites.csv": "R3Q",
 }
-#: collection round -> (its collections, development part, held-out part)
-ROUNDS = {
-    1: (
-        ("real_hosting.csv", "real_servers.csv", "real_suites.csv"),
-        "real_dev.csv",
-        "real_holdout.csv",
-    ),
-    2: (
-        ("real2_hosting.csv", "real2_servers.csv", "real2_suites.csv"),
-        "real2_dev.csv",
-        "real2_holdout.csv",
-    ),
-    3: (
-        ("real3_hosting.csv", "real3_servers.csv", "real3_suites.csv"),
-        "real3_dev.csv",
-        "real3_holdout.csv",
-    ),
-}
 COLUMNS = [*LABELLED_COLUMNS, "source_url"]  # the labelled sets' columns and the source
 
 
-EXCLUDED = {"RS-0032", "RS-0056"}  # duplicate sources, left out of the split (split.py)
+def _split_module():
+    """``split.py``, which defines the rounds and the questions left out of both parts."""
+    spec = importlib.util.spec_from_file_location("real_split", REAL / "split.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+SPLIT = _split_module()
+#: collection round -> (its collections, development part, held-out part)
+ROUNDS = {k: v[:3] for k, v in SPLIT.ROUNDS.items()}
+EXCLUDED = set(SPLIT.EXCLUDED)  # duplicate sources, left out of the split
 
 
 def _read(name: str) -> pd.DataFrame:
@@ -114,12 +109,7 @@ def test_split_is_a_partition_stratified_by_product_and_verdict(collected, round
 
 def test_split_script_reproduces_the_parts(tmp_path, monkeypatch):
     """``split.py`` run again writes byte-identical parts (each round was split once)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("real_split", REAL / "split.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _split_module()
     for name in COLLECTIONS:
         (tmp_path / name).write_bytes((REAL / name).read_bytes())
     monkeypatch.setattr(mod, "HERE", tmp_path)
