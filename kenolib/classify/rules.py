@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from wordfreq import zipf_frequency
 
 from kenolib.classify.signals import OWNERS, Signals
-from kenolib.classify.text import classification_text, tokenise
+from kenolib.classify.text import classification_text, tokenise, words_of
 from kenolib.classify.verdicts import VerdictTable
 from kenolib.taxonomy import heading_key, products_of_labels
 
@@ -258,14 +258,13 @@ def unknown_names(
 
 def _near(text: str, start: int, end: int, context: frozenset[str], span: int = 3) -> bool:
     """Whether a word or two-word phrase of ``context`` is within ``span`` words of the name."""
-    before = _WORDS.findall(text[max(0, start - 80) : start].lower())[-span:]
-    after = _WORDS.findall(text[end : end + 80].lower())[:span]
+    before = words_of(text[max(0, start - 80) : start])[-span:]
+    after = words_of(text[end : end + 80])[:span]
     words = [*before, *after]
     pairs = {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
     return bool(context & (set(words) | pairs))
 
 
-_WORDS = re.compile(r"[^\W_]+")
 _ZIPF: dict[str, float] = {}
 
 
