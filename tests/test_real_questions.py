@@ -26,6 +26,10 @@ COLLECTIONS = {
     "real3_hosting.csv": "R3H",
     "real3_servers.csv": "R3S",
     "real3_suites.csv": "R3Q",
+    "real4_hosting.csv": "R4H",
+    "real4_servers.csv": "R4S",
+    "real4_google.csv": "R4G",
+    "real4_microsoft.csv": "R4M",
 }
 COLUMNS = [*LABELLED_COLUMNS, "source_url"]  # the labelled sets' columns and the source
 
@@ -101,7 +105,8 @@ def test_split_is_a_partition_stratified_by_product_and_verdict(collected, round
     assert sorted([*dev["ticket_id"], *hold["ticket_id"]]) == sorted(pool["ticket_id"])
     both = pd.concat([dev, hold]).set_index("ticket_id").sort_index()
     pd.testing.assert_frame_equal(both, pool.set_index("ticket_id").sort_index())
-    assert 0.55 <= len(dev) / len(pool) <= 0.65
+    share = SPLIT.ROUNDS[round_][5]
+    assert abs(len(dev) / len(pool) - share) <= 0.05
     for part in (dev, hold):
         assert set(part["expected_product"]) == set(pool["expected_product"])
         assert set(part["expected_verdict"]) == {"supported", "not_supported", "silent"}

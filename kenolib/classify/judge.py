@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from kenolib.classify import rules as R
 from kenolib.classify.calibration import calibrated_confidence
-from kenolib.classify.model import TopicModel, load_model
+from kenolib.classify.model import TopicModel, load_model, rule_features
 from kenolib.classify.parallel import BatchPool, can_fork, check_workers
 from kenolib.classify.signals import Signals, build_signals
 from kenolib.classify.text import as_text
@@ -83,6 +83,29 @@ def compile_judge(clauses: pd.DataFrame, taxonomy: Taxonomy | None = None) -> Ju
     return _compiled(key, taxonomy.source if taxonomy is not None else "")
 
 
+def rule_scores(
+    subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge
+) -> tuple[R.Hits, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rules' first steps: (hits, product, product source, signal scores, scores after the
+    symptom rule, scores after the product-scope rule)."""
+    h = R.signal_hits(subject, body, j.sig)
+    prod, source = R.rule_product(labels, h, j.vt, j.cm)
+    raw = R.topic_scores(h, j.vt, j.cm)
+    after_symptom = R.rule_symptoms(raw, j.sig)
+    return h, prod, source, raw, after_symptom, R.rule_scope(after_symptom, prod, j.vt)
+
+
+def model_rule_features(
+    model: TopicModel, topics: list[str], scores: np.ndarray, owners: np.ndarray
+) -> np.ndarray:
+    """The rules' scores in the model's ``rule_topics`` order (a topic the judge does not know
+    scores 0), as :func:`rule_features`."""
+    pos = {t: i for i, t in enumerate(topics)}
+    cols = np.array([pos.get(t, -1) for t in model.rule_topics], dtype=np.int64)
+    aligned = np.where(cols >= 0, scores[:, np.maximum(cols, 0)], 0.0)
+    return rule_features(aligned, owners)
+
+
 def _apply_model(
     j: Judge,
     h: R.Hits,
@@ -90,10 +113,12 @@ def _apply_model(
     topic: np.ndarray,
     margin: np.ndarray,
     extra: dict[int, str],
+    rules: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where the rules are unsure, the model's topic wins when it is confident enough.
 
-    Returns (topic, margin, changed). Only the unsure rows are scored; the model's strongest
+    Returns (topic, margin, changed). Only the unsure rows are scored, with the rules' topic
+    scores and ownership votes (``rules``) among the model's features; the model's strongest
     words for the topic it chose go to ``extra`` evidence.
     """
     changed = np.zeros(h.n, dtype=bool)
@@ -104,7 +129,10 @@ def _apply_model(
         return topic, margin, changed
     vt = j.vt
     products = np.array(vt.products, dtype=object)[prod[unsure]]
-    p = j.model.proba(h.text.take(pa.array(unsure)), products)
+    feats = None
+    if rules is not None and j.model.rule_topics:
+        feats = model_rule_features(j.model, j.vt.topics, rules[0][unsure], rules[1][unsure])
+    p = j.model.proba(h.text.take(pa.array(unsure)), products, feats)
     tpos = {t: i for i, t in enumerate(vt.topics)}
     cols = np.array([tpos.get(t, -1) for t in j.model.topics], dtype=np.int64)
     allowed = vt.topic_allowed[prod[unsure]][:, np.maximum(cols, 0)] & (cols >= 0)
@@ -132,12 +160,15 @@ def _owners(
     j: Judge,
     h: R.Hits,
     owners: np.ndarray,
+    prod: np.ndarray,
     topic: np.ndarray,
     margin: np.ndarray,
     extra: dict[int, str],
 ) -> np.ndarray:
     """Owner votes per row; unsure platform-topic rows without any also get the unknown-name
-    test (a name found is a third-party vote, and is added to ``extra`` evidence)."""
+    test (a name found is a third-party vote, and is added to ``extra`` evidence). ``prod`` is
+    unused: the unknown-name test does not reach a suite's contested topics, where a library the
+    customer's own code uses (PHPMailer) is named as often as a third party's product."""
     owners = owners.copy()
     own = j.sig.ownership
     ask = np.flatnonzero(
@@ -167,13 +198,10 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
     ownership rule or the model)."""
     sig, vt, cm = j.sig, j.vt, j.cm
     T = len(vt.topics)
-    h = R.signal_hits(subject, body, sig)
-    prod, source = R.rule_product(labels, h, vt, cm)
-    raw = R.topic_scores(h, vt, cm)
+    h, prod, source, raw, after_symptom, scoped = rule_scores(subject, body, labels, j)
     signals_topic, _, _ = R.pick_topic(raw)
-    after_symptom = R.rule_symptoms(raw, sig)
     symptom_topic, _, _ = R.pick_topic(after_symptom)
-    topic, margin, _ = R.pick_topic(R.rule_scope(after_symptom, prod, vt))
+    topic, margin, _ = R.pick_topic(scoped)
     decided = np.where(signals_topic != symptom_topic, R.D["symptom"], R.D["signals"])
     decided = np.where(topic != symptom_topic, R.D["scope"], decided)
     topic_raw = topic
@@ -181,15 +209,16 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
     own = sig.ownership
     decided = np.where(topic != topic_raw, R.D["product"], decided)
     extra: dict[int, str] = {}
-    lexicon = R.owner_scores(h, cm)
+    lexicon = R.owner_scores(h, cm, prod)
     named = lexicon[:, 1:].max(axis=1) > 0  # the lexicon named customer or third-party software
     keep = np.where(named, float(own["min_margin_keep_named"]), float(own["min_margin_keep"]))
-    owners = _owners(j, h, lexicon, topic, margin, extra)
+    owners = _owners(j, h, lexicon, prod, topic, margin, extra)
     owned = R.rule_ownership(topic, margin, owners, prod, cm, keep)
     moved = owned != topic
     extra = {r: w for r, w in extra.items() if moved[r]}
     decided = np.where(moved, R.D["ownership"], decided)
-    topic, margin, by_model = _apply_model(j, h, prod, owned, margin, extra)
+    rules = (scoped, lexicon)
+    topic, margin, by_model = _apply_model(j, h, prod, owned, margin, extra, rules)
     topic = vt.topic_remap[prod, topic]
     decided = np.where(by_model, R.D["model"], decided)
     qual, cued = R.rule_qualifier(h, topic, vt, cm)

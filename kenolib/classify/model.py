@@ -7,14 +7,17 @@ compiled into the same vectorised tokeniser as the signals, so scoring a batch i
 ``bincount``, and it runs only on the tickets the rules are unsure of.
 
 Features: presence of each term (a word or a two-word phrase) in the subject and body start,
-scaled by ``1 / sqrt(terms in the ticket)``, plus the ticket's product.
+scaled by ``1 / sqrt(terms in the ticket)``, the ticket's product, and what the rules found: each
+topic's signal score and the ownership lexicon's votes, each scaled by ``1 / (row maximum + 1)``
+(:func:`rule_features`). The model so learns when to trust a rule's word and when the other words
+of the ticket overrule it (stacking), instead of relearning the rules from too few tickets.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,8 @@ class TopicModel:
     product_coef: np.ndarray  # [topics, products]
     intercept: np.ndarray  # [topics]
     meta: dict[str, str]
+    rule_topics: list[str] = field(default_factory=list)  # the rule score columns, by topic
+    rule_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [topics, rules+3]
     _sig: Signals | None = None
 
     @property
@@ -56,8 +61,11 @@ class TopicModel:
         key = np.unique(tok.row * len(self.terms) + term)
         return key // len(self.terms), key % len(self.terms)
 
-    def proba(self, text: pa.Array, products: list[str] | np.ndarray) -> np.ndarray:
-        """Rows x topics probabilities."""
+    def proba(
+        self, text: pa.Array, products: list[str] | np.ndarray, rules: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Rows x topics probabilities; ``rules`` are :func:`rule_features` in ``rule_topics``
+        order (ignored by a model fitted without them)."""
         n = len(text)
         row, term = self.features(text)
         nnz = np.bincount(row, minlength=n).astype(np.float64)
@@ -74,6 +82,8 @@ class TopicModel:
         pi = np.array([pidx.get(u, -1) for u in uniq] or [-1], dtype=np.int64)[codes]
         known = pi >= 0
         logits[known] += self.product_coef[:, pi[known]].T
+        if rules is not None and self.rule_coef.size:
+            logits += rules @ self.rule_coef.T
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
@@ -88,6 +98,14 @@ class TopicModel:
             if v > 0 and len(out[r]) < k:
                 out[r].append(self.terms[t])
         return [", ".join(x) for x in out]
+
+
+def rule_features(scores: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    """Rows x (topics + owners): the rules' topic scores and ownership votes, each scaled by its
+    row maximum + 1 (a ticket with one strong signal and one with many weigh alike)."""
+    s = scores / (scores.max(axis=1, keepdims=True, initial=0.0) + 1.0)
+    o = owners / (owners.max(axis=1, keepdims=True, initial=0.0) + 1.0)
+    return np.hstack([s, o])
 
 
 def load_model(path: str | os.PathLike[str] | None = None) -> TopicModel | None:
@@ -107,6 +125,10 @@ def load_model(path: str | os.PathLike[str] | None = None) -> TopicModel | None:
                 meta={
                     str(k): str(v) for k, v in zip(z["meta_keys"], z["meta_values"], strict=True)
                 },
+                rule_topics=[str(t) for t in z["rule_topics"]] if "rule_topics" in z else [],
+                rule_coef=(
+                    z["rule_coef"].astype(np.float64) if "rule_coef" in z else np.zeros((0, 0))
+                ),
             )
     except (OSError, KeyError, ValueError) as exc:
         raise KenolibError(f"{p}: cannot read the model ({exc}); run `kenolib train`") from None
@@ -126,6 +148,8 @@ def save_model(model: TopicModel, path: str | os.PathLike[str] | None = None) ->
                 coef=model.coef.astype(np.float32),
                 product_coef=model.product_coef.astype(np.float32),
                 intercept=model.intercept.astype(np.float32),
+                rule_topics=np.array(model.rule_topics, dtype=str),
+                rule_coef=model.rule_coef.astype(np.float32),
                 meta_keys=np.array(list(model.meta), dtype=str),
                 meta_values=np.array(list(model.meta.values()), dtype=str),
             )

@@ -66,6 +66,10 @@ class ClassMaps:
     owner_of_class: np.ndarray  # class -> index in OWNERS, -1
     platform_topic: np.ndarray  # per topic: True if the broken thing is the platform's
     redirect: np.ndarray  # [owner, product] -> topic index a non-platform owner's ticket goes to
+    saas_product: (
+        np.ndarray
+    )  # per product: True for a hosted suite (nothing of the customer's runs on it)
+    contested_topic: np.ndarray  # per topic: a suite ticket leaves it for a named third party
     hardware: int  # topic index of "hardware", -1 if the taxonomy has none
 
 
@@ -97,6 +101,9 @@ def class_maps(sig: Signals, vt: VerdictTable) -> ClassMaps:
         for pi, p in enumerate(vt.products):
             t = targets.get(p, targets.get("default"))
             redirect[oi, pi] = tpos.get(t, -1) if t else -1
+    saas = np.isin(np.array(vt.products, dtype=object), list(own.get("saas_products", [])))
+    contested = np.zeros(len(vt.topics), dtype=bool)
+    contested[[tpos[t] for t in own.get("saas_contested_topics", []) if t in tpos]] = True
     return ClassMaps(
         topic_of_class=lookup("topic", tpos),
         prod_of_class=lookup("product", ppos),
@@ -109,6 +116,8 @@ def class_maps(sig: Signals, vt: VerdictTable) -> ClassMaps:
         owner_of_class=lookup("own", {o: i for i, o in enumerate(OWNERS)}),
         platform_topic=platform,
         redirect=redirect,
+        saas_product=saas,
+        contested_topic=contested,
         hardware=tpos.get("hardware", -1),
     )
 
@@ -215,9 +224,18 @@ def pick_topic(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return topic, margin, top
 
 
-def owner_scores(h: Hits, cm: ClassMaps) -> np.ndarray:
-    """Rows x owners (platform, customer, third party): ownership lexicon votes."""
-    return _scores(h, cm.owner_of_class, len(OWNERS))
+def owner_scores(h: Hits, cm: ClassMaps, prod: np.ndarray) -> np.ndarray:
+    """Rows x owners (platform, customer, third party): ownership lexicon votes.
+
+    Software customers run themselves (``self_hosted``: Nextcloud, a Docker container, pm2) is
+    the customer's on our hosting and servers, and a third party's from a hosted suite's point of
+    view (``saas_products``): the suite runs nothing of the customer's.
+    """
+    s = _scores(h, cm.owner_of_class, len(OWNERS))
+    saas = cm.saas_product[prod]
+    s[:, 1] += np.where(saas, 0.0, s[:, 3])
+    s[:, 2] += np.where(saas, s[:, 3], 0.0)
+    return s[:, :3]
 
 
 #: Camel-case humps of a name: three or more make an identifier (a setting, a parameter).
@@ -294,7 +312,11 @@ def rule_ownership(
     plat, cust, third = owners[:, 0], owners[:, 1], owners[:, 2]
     owner = np.where(third >= cust, 2, 1)
     strength = np.maximum(cust, third)
-    moves = cm.platform_topic[topic] & (strength > plat) & (margin < keep_margin)
+    # a suite ticket on the customer's-scripts topic that names a third party's software more
+    # strongly than the customer's own code is about that third party's application
+    contested = cm.saas_product[prod] & cm.contested_topic[topic] & (third > cust)
+    movable = cm.platform_topic[topic] | contested
+    moves = movable & (strength > plat) & (margin < keep_margin)
     target = cm.redirect[owner, prod]
     moves &= (target >= 0) & (target != topic)
     return np.where(moves, target, topic)

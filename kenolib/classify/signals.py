@@ -2,7 +2,7 @@
 
 ``build_signals`` turns the validated data files into a word hash table, phrase codes and, per
 signal, the classes it votes for (``topic:x``, ``product:x``, ``qual:topic:q``, ``colo``,
-``clause:<id>``, ``own:platform|customer|third_party``) with a weight.
+``clause:<id>``, ``own:platform|customer|third_party|self_hosted``) with a weight.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from kenolib.errors import KenolibError
 from kenolib.taxonomy import Taxonomy, heading_key, load_taxonomy, normalise
 
 #: Owners of the thing a ticket is about (``ownership.yaml``), in class order.
-OWNERS = ("platform", "customer", "third_party")
+OWNERS = ("platform", "customer", "third_party", "self_hosted")
 
 
 class _Pairs:

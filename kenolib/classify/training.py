@@ -2,9 +2,10 @@
 
 Training sets: the hand-written development and extra sets, the development parts of the real
 customer questions, the sets retired from held-out duty once their figures were reported
-(``labelled_holdout3.csv``, ``real_holdout.csv``, ``real2_holdout.csv``) and, when given, an
-analyst's labels store. Never the calibration set (``labelled_holdout.csv``) nor a current
-held-out set (``labelled_holdout2.csv``, ``labelled_holdout4.csv``, ``real3_holdout.csv``). scikit-learn is used here only; judging reads
+(``labelled_holdout3.csv``, ``labelled_holdout4.csv``, ``real_holdout.csv``, ``real2_holdout.csv``,
+``real3_holdout.csv``) and, when given, an analyst's labels store. Never the calibration set
+(``labelled_holdout.csv``) nor a current held-out set (``labelled_holdout2.csv``,
+``labelled_holdout5.csv``, ``real4_holdout.csv``). scikit-learn is used here only; judging reads
 the fitted arrays.
 """
 
@@ -23,6 +24,7 @@ import pyarrow as pa
 
 from kenolib import config
 from kenolib.classify import judge as judge_module
+from kenolib.classify import rules as R
 from kenolib.classify import spec as spec_module
 from kenolib.classify.calibration import (
     CALIBRATION_FILE,
@@ -36,7 +38,7 @@ from kenolib.classify.evaluation import (
     fit_decider_caps,
 )
 from kenolib.classify.judge import Judge, compile_judge, crossref
-from kenolib.classify.model import TopicModel, choose_terms, save_model
+from kenolib.classify.model import TopicModel, choose_terms, rule_features, save_model
 from kenolib.classify.text import as_text, classification_text
 from kenolib.errors import KenolibError
 from kenolib.policy import parse_policy
@@ -48,11 +50,14 @@ TRAINING_SETS = (
     config.LABELLED_DIR / "labelled_dev.csv",
     config.LABELLED_DIR / "labelled_train_extra.csv",
     config.LABELLED_DIR / "labelled_holdout3.csv",  # retired: evaluated once, figures reported
+    config.LABELLED_DIR / "labelled_holdout4.csv",  # retired: evaluated, figures reported
     config.REAL_QUESTIONS_DIR / "real_dev.csv",
     config.REAL_QUESTIONS_DIR / "real_holdout.csv",  # retired: evaluated once, figures reported
     config.REAL_QUESTIONS_DIR / "real2_dev.csv",
     config.REAL_QUESTIONS_DIR / "real2_holdout.csv",  # retired: evaluated, figures reported
     config.REAL_QUESTIONS_DIR / "real3_dev.csv",
+    config.REAL_QUESTIONS_DIR / "real3_holdout.csv",  # retired: evaluated once, figures reported
+    config.REAL_QUESTIONS_DIR / "real4_dev.csv",
 )
 #: Inverse regularisation strength of the logistic regression.
 C_VALUE = 4.0
@@ -80,7 +85,21 @@ def training_text(tickets: pd.DataFrame, j: Judge) -> pa.Array:
     )
 
 
-def _design(model: TopicModel, text: pa.Array, products: np.ndarray) -> Any:
+def training_rules(tickets: pd.DataFrame, j: Judge) -> np.ndarray:
+    """The rules' features of ``tickets`` (topic scores and ownership votes), as at judging."""
+    body = tickets["body"] if "body" in tickets.columns else pd.Series("", index=tickets.index)
+    labels = (
+        tickets["product"] if "product" in tickets.columns else pd.Series("", index=tickets.index)
+    )
+    h, prod, _, _, _, scoped = judge_module.rule_scores(
+        as_text(tickets["subject"]), as_text(body), labels.reset_index(drop=True), j
+    )
+    return rule_features(scoped, R.owner_scores(h, j.cm, prod))
+
+
+def _design(
+    model: TopicModel, text: pa.Array, products: np.ndarray, rules: np.ndarray | None = None
+) -> Any:
     # scipy and scikit-learn are imported when a model is fitted: judging never needs them, and
     # they cost every kenolib command a second and about 90 MB at start
     from scipy import sparse
@@ -96,7 +115,8 @@ def _design(model: TopicModel, text: pa.Array, products: np.ndarray) -> Any:
     x_prod = sparse.csr_matrix(
         (np.ones(len(ok)), (ok, pi[ok])), shape=(n, max(len(model.products), 1))
     )
-    return sparse.hstack([x_terms, x_prod]).tocsr()
+    blocks = [x_terms, x_prod] + ([sparse.csr_matrix(rules)] if rules is not None else [])
+    return sparse.hstack(blocks).tocsr()
 
 
 def fit_model(
@@ -111,20 +131,22 @@ def fit_model(
     topics = sorted(set(y))
     shell = TopicModel(terms, topics, products, np.zeros(0), np.zeros(0), np.zeros(0), {})
     prod = labelled.get("expected_product", labelled.get("product", pd.Series("")))
-    x = _design(shell, text, prod.astype(str).to_numpy())
+    x = _design(shell, text, prod.astype(str).to_numpy(), training_rules(labelled, j))
     from sklearn.linear_model import LogisticRegression
 
     lr = LogisticRegression(C=c_value, max_iter=5000)
     lr.fit(x, np.searchsorted(topics, y))
     coef = lr.coef_ if len(topics) > 2 else np.vstack([-lr.coef_[0], lr.coef_[0]])
     icpt = lr.intercept_ if len(topics) > 2 else np.array([-lr.intercept_[0], lr.intercept_[0]])
-    nt = len(terms)
+    nt, npr = len(terms), len(products)
     return dataclasses.replace(
         shell,
         coef=coef[:, :nt],
-        product_coef=coef[:, nt:],
+        product_coef=coef[:, nt : nt + npr],
         intercept=icpt,
         meta={"tickets": str(len(labelled)), "terms": str(nt), "c": str(c_value)},
+        rule_topics=list(j.vt.topics),
+        rule_coef=coef[:, nt + npr :],
     )
 
 
@@ -186,7 +208,11 @@ def model_cv(labelled: pd.DataFrame, clauses: pd.DataFrame, folds: int = 5) -> d
     for f in range(folds):
         m = fit_model(labelled[fold != f], clauses)
         test = labelled[fold == f]
-        p = m.proba(training_text(test, j), test["expected_product"].astype(str).to_numpy())
+        p = m.proba(
+            training_text(test, j),
+            test["expected_product"].astype(str).to_numpy(),
+            training_rules(test, j),
+        )
         pred = np.array(m.topics)[p.argmax(axis=1)]
         right[fold == f] = pred == test["expected_topic"].astype(str).to_numpy()
     real = labelled["_set"].astype(str).str.startswith("real").to_numpy()
