@@ -30,6 +30,10 @@ COLLECTIONS = {
     "real4_servers.csv": "R4S",
     "real4_google.csv": "R4G",
     "real4_microsoft.csv": "R4M",
+    "real5_hosting.csv": "R5H",
+    "real5_servers.csv": "R5S",
+    "real5_google.csv": "R5G",
+    "real5_microsoft.csv": "R5M",
 }
 COLUMNS = [*LABELLED_COLUMNS, "source_url"]  # the labelled sets' columns and the source
 

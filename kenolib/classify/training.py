@@ -5,7 +5,7 @@ customer questions, the sets retired from held-out duty once their figures were 
 (``labelled_holdout3.csv``, ``labelled_holdout4.csv``, ``real_holdout.csv``, ``real2_holdout.csv``,
 ``real3_holdout.csv``) and, when given, an analyst's labels store. Never the calibration set
 (``labelled_holdout.csv``) nor a current held-out set (``labelled_holdout2.csv``,
-``labelled_holdout5.csv``, ``real4_holdout.csv``). scikit-learn is used here only; judging reads
+``labelled_holdout5.csv``, ``real4_holdout.csv``, ``real5_holdout.csv``). scikit-learn is used here only; judging reads
 the fitted arrays.
 """
 
@@ -58,6 +58,7 @@ TRAINING_SETS = (
     config.REAL_QUESTIONS_DIR / "real3_dev.csv",
     config.REAL_QUESTIONS_DIR / "real3_holdout.csv",  # retired: evaluated once, figures reported
     config.REAL_QUESTIONS_DIR / "real4_dev.csv",
+    config.REAL_QUESTIONS_DIR / "real5_dev.csv",
 )
 #: Inverse regularisation strength of the logistic regression.
 C_VALUE = 4.0
