@@ -34,6 +34,10 @@ COLLECTIONS = {
     "real5_servers.csv": "R5S",
     "real5_google.csv": "R5G",
     "real5_microsoft.csv": "R5M",
+    "real6_hosting.csv": "R6H",
+    "real6_servers.csv": "R6S",
+    "real6_google.csv": "R6G",
+    "real6_microsoft.csv": "R6M",
 }
 COLUMNS = [*LABELLED_COLUMNS, "source_url"]  # the labelled sets' columns and the source
 

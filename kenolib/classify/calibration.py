@@ -75,12 +75,13 @@ def _pool_adjacent_violators(right: np.ndarray, tickets: np.ndarray) -> np.ndarr
 def fit_bins(
     margin: np.ndarray,
     correct: np.ndarray,
-    quantiles: tuple[float, ...] = (0.1, 0.3, 0.55, 0.8),
+    quantiles: tuple[float, ...] = (0.1, 0.3, 0.55, 0.8, 0.9),
 ) -> pd.DataFrame:
     """Bin margins at the given quantiles; each bin's smoothed, monotone share of right verdicts.
 
     Ties of quantiles are merged; the lowest decile gets its own bin because near-ties are where
-    a rule-based classifier errs. Only counts are used: no ticket text.
+    a rule-based classifier errs, and so does the top one, where the surest verdicts are told
+    apart from the merely likely. Only counts are used: no ticket text.
     """
     margin = np.asarray(margin, dtype=np.float64)
     correct = np.asarray(correct, dtype=bool)
@@ -144,7 +145,7 @@ def write_calibration(
         "# Confidence calibration of the ticket classifier (kenolib/classify/).\n"
         "# Written by `kenolib calibrate` (classify.fit_calibration): the raw topic margin\n"
         "# (top - second) / (top + 1) is binned; `accuracy` is the observed share of tickets in\n"
-        "# the bin whose verdict and cited clause are right, add-one smoothed and made\n"
+        "# the bin whose verdict is right, add-one smoothed and made\n"
         "# non-decreasing. `edges` are the bins' upper bounds; `review_below` the confidence under\n"
         "# which a verdict gets needs_review. Re-run after changing the signals or the model.\n"
     )

@@ -39,7 +39,9 @@ class Evaluation:
     confusion: pd.DataFrame  # expected verdict x predicted verdict
     mistakes: pd.DataFrame  # rows where verdict, topic or clause differ
     calibration: pd.DataFrame  # confidence bin, tickets, verdict accuracy
-    frame: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)  # crossref + _correct
+    frame: pd.DataFrame = field(
+        repr=False, default_factory=pd.DataFrame
+    )  # crossref + _correct (verdict right)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -133,8 +135,10 @@ def evaluate(
     ok_p = x["product"].astype(str) == exp_p if exp_p is not None else None
     expected = {"verdict": exp_v, "topic": exp_t, "clause_id": exp_c, "product": exp_p}
     expected = {k: v for k, v in expected.items() if v is not None}
-    x["_correct"] = (ok_v & ok_c).to_numpy()
-    cal = pd.DataFrame({"confidence": x["confidence"], "correct": ok_v & ok_c})
+    # confidence is the probability that the verdict is right: what the out-of-scope estimate,
+    # needs_review and the analyst's check rest on (the cited clause is scored on its own)
+    x["_correct"] = ok_v.to_numpy()
+    cal = pd.DataFrame({"confidence": x["confidence"], "correct": ok_v})
     mean = lambda s: float(s.mean()) if n else 0.0  # noqa: E731
     return Evaluation(
         n=n,
@@ -173,7 +177,7 @@ def format_evaluation(ev: Evaluation, source: str = "", mistakes: int = 15) -> s
         "confusion (rows expected, columns predicted):",
         ev.confusion.to_string(),
         "",
-        "confidence vs observed accuracy (verdict and clause right):",
+        "confidence vs observed accuracy (verdict right):",
         ev.calibration.to_string(index=False, float_format=lambda v: f"{v:.3f}"),
     ]
     if mistakes and len(ev.mistakes):
@@ -190,7 +194,7 @@ def format_evaluation(ev: Evaluation, source: str = "", mistakes: int = 15) -> s
 def fit_calibration(
     labelled: pd.DataFrame,
     clauses: pd.DataFrame,
-    quantiles: tuple[float, ...] = (0.1, 0.3, 0.55, 0.8),
+    quantiles: tuple[float, ...] = (0.1, 0.3, 0.55, 0.8, 0.9),
     taxonomy: Taxonomy | None = None,
 ) -> tuple[pd.DataFrame, float]:
     """Fit the confidence table on a labelled calibration set: (bin table, unmapped confidence).
@@ -214,7 +218,7 @@ def fit_calibration(
 def calibrate_confidence(
     labelled: pd.DataFrame, clauses: pd.DataFrame, edges: list[float] | None = None
 ) -> pd.DataFrame:
-    """Observed verdict+clause accuracy per bin of the raw topic margin on a labelled set.
+    """Observed verdict accuracy per bin of the raw topic margin on a labelled set.
 
     A diagnostic with fixed edges (the stored table's by default). Accuracy is add-one
     smoothed, ``(correct + 1) / (tickets + 2)``.

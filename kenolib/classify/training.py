@@ -5,7 +5,8 @@ customer questions, the sets retired from held-out duty once their figures were 
 (``labelled_holdout3.csv``, ``labelled_holdout4.csv``, ``real_holdout.csv``, ``real2_holdout.csv``,
 ``real3_holdout.csv``) and, when given, an analyst's labels store. Never the calibration set
 (``labelled_holdout.csv``) nor a current held-out set (``labelled_holdout2.csv``,
-``labelled_holdout5.csv``, ``real4_holdout.csv``, ``real5_holdout.csv``). scikit-learn is used here only; judging reads
+``labelled_holdout5.csv``, ``real4_holdout.csv``, ``real5_holdout.csv``,
+``real6_holdout.csv``). scikit-learn is used here only; judging reads
 the fitted arrays.
 """
 
@@ -33,7 +34,6 @@ from kenolib.classify.calibration import (
     write_calibration,
 )
 from kenolib.classify.evaluation import (
-    equivalent_clauses,
     evaluate,
     fit_decider_caps,
 )
@@ -59,6 +59,7 @@ TRAINING_SETS = (
     config.REAL_QUESTIONS_DIR / "real3_holdout.csv",  # retired: evaluated once, figures reported
     config.REAL_QUESTIONS_DIR / "real4_dev.csv",
     config.REAL_QUESTIONS_DIR / "real5_dev.csv",
+    config.REAL_QUESTIONS_DIR / "real6_dev.csv",
 )
 #: Inverse regularisation strength of the logistic regression.
 C_VALUE = 4.0
@@ -278,18 +279,16 @@ def calibration_frame(clauses: pd.DataFrame, path: str | Path = CALIBRATION_SET)
 
 
 def _out_of_fold_real(clauses: pd.DataFrame) -> pd.DataFrame:
-    """The training sets' real questions judged out of fold, scored (verdict and clause right)."""
+    """The training sets' real questions judged out of fold, scored (verdict right)."""
     lab = load_training()
     real = lab["_set"].astype(str).str.startswith("real").to_numpy()
     if not real.any():
         return pd.DataFrame(columns=CALIBRATION_COLUMNS)
     x = cross_validate(lab, clauses, only=pd.Series(real)).reset_index(drop=True)
     sub = lab[real].reset_index(drop=True)
-    ok_v = x["verdict"].astype(str).to_numpy() == sub["expected_verdict"].astype(str).to_numpy()
-    exp_c = sub["expected_clause_id"].fillna("").astype(str)
-    got_c = x["clause_id"].astype(str)
-    ok_c = ((got_c == exp_c) | equivalent_clauses(got_c, exp_c, clauses)).to_numpy()
-    x["_correct"] = ok_v & ok_c
+    x["_correct"] = (
+        x["verdict"].astype(str).to_numpy() == sub["expected_verdict"].astype(str).to_numpy()
+    )
     return x[CALIBRATION_COLUMNS]
 
 
