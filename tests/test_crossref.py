@@ -401,11 +401,13 @@ def test_fit_calibration_is_monotone_and_round_trips(clauses, tmp_path):
 
 def test_stored_calibration_is_fitted_on_the_calibration_set(clauses):
     """The shipped table is a fresh fit (``kenolib calibrate``) on the calibration set pooled with
-    the training sets' real questions judged out of fold, and crossref uses it."""
+    the evaluated held-out real questions (none of them in training), and crossref uses it."""
     from kenolib.classify import training as TR
 
     stored = X.load_calibration()
     assert "labelled_holdout.csv" in stored["fitted_on"]
+    assert not set(TR.CALIBRATION_REAL_SETS) & set(TR.TRAINING_SETS)
+    assert all(p.name in stored["fitted_on"] for p in TR.CALIBRATION_REAL_SETS)
     table, unmapped, caps = TR.fit_confidence(TR.calibration_frame(clauses))
     assert stored["edges"] == table["upper_edge"].tolist()
     assert stored["accuracy"] == table["accuracy"].tolist()
