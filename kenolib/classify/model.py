@@ -73,10 +73,11 @@ class TopicModel:
         K = len(self.topics)
         logits = np.zeros((n, K)) + self.intercept
         if len(row):
-            contrib = self.coef[:, term].T * scale[row][:, None]  # hits x K
-            # rows come sorted: sum each row's run of hits at once (np.add.at is ~10x slower)
-            starts = np.flatnonzero(np.diff(row, prepend=-1) != 0)
-            logits[row[starts]] += np.add.reduceat(contrib, starts, axis=0)
+            # one bincount per topic over the (row, term) hits: ~3x faster than materialising a
+            # hits x topics array and summing each row's run (and far less memory)
+            w = scale[row]
+            for k in range(K):
+                logits[:, k] += np.bincount(row, weights=self.coef[k, term] * w, minlength=n)
         codes, uniq = pd.factorize(pd.Series(products, dtype=object).astype(str), sort=False)
         pidx = {p: i for i, p in enumerate(self.products)}
         pi = np.array([pidx.get(u, -1) for u in uniq] or [-1], dtype=np.int64)[codes]
