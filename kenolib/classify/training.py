@@ -4,10 +4,10 @@ Training sets: the hand-written development and extra sets, the development part
 customer questions, the sets retired from held-out duty once their figures were reported
 (``labelled_holdout3.csv``, ``labelled_holdout4.csv``, ``real_holdout.csv``, ``real2_holdout.csv``,
 ``real3_holdout.csv``) and, when given, an analyst's labels store. Never the calibration set
-(``labelled_holdout.csv``) nor a current held-out set (``labelled_holdout2.csv``,
-``labelled_holdout5.csv``, ``real4_holdout.csv``, ``real5_holdout.csv``,
-``real6_holdout.csv``). scikit-learn is used here only; judging reads
-the fitted arrays.
+(``labelled_holdout.csv``), the calibration pool's real questions (``real4_holdout.csv``,
+``real5_holdout.csv``, ``real6_holdout.csv``: evaluated once, then kept for calibration) nor a
+current held-out set (``labelled_holdout2.csv``, ``labelled_holdout5.csv``). scikit-learn is used
+here only; judging reads the fitted arrays.
 """
 
 from __future__ import annotations
