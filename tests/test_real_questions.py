@@ -38,6 +38,10 @@ COLLECTIONS = {
     "real6_servers.csv": "R6S",
     "real6_google.csv": "R6G",
     "real6_microsoft.csv": "R6M",
+    "real7_hosting.csv": "R7H",
+    "real7_servers.csv": "R7S",
+    "real7_google.csv": "R7G",
+    "real7_microsoft.csv": "R7M",
 }
 COLUMNS = [*LABELLED_COLUMNS, "source_url"]  # the labelled sets' columns and the source
 

@@ -4,8 +4,8 @@ Training sets: the hand-written development and extra sets, the development part
 customer questions, the sets retired from held-out duty once their figures were reported
 (``labelled_holdout3.csv``, ``labelled_holdout4.csv``, ``real_holdout.csv``, ``real2_holdout.csv``,
 ``real3_holdout.csv``) and, when given, an analyst's labels store. Never the calibration set
-(``labelled_holdout.csv``), the calibration pool's real questions (``real4_holdout.csv``,
-``real5_holdout.csv``, ``real6_holdout.csv``: evaluated once, then kept for calibration) nor a
+(``labelled_holdout.csv``), the calibration pool's real questions (the held-out parts of rounds
+4-7: evaluated once, then kept for calibration) nor a
 current held-out set (``labelled_holdout2.csv``, ``labelled_holdout5.csv``). scikit-learn is used
 here only; judging reads the fitted arrays.
 """
@@ -60,6 +60,7 @@ TRAINING_SETS = (
     config.REAL_QUESTIONS_DIR / "real4_dev.csv",
     config.REAL_QUESTIONS_DIR / "real5_dev.csv",
     config.REAL_QUESTIONS_DIR / "real6_dev.csv",
+    config.REAL_QUESTIONS_DIR / "real7_dev.csv",
 )
 #: Inverse regularisation strength of the logistic regression.
 C_VALUE = 4.0
@@ -275,6 +276,7 @@ CALIBRATION_REAL_SETS = (
     config.REAL_QUESTIONS_DIR / "real4_holdout.csv",
     config.REAL_QUESTIONS_DIR / "real5_holdout.csv",
     config.REAL_QUESTIONS_DIR / "real6_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real7_holdout.csv",
 )
 
 
