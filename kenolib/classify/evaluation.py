@@ -39,9 +39,7 @@ class Evaluation:
     confusion: pd.DataFrame  # expected verdict x predicted verdict
     mistakes: pd.DataFrame  # rows where verdict, topic or clause differ
     calibration: pd.DataFrame  # confidence bin, tickets, verdict accuracy
-    frame: pd.DataFrame = field(
-        repr=False, default_factory=pd.DataFrame
-    )  # crossref + _correct (verdict right)
+    frame: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)  # + _correct (verdict)
 
     def as_dict(self) -> dict[str, Any]:
         return {

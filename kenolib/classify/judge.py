@@ -160,15 +160,14 @@ def _owners(
     j: Judge,
     h: R.Hits,
     owners: np.ndarray,
-    prod: np.ndarray,
     topic: np.ndarray,
     margin: np.ndarray,
     extra: dict[int, str],
 ) -> np.ndarray:
     """Owner votes per row; unsure platform-topic rows without any also get the unknown-name
-    test (a name found is a third-party vote, and is added to ``extra`` evidence). ``prod`` is
-    unused: the unknown-name test does not reach a suite's contested topics, where a library the
-    customer's own code uses (PHPMailer) is named as often as a third party's product."""
+    test (a name found is a third-party vote, and is added to ``extra`` evidence). The test does
+    not reach a suite's contested topics, where a library the customer's own code uses
+    (PHPMailer) is named as often as a third party's product."""
     owners = owners.copy()
     own = j.sig.ownership
     ask = np.flatnonzero(
@@ -212,7 +211,7 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
     lexicon = R.owner_scores(h, cm, prod)
     named = lexicon[:, 1:].max(axis=1) > 0  # the lexicon named customer or third-party software
     keep = np.where(named, float(own["min_margin_keep_named"]), float(own["min_margin_keep"]))
-    owners = _owners(j, h, lexicon, prod, topic, margin, extra)
+    owners = _owners(j, h, lexicon, topic, margin, extra)
     owned = R.rule_ownership(topic, margin, owners, prod, cm, keep)
     moved = owned != topic
     extra = {r: w for r, w in extra.items() if moved[r]}

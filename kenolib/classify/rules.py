@@ -66,9 +66,7 @@ class ClassMaps:
     owner_of_class: np.ndarray  # class -> index in OWNERS, -1
     platform_topic: np.ndarray  # per topic: True if the broken thing is the platform's
     redirect: np.ndarray  # [owner, product] -> topic index a non-platform owner's ticket goes to
-    saas_product: (
-        np.ndarray
-    )  # per product: True for a hosted suite (nothing of the customer's runs on it)
+    saas_product: np.ndarray  # per product: a hosted suite (runs nothing of the customer's)
     contested_topic: np.ndarray  # per topic: a suite ticket leaves it for a named third party
     hardware: int  # topic index of "hardware", -1 if the taxonomy has none
 
