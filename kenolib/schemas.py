@@ -94,6 +94,7 @@ CROSSREF_EXTRA_COLUMNS = [
     "topic_label",
     "qualifier",
     "topic_margin",
+    "verdict_margin",
 ]
 
 #: Aggregates of a crossref frame (``kenolib.crossref``).

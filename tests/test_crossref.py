@@ -405,14 +405,23 @@ def test_fit_calibration_is_monotone_and_round_trips(clauses, tmp_path):
 
 def test_stored_calibration_is_fitted_on_the_calibration_set(clauses):
     """The shipped table is a fresh fit (``kenolib calibrate``) on the calibration set pooled with
-    the evaluated held-out real questions (none of them in training), and crossref uses it."""
+    the evaluated held-out real questions, each judged by a model that never saw it, and
+    crossref uses it."""
     from kenolib.classify import training as TR
 
     stored = X.load_calibration()
     assert "labelled_holdout.csv" in stored["fitted_on"]
-    assert not set(TR.CALIBRATION_REAL_SETS) & set(TR.TRAINING_SETS)
+    assert TR.CALIBRATION_SET not in TR.TRAINING_SETS
+    assert set(TR.CALIBRATION_REAL_SETS) <= set(TR.TRAINING_SETS)
     assert all(p.name in stored["fitted_on"] for p in TR.CALIBRATION_REAL_SETS)
-    table, unmapped, caps = TR.fit_confidence(TR.calibration_frame(clauses))
+    models = TR.pool_models(clauses)
+    pool, training = models.tickets, TR.load_training()
+    assert len(pool) == sum(len(TR.load_training([p])) for p in TR.CALIBRATION_REAL_SETS)
+    for f, size in enumerate(models.trained_on):
+        # fold f's model learnt every training ticket except fold f's questions
+        assert size == len(training) - int((models.fold == f).sum())
+        assert models.models[f].meta["tickets"] == str(size)
+    table, unmapped, caps = TR.fit_confidence(TR.calibration_frame(clauses, models=models))
     assert stored["edges"] == table["upper_edge"].tolist()
     assert stored["accuracy"] == table["accuracy"].tolist()
     assert stored["decider_caps"] == caps and stored["unmapped"] == unmapped
@@ -663,3 +672,38 @@ def test_suite_tickets_never_judged_on_hosting_rows(clauses):
     )
     assert t["clause_product"] in ("g_suite", "overview")
     assert t["topic"] not in ("control_panel", "server_administration", "databases")
+
+
+def test_confidence_rests_on_the_verdict_margin(clauses):
+    """Two close topics that give the same verdict leave the verdict sure; a close topic that
+    would change it does not. The confidence is calibrated from that verdict margin."""
+    from kenolib.classify import rules as R
+
+    j = judge_module.compile_judge(clauses)
+    vt = j.vt
+    T = len(vt.topics)
+    g = vt.products.index("g_suite")
+    t = {name: vt.topics.index(name) for name in ("suite_admin", "suite_incidents")}
+    t["third_party_saas"] = vt.topics.index("third_party_saas")
+    code = vt.verdict_code[g]
+    assert code[t["suite_admin"]] == code[t["suite_incidents"]] != code[t["third_party_saas"]]
+    scores = np.zeros((3, T))
+    scores[0, [t["suite_admin"], t["suite_incidents"]]] = [3.0, 2.8]  # same verdict, close
+    scores[1, [t["suite_admin"], t["third_party_saas"]]] = [3.0, 2.8]  # other verdict, close
+    scores[2, t["suite_admin"]] = 3.0  # alone
+    prod = np.full(3, g)
+    verdict = np.full(3, code[t["suite_admin"]])
+    topic = np.full(3, t["suite_admin"])
+    vm = R.verdict_margin(scores, prod, topic, verdict, vt)
+    _, topic_margin, _ = R.pick_topic(scores)
+    assert topic_margin[0] == pytest.approx(0.05) and vm[0] == pytest.approx(0.75)
+    assert vm[1] == pytest.approx(0.05) and vm[2] == pytest.approx(0.75)
+    # a verdict no scored topic gives is not sure at all
+    other = np.full(3, code[t["third_party_saas"]])
+    unscored = np.full(3, vt.topics.index("training"))
+    assert R.verdict_margin(scores, prod, unscored, other, vt)[0] == 0.0
+    x = X.crossref(load_tickets(FIXTURES / "labelled" / "labelled_dev.csv"), clauses)
+    assert (x["verdict_margin"] >= 0).all() and (x["verdict_margin"] <= 1).all()
+    rules = ~x["decided_by"].isin(["model", "ownership"])
+    # the chosen topic always counts for its verdict: never less sure than the topic margin
+    assert (x.loc[rules, "verdict_margin"] >= x.loc[rules, "topic_margin"] - 1e-4).all()

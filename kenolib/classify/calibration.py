@@ -1,4 +1,4 @@
-"""Honest confidence: the raw topic margin mapped to the accuracy observed on held-aside tickets.
+"""Honest confidence: the verdict margin mapped to the accuracy observed on held-aside tickets.
 
 The table (``kenolib/data/calibration.yaml``) is fitted by ``kenolib calibrate`` on a labelled
 calibration set that the rules and the model are never fitted on. ``review_below`` is the lowest
@@ -45,7 +45,7 @@ def load_calibration(signals: dict[str, Any] | None = None) -> dict[str, Any]:
 def calibrated_confidence(
     margin: np.ndarray, calibration: tuple[np.ndarray, np.ndarray]
 ) -> np.ndarray:
-    """Map raw topic margins to the observed accuracy of their bin."""
+    """Map verdict margins (``rules.verdict_margin``) to the observed accuracy of their bin."""
     edges, acc = calibration
     b = np.searchsorted(edges, margin, side="right").clip(0, len(acc) - 1)
     return acc[b]
@@ -143,8 +143,10 @@ def write_calibration(
     doc.update(extra or {})
     header = (
         "# Confidence calibration of the ticket classifier (kenolib/classify/).\n"
-        "# Written by `kenolib calibrate` (classify.fit_calibration): the raw topic margin\n"
-        "# (top - second) / (top + 1) is binned; `accuracy` is the observed share of tickets in\n"
+        "# Written by `kenolib calibrate` (classify.training.calibrate): the verdict margin\n"
+        "# (best - other) / (best + 1) is binned (best: the top score among topics giving the\n"
+        "# ticket's verdict, other: among topics giving another; the model's own gap where it\n"
+        "# decided); `accuracy` is the observed share of tickets in\n"
         "# the bin whose verdict is right, add-one smoothed and made\n"
         "# non-decreasing. `edges` are the bins' upper bounds; `review_below` the confidence under\n"
         "# which a verdict gets needs_review. Re-run after changing the signals or the model.\n"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kenolib.classify.calibration import fit_bins, load_calibration
-from kenolib.classify.judge import crossref
+from kenolib.classify.judge import Judge, crossref
 from kenolib.errors import KenolibError
 from kenolib.schemas import VERDICTS, check_evaluate_args
 from kenolib.taxonomy import UNMAPPED, Taxonomy
@@ -106,11 +106,15 @@ def _mistakes(
 
 
 def evaluate(
-    labelled: pd.DataFrame, clauses: pd.DataFrame, taxonomy: Taxonomy | None = None
+    labelled: pd.DataFrame,
+    clauses: pd.DataFrame,
+    taxonomy: Taxonomy | None = None,
+    judge: Judge | None = None,
 ) -> Evaluation:
-    """Run crossref on labelled tickets and compare with ``expected_*`` columns."""
+    """Run crossref on labelled tickets (with ``judge`` when given, e.g. a model fitted without
+    them) and compare with ``expected_*`` columns."""
     check_evaluate_args(labelled, clauses)
-    x = crossref(labelled, clauses, taxonomy)
+    x = crossref(labelled, clauses, taxonomy, judge=judge)
     exp_v = _blank(labelled["expected_verdict"]).str.lower().reset_index(drop=True)
     bad = sorted(set(exp_v) - VERDICTS)
     if bad:
@@ -197,7 +201,7 @@ def fit_calibration(
 ) -> tuple[pd.DataFrame, float]:
     """Fit the confidence table on a labelled calibration set: (bin table, unmapped confidence).
 
-    The raw margin of every mapped ticket is binned (``calibration.fit_bins``); tickets without
+    The verdict margin of every mapped ticket is binned (``calibration.fit_bins``); tickets without
     any signal (topic ``unmapped``) are counted apart; with none in the set, their confidence
     stays 0.3. Only counts are used: no ticket text.
     """
@@ -206,7 +210,7 @@ def fit_calibration(
     mapped = (x["topic"] != UNMAPPED).to_numpy()
     correct = x["_correct"].to_numpy(dtype=bool)
     table = fit_bins(
-        x["topic_margin"].to_numpy(dtype=np.float64)[mapped], correct[mapped], quantiles
+        x["verdict_margin"].to_numpy(dtype=np.float64)[mapped], correct[mapped], quantiles
     )
     n_un = int((~mapped).sum())
     unmapped = round((int(correct[~mapped].sum()) + 1) / (n_un + 2), 3) if n_un else 0.3
@@ -216,14 +220,14 @@ def fit_calibration(
 def calibrate_confidence(
     labelled: pd.DataFrame, clauses: pd.DataFrame, edges: list[float] | None = None
 ) -> pd.DataFrame:
-    """Observed verdict accuracy per bin of the raw topic margin on a labelled set.
+    """Observed verdict accuracy per bin of the verdict margin on a labelled set.
 
     A diagnostic with fixed edges (the stored table's by default). Accuracy is add-one
     smoothed, ``(correct + 1) / (tickets + 2)``.
     """
     x = evaluate(labelled, clauses).frame
     edges = list(edges or load_calibration().get("edges") or [1.01])
-    b = np.searchsorted(np.array(edges), x["topic_margin"].to_numpy(), side="right")
+    b = np.searchsorted(np.array(edges), x["verdict_margin"].to_numpy(), side="right")
     b = b.clip(0, len(edges) - 1)
     frame = pd.DataFrame({"bin": b, "correct": x["_correct"].to_numpy()})
     g = frame.groupby("bin")["correct"].agg(tickets="size", correct="sum")

@@ -232,7 +232,13 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
     ev_row, ev_entry = R.evidence_keys(
         h, np.where(by_model, T - 1, topic_raw), moved & ~by_model, sig, cm, T
     )
-    conf = calibrated_confidence(margin, sig.calibration)
+    verdict = vt.clause_verdict[np.where(chosen >= 0, chosen, len(vt.clause_verdict) - 1)]
+    sure = np.where(
+        (decided == R.D["model"]) | (decided == R.D["ownership"]),
+        margin,
+        R.verdict_margin(scoped, prod, topic, verdict, vt),
+    )
+    conf = calibrated_confidence(sure, sig.calibration)
     conf = np.where(topic == T - 1, sig.unmapped_confidence, conf)
     caps = np.array([sig.decider_caps.get(d, 1.0) for d in R.DECIDERS])
     conf = np.minimum(conf, caps[decided])
@@ -243,6 +249,7 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
         "qualifier": qual,
         "clause": chosen,
         "margin": margin,
+        "verdict_margin": sure,
         "confidence": conf,
         "decided_by": decided,
         "ev_row": ev_row,
@@ -292,6 +299,7 @@ def result_frame(res: dict[str, np.ndarray], evidence: pa.ChunkedArray, j: Judge
             ),
             "qualifier": _take(qual_values, res["topic"] * qmax + res["qualifier"]),
             "topic_margin": np.round(res["margin"], 4),
+            "verdict_margin": np.round(res["verdict_margin"], 4),
         }
     )
 

@@ -289,7 +289,8 @@ def apply_labels(
     """
     cur = current_labels(labels)
     out = xref.drop(columns=["label_stale"], errors="ignore").copy(deep=False)
-    at = list(out.columns).index("topic_margin") + 1 if "topic_margin" in out else len(out.columns)
+    last = "verdict_margin" if "verdict_margin" in out else "topic_margin"
+    at = list(out.columns).index(last) + 1 if last in out else len(out.columns)
     out.insert(at, "label_stale", False)
     if cur.empty or out.empty:
         return out

@@ -208,7 +208,8 @@ def rule_scope(scores: np.ndarray, prod: np.ndarray, vt: VerdictTable) -> np.nda
 def pick_topic(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(topic, margin, top score): the best scored topic; unmapped (last) when nothing scored.
 
-    The margin ``(top - second) / (top + 1)`` is the raw confidence the calibration maps.
+    The margin ``(top - second) / (top + 1)`` says how sure the topic is; the confidence rests on
+    the verdict margin (:func:`verdict_margin`).
     """
     n, T = scores.shape
     r = np.arange(n)
@@ -220,6 +221,24 @@ def pick_topic(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     topic = np.where(top > 0, best, T - 1)
     margin = np.where(top > 0, (top - second) / (top + 1.0), 0.0)
     return topic, margin, top
+
+
+def verdict_margin(
+    scores: np.ndarray,
+    prod: np.ndarray,
+    topic: np.ndarray,
+    verdict: np.ndarray,
+    vt: VerdictTable,
+) -> np.ndarray:
+    """How far the ticket's verdict is from changing: ``(best - other) / (best + 1)`` where
+    ``best`` is the highest score among the row's ``topic`` and the topics that give the row's
+    ``verdict`` (codes) on its product, and ``other`` the highest among topics that give another
+    one. Two topics close in score that lead to the same verdict leave the verdict sure; 0 when
+    none of them scored or another verdict's topic scored higher."""
+    same = (vt.verdict_code[prod] == verdict[:, None]) | (vt.topic_remap[prod] == topic[:, None])
+    best = np.where(same, scores, 0.0).max(axis=1, initial=0.0)
+    other = np.where(same, 0.0, scores).max(axis=1, initial=0.0)
+    return np.where(best > 0, (best - other) / (best + 1.0), 0.0).clip(0.0, None)
 
 
 def owner_scores(h: Hits, cm: ClassMaps, prod: np.ndarray) -> np.ndarray:

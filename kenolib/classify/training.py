@@ -2,11 +2,11 @@
 
 Training sets: the hand-written development and extra sets, the development parts of the real
 customer questions, the sets retired from held-out duty once their figures were reported
-(``labelled_holdout3.csv``, ``labelled_holdout4.csv``, ``real_holdout.csv``, ``real2_holdout.csv``,
-``real3_holdout.csv``) and, when given, an analyst's labels store. Never the calibration set
-(``labelled_holdout.csv``), the calibration pool's real questions (the held-out parts of rounds
-4-7: evaluated once, then kept for calibration) nor a
-current held-out set (``labelled_holdout2.csv``, ``labelled_holdout5.csv``). scikit-learn is used
+(``labelled_holdout3.csv``, ``labelled_holdout4.csv``, ``real_holdout.csv`` ... ``real7_holdout.csv``)
+and, when given, an analyst's labels store. The held-out parts of rounds 4-7 are also the
+calibration pool's real questions: for the confidence each is judged by a model fitted without
+it (:func:`pool_models`). Never the calibration set (``labelled_holdout.csv``) nor a current
+held-out set (``labelled_holdout2.csv``, ``labelled_holdout5.csv``). scikit-learn is used
 here only; judging reads the fitted arrays.
 """
 
@@ -61,6 +61,13 @@ TRAINING_SETS = (
     config.REAL_QUESTIONS_DIR / "real5_dev.csv",
     config.REAL_QUESTIONS_DIR / "real6_dev.csv",
     config.REAL_QUESTIONS_DIR / "real7_dev.csv",
+    config.REAL_QUESTIONS_DIR / "real8_dev.csv",
+    # the calibration pool's real questions: evaluated once, then learnt from, but never judged
+    # by a model that learnt them when the confidence is fitted (see ``calibration_frame``)
+    config.REAL_QUESTIONS_DIR / "real4_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real5_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real6_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real7_holdout.csv",
 )
 #: Inverse regularisation strength of the logistic regression.
 C_VALUE = 4.0
@@ -233,22 +240,24 @@ def calibrate(
 ) -> tuple[pd.DataFrame, float, Path]:
     """Fit the confidence table, the per-step caps and the ``needs_review`` threshold.
 
-    Fitted on data nothing was tuned on: the calibration set (hand-written) pooled with the real
-    questions of the evaluated held-out parts (``CALIBRATION_REAL_SETS``). Real questions are
-    harder than hand-written ones at the same margin, and the training sets' own real questions,
-    even judged out of fold by the model, are easier than fresh ones because the rules were written
-    from them: a confidence fitted on them promised 90 % where fresh questions gave 84 %. The
+    Fitted on verdicts nothing was tuned on: the calibration set (hand-written, never learnt
+    from) pooled with the real questions of the evaluated held-out parts
+    (``CALIBRATION_REAL_SETS``), each judged by a model fitted without it (:func:`pool_models`)
+    and by rules that were not written from them. Real questions are harder than hand-written
+    ones at the same margin, and questions the rules were written from are easier than fresh
+    ones: a confidence fitted on those promised 90 % where fresh questions gave 84 %. The
     threshold is the lowest confidence above which ``target`` of the pooled verdicts were right.
     """
     clauses = parse_policy().clauses
-    pooled = calibration_frame(clauses, path)
+    models = pool_models(clauses)
+    pooled = calibration_frame(clauses, path, models)
     table, unmapped, caps = fit_confidence(pooled)
     target_file = out or CALIBRATION_FILE
     source = f"{_rel(path)} + " + ", ".join(_rel(p) for p in CALIBRATION_REAL_SETS)
     extra = {"decider_caps": caps}
     write_calibration(table, unmapped, target_file, source, len(pooled), None, extra)
     reset_caches()
-    pooled = calibration_frame(clauses, path)  # confidences from the table just written
+    pooled = calibration_frame(clauses, path, models)  # confidences from the table just written
     below = review_threshold(pooled["confidence"].to_numpy(), pooled["_correct"].to_numpy(), target)
     written = write_calibration(
         table, unmapped, target_file, source, len(pooled), review_below=below, extra=extra
@@ -261,32 +270,69 @@ def fit_confidence(pooled: pd.DataFrame) -> tuple[pd.DataFrame, float, dict[str,
     """(margin bins, unmapped confidence, per-step caps) from a judged and scored frame."""
     mapped = (pooled["topic"] != UNMAPPED).to_numpy()
     correct = pooled["_correct"].to_numpy(dtype=bool)
-    table = fit_bins(pooled["topic_margin"].to_numpy(dtype=np.float64)[mapped], correct[mapped])
+    table = fit_bins(pooled["verdict_margin"].to_numpy(dtype=np.float64)[mapped], correct[mapped])
     n_un = int((~mapped).sum())
     unmapped = round((int(correct[~mapped].sum()) + 1) / (n_un + 2), 3) if n_un else 0.3
     unmapped = min(unmapped, float(table["accuracy"].min()))
     return table, unmapped, fit_decider_caps(pooled)
 
 
-CALIBRATION_COLUMNS = ["topic", "topic_margin", "decided_by", "confidence", "_correct"]
-#: Real questions in the calibration pool: held-out parts evaluated once and then kept out of
-#: training and out of rule work, so their verdicts say how the classifier does on questions it
-#: was not written from. A new round's held-out part joins them after its one evaluation.
+CALIBRATION_COLUMNS = ["topic", "verdict_margin", "decided_by", "confidence", "_correct"]
+#: Real questions in the calibration pool: held-out parts evaluated once and kept out of rule
+#: work, so their verdicts say how the classifier does on questions it was not written from.
+#: The model learns from them too (they are in ``TRAINING_SETS``), so for the calibration each
+#: is judged by a model fitted without it. A new round's held-out part joins them after its one
+#: evaluation.
 CALIBRATION_REAL_SETS = (
     config.REAL_QUESTIONS_DIR / "real4_holdout.csv",
     config.REAL_QUESTIONS_DIR / "real5_holdout.csv",
     config.REAL_QUESTIONS_DIR / "real6_holdout.csv",
     config.REAL_QUESTIONS_DIR / "real7_holdout.csv",
 )
+#: Folds of the calibration pool's real questions (one model fitted without each).
+POOL_FOLDS = 5
 
 
-def calibration_frame(clauses: pd.DataFrame, path: str | Path = CALIBRATION_SET) -> pd.DataFrame:
-    """The calibration set and the calibration pool's real questions, judged and scored."""
-    frames = []
+@dataclasses.dataclass
+class PoolModels:
+    """The calibration pool's real questions, their folds and one model fitted without each."""
+
+    tickets: pd.DataFrame
+    fold: np.ndarray  # fold of each ticket
+    models: list[TopicModel]  # models[f] never saw a ticket of fold f
+    trained_on: list[int]  # tickets each model was fitted on
+
+
+def pool_models(clauses: pd.DataFrame, folds: int = POOL_FOLDS, seed: int = 17) -> PoolModels:
+    """Fold the pool's real questions and fit one model per fold on every training ticket but
+    that fold's (the training sets with the pool's, as ``kenolib train`` fits them)."""
+    pool = load_training(CALIBRATION_REAL_SETS).reset_index(drop=True)
+    names = {Path(p).name for p in CALIBRATION_REAL_SETS}
+    training = load_training()
+    rest = training[~training["_set"].isin(names)]
+    fold = np.random.default_rng(seed).permutation(len(pool)) % folds
+    models, sizes = [], []
+    for f in range(folds):
+        seen = pd.concat([rest, pool[fold != f]], ignore_index=True)
+        models.append(fit_model(seen, clauses))
+        sizes.append(len(seen))
+    return PoolModels(pool, fold, models, sizes)
+
+
+def calibration_frame(
+    clauses: pd.DataFrame, path: str | Path = CALIBRATION_SET, models: PoolModels | None = None
+) -> pd.DataFrame:
+    """The calibration set and the calibration pool's real questions, judged and scored; the
+    real questions each by a model fitted without them (``models``, fitted when not given)."""
+    models = models or pool_models(clauses)
+    base = compile_judge(clauses)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unknown helpdesk labels are expected in these sets
-        for p in (path, *CALIBRATION_REAL_SETS):
-            frames.append(evaluate(load_tickets(p), clauses).frame[CALIBRATION_COLUMNS])
+        frames = [evaluate(load_tickets(path), clauses).frame[CALIBRATION_COLUMNS]]
+        for f, model in enumerate(models.models):
+            part = models.tickets[models.fold == f]
+            j = dataclasses.replace(base, model=model)
+            frames.append(evaluate(part, clauses, judge=j).frame[CALIBRATION_COLUMNS])
     return pd.concat(frames, ignore_index=True)
 
 

@@ -8,6 +8,7 @@ product reads differently (``product_topics``) and the topics a product may be j
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,9 @@ import pandas as pd
 from kenolib.errors import KenolibError
 from kenolib.schemas import CLAUSE_COLUMNS, check_frame
 from kenolib.taxonomy import UNKNOWN_PRODUCT, UNMAPPED, Taxonomy, load_taxonomy
+
+#: Verdicts as small integer codes (the order of no importance; silent is "no clause").
+VERDICT_CODES = {"silent": 0, "supported": 1, "not_supported": 2}
 
 
 @dataclass
@@ -31,6 +35,23 @@ class VerdictTable:
     topic_remap: np.ndarray  # [P, T] -> topic index: product-specific meaning of a topic
     topic_allowed: np.ndarray  # [P, T] bool: topics a product's tickets may be judged on
     clauses: pd.DataFrame  # the clause table (non-notes), positional
+
+    @functools.cached_property
+    def clause_verdict(self) -> np.ndarray:
+        """Verdict code per clause row (:data:`VERDICT_CODES`), one more (silent) for "none"."""
+        codes = self.clauses["status"].map(VERDICT_CODES).to_numpy(dtype=np.int8)
+        return np.append(codes, np.int8(VERDICT_CODES["silent"]))
+
+    @functools.cached_property
+    def verdict_code(self) -> np.ndarray:
+        """[P, T] verdict code of each topic on each product, read as the product reads it and
+        with the topic's default qualifier (a conditional topic's other variant is not here)."""
+        T = len(self.topics)
+        t = self.topic_remap  # [P, T]
+        q = self.default_q[t]
+        first = self.cand[np.arange(len(self.products))[:, None], t, q, 0]
+        codes = self.clause_verdict
+        return codes[np.where(first >= 0, first, len(codes) - 1)].reshape(-1, T)
 
 
 def verdict_table(
