@@ -421,16 +421,20 @@ def test_stored_calibration_is_fitted_on_the_calibration_set(clauses):
         # fold f's model learnt every training ticket except fold f's questions
         assert size == len(training) - int((models.fold == f).sum())
         assert models.models[f].meta["tickets"] == str(size)
-    table, unmapped, caps = TR.fit_confidence(TR.calibration_frame(clauses, models=models))
+    table, unmapped, fitted = TR.fit_confidence(TR.calibration_frame(clauses, models=models))
     assert stored["edges"] == table["upper_edge"].tolist()
     assert stored["accuracy"] == table["accuracy"].tolist()
-    assert stored["decider_caps"] == caps and stored["unmapped"] == unmapped
+    assert stored["decider_caps"] == fitted["decider_caps"] and stored["unmapped"] == unmapped
+    assert stored["verdict_caps"] == fitted["verdict_caps"]
     x = X.crossref(synth_tickets(300, seed=4), clauses)
-    caps = set(stored["decider_caps"].values())
+    caps = set(stored["decider_caps"].values()) | set(stored["verdict_caps"].values())
     assert set(x["confidence"]) <= set(stored["accuracy"]) | {stored["unmapped"]} | caps
     # a ticket another step moved is never more sure than that step was on the calibration set
     for step, cap in stored["decider_caps"].items():
         assert (x.loc[x["decided_by"] == step, "confidence"] <= cap).all()
+    # nor a silent verdict (other than colocation's) more sure than silent verdicts were
+    silent = (x["verdict"] == "silent") & (x["decided_by"] != "colocation")
+    assert silent.any() and (x.loc[silent, "confidence"] <= stored["verdict_caps"]["silent"]).all()
     assert (x["needs_review"] == (x["confidence"] < stored["review_below"])).all()
 
 

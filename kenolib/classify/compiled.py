@@ -48,5 +48,6 @@ class Signals:
     topic_ids: list[str]
     review_below: float = 0.0  # confidence under which a verdict needs a human look
     decider_caps: dict[str, float] = field(default_factory=dict)  # judging step -> max conf
+    verdict_caps: dict[str, float] = field(default_factory=dict)  # verdict -> max conf
     spec: dict[str, Any] = field(default_factory=dict)  # the validated signals file
     ownership: dict[str, Any] = field(default_factory=dict)  # the validated ownership lexicon

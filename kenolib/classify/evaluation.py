@@ -248,6 +248,24 @@ def calibrate_confidence(
 CAPPED_DECIDERS = ("scope", "product", "ownership", "model")
 
 
+#: Verdicts whose confidence is capped by their own accuracy: a silent verdict says the policy has
+#: no clause for the topic, and on real questions the silent topics (migrations, deliverability,
+#: DDoS) are wrong as often at a wide margin as at a narrow one.
+CAPPED_VERDICTS = ("silent",)
+
+
+def fit_verdict_caps(frame: pd.DataFrame) -> dict[str, float]:
+    """Per capped verdict: the add-one smoothed accuracy of the tickets given it (colocation's
+    silent verdict, a rule about whose equipment it is, is not counted nor capped)."""
+    out = {}
+    rule = (frame["decided_by"] != "colocation").to_numpy()
+    for v in CAPPED_VERDICTS:
+        m = (frame["verdict"] == v).to_numpy() & rule
+        right = int(frame["_correct"].to_numpy(dtype=bool)[m].sum())
+        out[v] = round((right + 1) / (int(m.sum()) + 2), 3)
+    return out
+
+
 def fit_decider_caps(frame: pd.DataFrame) -> dict[str, float]:
     """Per capped judging step: its add-one smoothed accuracy on an evaluated frame.
 

@@ -27,7 +27,7 @@ from kenolib.classify.model import TopicModel, load_model, rule_features
 from kenolib.classify.parallel import BatchPool, can_fork, check_workers
 from kenolib.classify.signals import Signals, build_signals
 from kenolib.classify.text import as_text
-from kenolib.classify.verdicts import VerdictTable, verdict_table
+from kenolib.classify.verdicts import VERDICT_CODES, VerdictTable, verdict_table
 from kenolib.schemas import CROSSREF_COLUMNS, CROSSREF_EXTRA_COLUMNS, check_crossref_args
 from kenolib.taxonomy import Taxonomy, load_taxonomy, topic_labels
 
@@ -242,6 +242,10 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
     conf = np.where(topic == T - 1, sig.unmapped_confidence, conf)
     caps = np.array([sig.decider_caps.get(d, 1.0) for d in R.DECIDERS])
     conf = np.minimum(conf, caps[decided])
+    vcaps = np.ones(len(VERDICT_CODES))
+    for v, cap in sig.verdict_caps.items():
+        vcaps[VERDICT_CODES[v]] = cap
+    conf = np.where(decided == R.D["colocation"], conf, np.minimum(conf, vcaps[verdict]))
     return {
         "product": prod,
         "product_source": source,

@@ -238,6 +238,7 @@ def _assemble(
         unmapped_confidence=float(cal.get("unmapped", 0.3)),
         review_below=float(cal.get("review_below", 0.0)),
         decider_caps={str(k): float(v) for k, v in (cal.get("decider_caps") or {}).items()},
+        verdict_caps={str(k): float(v) for k, v in (cal.get("verdict_caps") or {}).items()},
         quote_cut=quote_cut_pattern(data),
         reply_subject=reply_subject_pattern(data),
         reply_subject_weight=float(data["reply_subject_weight"]),

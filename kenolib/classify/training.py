@@ -36,6 +36,7 @@ from kenolib.classify.calibration import (
 from kenolib.classify.evaluation import (
     evaluate,
     fit_decider_caps,
+    fit_verdict_caps,
 )
 from kenolib.classify.judge import Judge, compile_judge, crossref
 from kenolib.classify.model import TopicModel, choose_terms, rule_features, save_model
@@ -252,10 +253,9 @@ def calibrate(
     clauses = parse_policy().clauses
     models = pool_models(clauses)
     pooled = calibration_frame(clauses, path, models)
-    table, unmapped, caps = fit_confidence(pooled)
+    table, unmapped, extra = fit_confidence(pooled)
     target_file = out or CALIBRATION_FILE
     source = f"{_rel(path)} + " + ", ".join(_rel(p) for p in CALIBRATION_REAL_SETS)
-    extra = {"decider_caps": caps}
     write_calibration(table, unmapped, target_file, source, len(pooled), None, extra)
     reset_caches()
     pooled = calibration_frame(clauses, path, models)  # confidences from the table just written
@@ -267,18 +267,22 @@ def calibrate(
     return table, below, written
 
 
-def fit_confidence(pooled: pd.DataFrame) -> tuple[pd.DataFrame, float, dict[str, float]]:
-    """(margin bins, unmapped confidence, per-step caps) from a judged and scored frame."""
+def fit_confidence(
+    pooled: pd.DataFrame,
+) -> tuple[pd.DataFrame, float, dict[str, dict[str, float]]]:
+    """(margin bins, unmapped confidence, caps) from a judged and scored frame; the caps are
+    ``decider_caps`` (per judging step) and ``verdict_caps`` (per verdict)."""
     mapped = (pooled["topic"] != UNMAPPED).to_numpy()
     correct = pooled["_correct"].to_numpy(dtype=bool)
     table = fit_bins(pooled["verdict_margin"].to_numpy(dtype=np.float64)[mapped], correct[mapped])
     n_un = int((~mapped).sum())
     unmapped = round((int(correct[~mapped].sum()) + 1) / (n_un + 2), 3) if n_un else 0.3
     unmapped = min(unmapped, float(table["accuracy"].min()))
-    return table, unmapped, fit_decider_caps(pooled)
+    caps = {"decider_caps": fit_decider_caps(pooled), "verdict_caps": fit_verdict_caps(pooled)}
+    return table, unmapped, caps
 
 
-CALIBRATION_COLUMNS = ["topic", "verdict_margin", "decided_by", "confidence", "_correct"]
+CALIBRATION_COLUMNS = ["topic", "verdict", "verdict_margin", "decided_by", "confidence", "_correct"]
 #: Real questions in the calibration pool: held-out parts evaluated once and kept out of rule
 #: work, so their verdicts say how the classifier does on questions it was not written from.
 #: The model learns from them too (they are in ``TRAINING_SETS``), so for the calibration each
