@@ -46,6 +46,10 @@ COLLECTIONS = {
     "real8_servers.csv": "R8S",
     "real8_google.csv": "R8G",
     "real8_microsoft.csv": "R8M",
+    "real9_hosting.csv": "R9H",
+    "real9_servers.csv": "R9S",
+    "real9_google.csv": "R9G",
+    "real9_microsoft.csv": "R9M",
 }
 COLUMNS = [*LABELLED_COLUMNS, "source_url"]  # the labelled sets' columns and the source
 

@@ -235,9 +235,12 @@ def verdict_margin(
     ``verdict`` (codes) on its product, and ``other`` the highest among topics that give another
     one. Two topics close in score that lead to the same verdict leave the verdict sure; 0 when
     none of them scored or another verdict's topic scored higher."""
-    same = (vt.verdict_code[prod] == verdict[:, None]) | (vt.topic_remap[prod] == topic[:, None])
-    best = np.where(same, scores, 0.0).max(axis=1, initial=0.0)
+    same = vt.gives_verdict[prod, verdict] | vt.reads_as[prod, topic]
     other = np.where(same, 0.0, scores).max(axis=1, initial=0.0)
+    best = scores.max(axis=1, initial=0.0)  # the top score gives the verdict unless it is other's
+    tied = np.flatnonzero(other >= best)
+    if len(tied):
+        best[tied] = np.where(same[tied], scores[tied], 0.0).max(axis=1, initial=0.0)
     return np.where(best > 0, (best - other) / (best + 1.0), 0.0).clip(0.0, None)
 
 

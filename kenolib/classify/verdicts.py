@@ -53,6 +53,18 @@ class VerdictTable:
         codes = self.clause_verdict
         return codes[np.where(first >= 0, first, len(codes) - 1)].reshape(-1, T)
 
+    @functools.cached_property
+    def gives_verdict(self) -> np.ndarray:
+        """[P, verdicts, T] bool: the topic gives that verdict code on that product."""
+        codes = np.arange(len(VERDICT_CODES))
+        return self.verdict_code[:, None, :] == codes[None, :, None]
+
+    @functools.cached_property
+    def reads_as(self) -> np.ndarray:
+        """[P, T, T] bool: on product p, topic column t is read as topic u (``topic_remap``)."""
+        T = len(self.topics)
+        return self.topic_remap[:, None, :] == np.arange(T)[None, :, None]
+
 
 def verdict_table(
     clauses: pd.DataFrame, taxonomy: Taxonomy | None = None, spec: dict[str, Any] | None = None
