@@ -46,6 +46,19 @@ from kenolib.policy import parse_policy
 from kenolib.taxonomy import UNMAPPED
 from kenolib.tickets import load_tickets
 
+#: Real questions in the calibration pool: held-out parts evaluated once and kept out of rule
+#: work, so their verdicts say how the classifier does on questions it was not written from.
+#: The model learns from them too (they are in ``TRAINING_SETS``), so for the calibration each
+#: is judged by a model fitted without it. A new round's held-out part joins them after its one
+#: evaluation.
+CALIBRATION_REAL_SETS = (
+    config.REAL_QUESTIONS_DIR / "real4_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real5_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real6_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real7_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real8_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real9_holdout.csv",
+)
 #: The labelled sets the model learns from (relative to the project root).
 TRAINING_SETS = (
     config.LABELLED_DIR / "labelled_dev.csv",
@@ -66,12 +79,7 @@ TRAINING_SETS = (
     config.REAL_QUESTIONS_DIR / "real9_dev.csv",
     # the calibration pool's real questions: evaluated once, then learnt from, but never judged
     # by a model that learnt them when the confidence is fitted (see ``calibration_frame``)
-    config.REAL_QUESTIONS_DIR / "real4_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real5_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real6_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real7_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real8_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real9_holdout.csv",
+    *CALIBRATION_REAL_SETS,
 )
 #: Inverse regularisation strength of the logistic regression.
 C_VALUE = 4.0
@@ -285,19 +293,6 @@ def fit_confidence(
 
 
 CALIBRATION_COLUMNS = ["topic", "verdict", "verdict_margin", "decided_by", "confidence", "_correct"]
-#: Real questions in the calibration pool: held-out parts evaluated once and kept out of rule
-#: work, so their verdicts say how the classifier does on questions it was not written from.
-#: The model learns from them too (they are in ``TRAINING_SETS``), so for the calibration each
-#: is judged by a model fitted without it. A new round's held-out part joins them after its one
-#: evaluation.
-CALIBRATION_REAL_SETS = (
-    config.REAL_QUESTIONS_DIR / "real4_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real5_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real6_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real7_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real8_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real9_holdout.csv",
-)
 #: Folds of the calibration pool's real questions (one model fitted without each).
 POOL_FOLDS = 5
 
