@@ -149,7 +149,9 @@ def write_calibration(
         "# decided); `accuracy` is the observed share of tickets in\n"
         "# the bin whose verdict is right, add-one smoothed and made\n"
         "# non-decreasing. `edges` are the bins' upper bounds; `review_below` the confidence under\n"
-        "# which a verdict gets needs_review. Re-run after changing the signals or the model.\n"
+        "# which a verdict gets needs_review; `decider_caps` and `verdict_caps` the most confidence\n"
+        "# a ticket moved by that step, or given that verdict, gets (their own accuracy).\n"
+        "# Re-run after changing the signals or the model.\n"
     )
 
     def writer(tmp: Path) -> None:

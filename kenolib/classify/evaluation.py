@@ -205,13 +205,19 @@ def fit_calibration(
     any signal (topic ``unmapped``) are counted apart; with none in the set, their confidence
     stays 0.3. Only counts are used: no ticket text.
     """
-    ev = evaluate(labelled, clauses, taxonomy)
-    x = ev.frame
-    mapped = (x["topic"] != UNMAPPED).to_numpy()
-    correct = x["_correct"].to_numpy(dtype=bool)
-    table = fit_bins(
-        x["verdict_margin"].to_numpy(dtype=np.float64)[mapped], correct[mapped], quantiles
-    )
+    return confidence_bins(evaluate(labelled, clauses, taxonomy).frame, quantiles)
+
+
+def confidence_bins(
+    frame: pd.DataFrame, quantiles: tuple[float, ...] = (0.1, 0.3, 0.55, 0.8, 0.9)
+) -> tuple[pd.DataFrame, float]:
+    """(bin table, unmapped confidence) of an evaluated frame (``evaluate(...).frame``): the
+    verdict margins of mapped tickets binned at ``quantiles``; unmapped tickets apart (0.3 when
+    there are none), never above the least sure bin."""
+    mapped = (frame["topic"] != UNMAPPED).to_numpy()
+    correct = frame["_correct"].to_numpy(dtype=bool)
+    margins = frame["verdict_margin"].to_numpy(dtype=np.float64)
+    table = fit_bins(margins[mapped], correct[mapped], quantiles)
     n_un = int((~mapped).sum())
     unmapped = round((int(correct[~mapped].sum()) + 1) / (n_un + 2), 3) if n_un else 0.3
     return table, min(unmapped, float(table["accuracy"].min()))

@@ -29,11 +29,11 @@ from kenolib.classify import rules as R
 from kenolib.classify import spec as spec_module
 from kenolib.classify.calibration import (
     CALIBRATION_FILE,
-    fit_bins,
     review_threshold,
     write_calibration,
 )
 from kenolib.classify.evaluation import (
+    confidence_bins,
     evaluate,
     fit_decider_caps,
     fit_verdict_caps,
@@ -43,7 +43,6 @@ from kenolib.classify.model import TopicModel, choose_terms, rule_features, save
 from kenolib.classify.text import as_text, classification_text
 from kenolib.errors import KenolibError
 from kenolib.policy import parse_policy
-from kenolib.taxonomy import UNMAPPED
 from kenolib.tickets import load_tickets
 
 #: Real questions in the calibration pool: held-out parts evaluated once and kept out of rule
@@ -282,12 +281,7 @@ def fit_confidence(
 ) -> tuple[pd.DataFrame, float, dict[str, dict[str, float]]]:
     """(margin bins, unmapped confidence, caps) from a judged and scored frame; the caps are
     ``decider_caps`` (per judging step) and ``verdict_caps`` (per verdict)."""
-    mapped = (pooled["topic"] != UNMAPPED).to_numpy()
-    correct = pooled["_correct"].to_numpy(dtype=bool)
-    table = fit_bins(pooled["verdict_margin"].to_numpy(dtype=np.float64)[mapped], correct[mapped])
-    n_un = int((~mapped).sum())
-    unmapped = round((int(correct[~mapped].sum()) + 1) / (n_un + 2), 3) if n_un else 0.3
-    unmapped = min(unmapped, float(table["accuracy"].min()))
+    table, unmapped = confidence_bins(pooled)
     caps = {"decider_caps": fit_decider_caps(pooled), "verdict_caps": fit_verdict_caps(pooled)}
     return table, unmapped, caps
 
