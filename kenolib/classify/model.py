@@ -31,6 +31,21 @@ from kenolib.errors import KenolibError
 from kenolib.files import atomic_write
 
 
+def distinct(keys: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an integer array: ``np.unique`` without its cost.
+
+    numpy 2's hash-based ``np.unique`` took 0.66 s for the ~1M (row, term) keys of a 50,000-ticket
+    batch; a stable (radix) sort and a neighbour comparison take 0.013 s for the same result.
+    """
+    if not len(keys):
+        return keys
+    s = np.sort(keys, kind="stable")
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
 @dataclass
 class TopicModel:
     """A fitted model: terms, topic classes, products and the weights between them."""
@@ -45,6 +60,14 @@ class TopicModel:
     rule_topics: list[str] = field(default_factory=list)  # the rule score columns, by topic
     rule_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [topics, rules+3]
     _sig: Signals | None = None
+    _coef_t: np.ndarray | None = None
+
+    @property
+    def coef_t(self) -> np.ndarray:
+        """The term weights as (terms x topics), contiguous (built once)."""
+        if self._coef_t is None or self._coef_t.shape != self.coef.T.shape:
+            self._coef_t = np.ascontiguousarray(self.coef.T)
+        return self._coef_t
 
     @property
     def signals(self) -> Signals:
@@ -58,7 +81,7 @@ class TopicModel:
         sig = self.signals
         tok = tokenise(text, np.zeros(len(text), dtype=np.int64), sig)
         term = sig.entry_class[sig.entry_ptr[tok.entry]]  # one class per term entry
-        key = np.unique(tok.row * len(self.terms) + term)
+        key = distinct(tok.row * len(self.terms) + term)
         return key // len(self.terms), key % len(self.terms)
 
     def proba(
@@ -68,16 +91,19 @@ class TopicModel:
         order (ignored by a model fitted without them)."""
         n = len(text)
         row, term = self.features(text)
-        nnz = np.bincount(row, minlength=n).astype(np.float64)
-        scale = 1.0 / np.sqrt(np.maximum(nnz, 1.0))
+        counts = np.bincount(row, minlength=n)
+        scale = 1.0 / np.sqrt(np.maximum(counts, 1).astype(np.float64))
         K = len(self.topics)
         logits = np.zeros((n, K)) + self.intercept
         if len(row):
-            # one bincount per topic over the (row, term) hits: ~3x faster than materialising a
-            # hits x topics array and summing each row's run (and far less memory)
-            w = scale[row]
-            for k in range(K):
-                logits[:, k] += np.bincount(row, weights=self.coef[k, term] * w, minlength=n)
+            # a sparse (rows x terms) matrix times the (terms x topics) weights: scipy's CSR
+            # product took 0.012 s for a 50,000-ticket batch, one bincount per topic 0.16 s.
+            # scipy.sparse is imported here, not at module level: most commands never score.
+            from scipy import sparse
+
+            indptr = np.concatenate([[0], np.cumsum(counts)])  # rows come sorted
+            x = sparse.csr_matrix((scale[row], term, indptr), shape=(n, len(self.terms)))
+            logits += np.asarray(x @ self.coef_t)
         codes, uniq = pd.factorize(pd.Series(products, dtype=object).astype(str), sort=False)
         pidx = {p: i for i, p in enumerate(self.products)}
         pi = np.array([pidx.get(u, -1) for u in uniq] or [-1], dtype=np.int64)[codes]
