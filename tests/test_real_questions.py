@@ -54,6 +54,10 @@ COLLECTIONS = {
     "real10_servers.csv": "R10S",
     "real10_google.csv": "R10G",
     "real10_microsoft.csv": "R10M",
+    "real11_hosting.csv": "R11H",
+    "real11_servers.csv": "R11S",
+    "real11_google.csv": "R11G",
+    "real11_microsoft.csv": "R11M",
 }
 COLUMNS = [*LABELLED_COLUMNS, "source_url"]  # the labelled sets' columns and the source
 
