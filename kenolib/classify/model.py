@@ -3,8 +3,8 @@
 Trained (``kenolib train``) with scikit-learn on every labelled set the project owns except the
 calibration set and the held-out sets; stored as plain arrays (``verdict_model.npz``: terms,
 topics, coefficients; no pickle). At judging time no scikit-learn runs: the model's terms are
-compiled into the same vectorised tokeniser as the signals, so scoring a batch is a lookup and a
-``bincount``, and it runs only on the tickets the rules are unsure of.
+compiled into the same vectorised tokeniser as the signals, so scoring a batch is a lookup and
+one sparse product (scipy's CSR), and it runs only on the tickets the rules are unsure of.
 
 Features: presence of each term (a word or a two-word phrase) in the subject and body start,
 scaled by ``1 / sqrt(terms in the ticket)``, the ticket's product, and what the rules found: each
