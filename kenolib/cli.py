@@ -15,6 +15,7 @@ from tqdm.std import tqdm  # bars on a terminal only; tqdm.auto warns without ip
 
 from kenolib import __version__, config
 from kenolib.classify import evaluate, format_evaluation
+from kenolib.classify.embedding import build_word_vectors, load_word_vectors
 from kenolib.classify.labels import format_accuracy
 from kenolib.classify.parallel import check_workers
 from kenolib.classify.training import CALIBRATION_SET, TRAINING_SETS, calibrate, train
@@ -307,6 +308,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
 
+    if args.word_vectors:
+        path = build_word_vectors()
+        wv = load_word_vectors(path)
+        print(f"wrote {path}: {len(wv.words)} words x {wv.vectors.shape[1]} dimensions")
     model, out, fig = train(args.labelled or TRAINING_SETS)
     print(
         f"trained on {int(fig['tickets'])} labelled tickets, {len(model.terms)} terms, "
@@ -551,6 +556,11 @@ def _model_commands(sub) -> None:
     """train, calibrate: fit the classifier's learned parts on the labelled sets."""
     p = sub.add_parser("train", help="fit the classifier's learned component on labelled sets")
     p.add_argument("labelled", nargs="*", help="labelled sets (default: the project's own)")
+    p.add_argument(
+        "--word-vectors",
+        action="store_true",
+        help="first rebuild the static word vectors with WordLlama (needs the dev extra)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("calibrate", help="fit the confidence table and the needs_review threshold")

@@ -616,6 +616,9 @@ def test_stored_model_is_a_fresh_fit_and_decides_only_unsure_tickets(clauses):
     fresh = TR.fit_model(TR.load_training(), clauses)
     assert stored.terms == fresh.terms and stored.topics == fresh.topics
     np.testing.assert_allclose(stored.coef, fresh.coef, atol=1e-3)
+    np.testing.assert_allclose(stored.emb_coef, fresh.emb_coef, atol=1e-3)
+    assert stored.emb_coef.shape == (len(stored.topics), stored.word_vectors.vectors.shape[1])
+    assert stored.emb_scale == fresh.emb_scale > 0
     x = X.crossref(synth_tickets(2000, seed=5), clauses)
     by_model = x["decided_by"] == "model"
     below = judge_module.compile_judge(clauses).model_below

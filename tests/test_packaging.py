@@ -24,6 +24,9 @@ def test_environment_yml_matches_pyproject():
     }
     env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
     conda = {_name(d): d.replace(" ", "") for d in env["dependencies"] if isinstance(d, str)}
+    # packages conda-forge may lack come from PyPI through the pip section
+    pip = [d for d in env["dependencies"] if isinstance(d, dict)]
+    conda |= {_name(r): r.replace(" ", "") for p in pip for r in p["pip"] if not r.startswith("-")}
     for name, req in wanted.items():
         assert name in conda, f"{name} missing from environment.yml"
         # conda has no extras: conda-forge's dask package carries what dask[dataframe] adds

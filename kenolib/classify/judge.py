@@ -132,7 +132,7 @@ def _apply_model(
     feats = None
     if rules is not None and j.model.rule_topics:
         feats = model_rule_features(j.model, j.vt.topics, rules[0][unsure], rules[1][unsure])
-    p = j.model.proba(h.text.take(pa.array(unsure)), products, feats)
+    p, known = j.model.scores(h.text.take(pa.array(unsure)), products, feats)
     tpos = {t: i for i, t in enumerate(vt.topics)}
     cols = np.array([tpos.get(t, -1) for t in j.model.topics], dtype=np.int64)
     allowed = vt.topic_allowed[prod[unsure]][:, np.maximum(cols, 0)] & (cols >= 0)
@@ -142,7 +142,9 @@ def _apply_model(
     p[np.arange(len(unsure)), best] = -1
     gap = pbest - p.max(axis=1).clip(0, None)
     new = cols[best]
-    take = (pbest >= j.model_min_proba) & (new != topic[unsure])
+    # a ticket with none of the model's terms keeps the rules' reading: the word vectors alone
+    # (a pasted formula, a one-word subject) are no evidence of a topic
+    take = (pbest >= j.model_min_proba) & (new != topic[unsure]) & (known > 0)
     rows = unsure[take]
     topic = topic.copy()
     margin = margin.copy()
@@ -364,6 +366,8 @@ def judge_pool(j: Judge, workers: int | None = 1) -> Iterator[BatchPool | None]:
     if n <= 1 or not can_fork():
         yield None
         return
+    if j.model is not None:
+        j.model.prepare()  # compiled once here, inherited by every forked worker
     with BatchPool(functools.partial(_judge_record, j=j), n) as pool:
         yield pool
 

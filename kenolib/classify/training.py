@@ -32,6 +32,7 @@ from kenolib.classify.calibration import (
     review_threshold,
     write_calibration,
 )
+from kenolib.classify.embedding import load_word_vectors
 from kenolib.classify.evaluation import (
     confidence_bins,
     evaluate,
@@ -86,6 +87,10 @@ TRAINING_SETS = (
 )
 #: Inverse regularisation strength of the logistic regression.
 C_VALUE = 4.0
+#: Scale of the mean word vector among the model's features (``embedding.py``; 0: none). Five-fold
+#: on the calibration pool's 821 real questions, verdicts: none 77.3 %, 8 79.8 %, 12 79.8 %, 16
+#: 80.1 % (but 0.2 points lower on the other real and the hand-written tickets).
+EMBEDDING_SCALE = 8.0
 
 
 def load_training(paths: Sequence[str | os.PathLike[str]] = TRAINING_SETS) -> pd.DataFrame:
@@ -123,7 +128,11 @@ def training_rules(tickets: pd.DataFrame, j: Judge) -> np.ndarray:
 
 
 def _design(
-    model: TopicModel, text: pa.Array, products: np.ndarray, rules: np.ndarray | None = None
+    model: TopicModel,
+    text: pa.Array,
+    products: np.ndarray,
+    rules: np.ndarray | None = None,
+    embedded: np.ndarray | None = None,
 ) -> Any:
     # scipy and scikit-learn are imported when a model is fitted: judging never needs them, and
     # they cost every kenolib command a second and about 90 MB at start
@@ -141,13 +150,19 @@ def _design(
         (np.ones(len(ok)), (ok, pi[ok])), shape=(n, max(len(model.products), 1))
     )
     blocks = [x_terms, x_prod] + ([sparse.csr_matrix(rules)] if rules is not None else [])
+    if embedded is not None:
+        blocks.append(sparse.csr_matrix(embedded))
     return sparse.hstack(blocks).tocsr()
 
 
 def fit_model(
-    labelled: pd.DataFrame, clauses: pd.DataFrame, c_value: float = C_VALUE
+    labelled: pd.DataFrame,
+    clauses: pd.DataFrame,
+    c_value: float = C_VALUE,
+    embedding_scale: float = EMBEDDING_SCALE,
 ) -> TopicModel:
-    """Fit the topic model on labelled tickets (``expected_topic``, ``expected_product``)."""
+    """Fit the topic model on labelled tickets (``expected_topic``, ``expected_product``);
+    ``embedding_scale`` 0 leaves the word vectors out."""
     j = compile_judge(clauses)
     text = training_text(labelled, j)
     terms = choose_terms(text.to_pylist())
@@ -156,7 +171,9 @@ def fit_model(
     topics = sorted(set(y))
     shell = TopicModel(terms, topics, products, np.zeros(0), np.zeros(0), np.zeros(0), {})
     prod = labelled.get("expected_product", labelled.get("product", pd.Series("")))
-    x = _design(shell, text, prod.astype(str).to_numpy(), training_rules(labelled, j))
+    wv = load_word_vectors() if embedding_scale else None
+    embedded = wv.mean_product(text, wv.vectors) * embedding_scale if wv else None
+    x = _design(shell, text, prod.astype(str).to_numpy(), training_rules(labelled, j), embedded)
     from sklearn.linear_model import LogisticRegression
 
     lr = LogisticRegression(C=c_value, max_iter=5000)
@@ -164,14 +181,21 @@ def fit_model(
     coef = lr.coef_ if len(topics) > 2 else np.vstack([-lr.coef_[0], lr.coef_[0]])
     icpt = lr.intercept_ if len(topics) > 2 else np.array([-lr.intercept_[0], lr.intercept_[0]])
     nt, npr = len(terms), len(products)
+    ne = embedded.shape[1] if embedded is not None else 0
+    meta = {"tickets": str(len(labelled)), "terms": str(nt), "c": str(c_value)}
+    if wv is not None:
+        meta |= {"word_vectors_sha256": wv.sha256, "embedding_scale": str(embedding_scale)}
     return dataclasses.replace(
         shell,
         coef=coef[:, :nt],
         product_coef=coef[:, nt : nt + npr],
         intercept=icpt,
-        meta={"tickets": str(len(labelled)), "terms": str(nt), "c": str(c_value)},
+        meta=meta,
         rule_topics=list(j.vt.topics),
-        rule_coef=coef[:, nt + npr :],
+        rule_coef=coef[:, nt + npr : coef.shape[1] - ne],
+        emb_coef=coef[:, coef.shape[1] - ne :] if ne else np.zeros((0, 0)),
+        emb_scale=float(embedding_scale) if ne else 0.0,
+        _wv=wv,
     )
 
 
