@@ -58,6 +58,10 @@ COLLECTIONS = {
     "real11_servers.csv": "R11S",
     "real11_google.csv": "R11G",
     "real11_microsoft.csv": "R11M",
+    "real12_hosting.csv": "R12H",
+    "real12_servers.csv": "R12S",
+    "real12_google.csv": "R12G",
+    "real12_microsoft.csv": "R12M",
 }
 COLUMNS = [*LABELLED_COLUMNS, "source_url"]  # the labelled sets' columns and the source
 
