@@ -10,7 +10,9 @@ Features: presence of each term (a word or a two-word phrase) in the subject and
 scaled by ``1 / sqrt(terms in the ticket)``, the ticket's product, and what the rules found: each
 topic's signal score and the ownership lexicon's votes, each scaled by ``1 / (row maximum + 1)``
 (:func:`rule_features`). The model so learns when to trust a rule's word and when the other words
-of the ticket overrule it (stacking), instead of relearning the rules from too few tickets.
+of the ticket overrule it (stacking), instead of relearning the rules from too few tickets. And
+the ticket's mean static word vector (:mod:`kenolib.classify.embedding`) times ``emb_scale``:
+words the model never saw weigh like the words near them in meaning.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ class TopicModel:
     rule_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [topics, rules+3]
     emb_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [topics, dims]
     emb_scale: float = 0.0  # the mean word vector's scale in the features
-    _sig: Signals | None = None
-    _coef_t: np.ndarray | None = None
-    _wv: WordVectors | None = None
-    _emb_u: np.ndarray | None = None
+    # caches, built on first use; never copied by dataclasses.replace (a replaced weight would
+    # otherwise keep the old folded table)
+    _sig: Signals | None = field(default=None, init=False, repr=False, compare=False)
+    _coef_t: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _wv: WordVectors | None = field(default=None, init=False, repr=False, compare=False)
+    _emb_u: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def word_vectors(self) -> WordVectors:
@@ -69,7 +73,7 @@ class TopicModel:
     @property
     def coef_t(self) -> np.ndarray:
         """The term weights as (terms x topics), contiguous (built once)."""
-        if self._coef_t is None or self._coef_t.shape != self.coef.T.shape:
+        if self._coef_t is None:
             self._coef_t = np.ascontiguousarray(self.coef.T)
         return self._coef_t
 

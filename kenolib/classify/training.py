@@ -187,7 +187,7 @@ def fit_model(
     meta = {"tickets": str(len(labelled)), "terms": str(nt), "c": str(c_value)}
     if wv is not None:
         meta |= {"word_vectors_sha256": wv.sha256, "embedding_scale": str(embedding_scale)}
-    return dataclasses.replace(
+    model = dataclasses.replace(
         shell,
         coef=coef[:, :nt],
         product_coef=coef[:, nt : nt + npr],
@@ -197,8 +197,9 @@ def fit_model(
         rule_coef=coef[:, nt + npr : coef.shape[1] - ne],
         emb_coef=coef[:, coef.shape[1] - ne :] if ne else np.zeros((0, 0)),
         emb_scale=float(embedding_scale) if ne else 0.0,
-        _wv=wv,
     )
+    model._sig, model._wv = shell._sig, wv  # the tables already compiled for the design
+    return model
 
 
 def cross_validate(
