@@ -7,6 +7,7 @@ classifier does on the set is measured by ``kenolib evaluate`` and reported in t
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -16,53 +17,6 @@ from kenolib.taxonomy import load_taxonomy, product_ids
 from tests.test_labelled_set import COLUMNS as LABELLED_COLUMNS
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
-COLLECTIONS = {
-    "real_hosting.csv": "RH",
-    "real_servers.csv": "RS",
-    "real_suites.csv": "RQ",
-    "real2_hosting.csv": "R2H",
-    "real2_servers.csv": "R2S",
-    "real2_suites.csv": "R2Q",
-    "real3_hosting.csv": "R3H",
-    "real3_servers.csv": "R3S",
-    "real3_suites.csv": "R3Q",
-    "real4_hosting.csv": "R4H",
-    "real4_servers.csv": "R4S",
-    "real4_google.csv": "R4G",
-    "real4_microsoft.csv": "R4M",
-    "real5_hosting.csv": "R5H",
-    "real5_servers.csv": "R5S",
-    "real5_google.csv": "R5G",
-    "real5_microsoft.csv": "R5M",
-    "real6_hosting.csv": "R6H",
-    "real6_servers.csv": "R6S",
-    "real6_google.csv": "R6G",
-    "real6_microsoft.csv": "R6M",
-    "real7_hosting.csv": "R7H",
-    "real7_servers.csv": "R7S",
-    "real7_google.csv": "R7G",
-    "real7_microsoft.csv": "R7M",
-    "real8_hosting.csv": "R8H",
-    "real8_servers.csv": "R8S",
-    "real8_google.csv": "R8G",
-    "real8_microsoft.csv": "R8M",
-    "real9_hosting.csv": "R9H",
-    "real9_servers.csv": "R9S",
-    "real9_google.csv": "R9G",
-    "real9_microsoft.csv": "R9M",
-    "real10_hosting.csv": "R10H",
-    "real10_servers.csv": "R10S",
-    "real10_google.csv": "R10G",
-    "real10_microsoft.csv": "R10M",
-    "real11_hosting.csv": "R11H",
-    "real11_servers.csv": "R11S",
-    "real11_google.csv": "R11G",
-    "real11_microsoft.csv": "R11M",
-    "real12_hosting.csv": "R12H",
-    "real12_servers.csv": "R12S",
-    "real12_google.csv": "R12G",
-    "real12_microsoft.csv": "R12M",
-}
 COLUMNS = [*LABELLED_COLUMNS, "source_url"]  # the labelled sets' columns and the source
 
 
@@ -79,6 +33,18 @@ SPLIT = _split_module()
 #: collection round -> (its collections, development part, held-out part)
 ROUNDS = {k: v[:3] for k, v in SPLIT.ROUNDS.items()}
 EXCLUDED = set(SPLIT.EXCLUDED)  # duplicate sources, left out of the split
+#: A collection's ticket-id prefix: "R", its round (none for round 1) and a letter for its kind.
+KIND_LETTER = {"hosting": "H", "servers": "S", "suites": "Q", "google": "G", "microsoft": "M"}
+
+
+def _prefix(name: str) -> str:
+    m = re.fullmatch(r"real(\d*)_([a-z]+)\.csv", name)
+    assert m is not None and m[2] in KIND_LETTER, name
+    return f"R{m[1]}{KIND_LETTER[m[2]]}"
+
+
+#: Every round's collections (``split.py``) -> their ticket-id prefix ("real10_google.csv": "R10G")
+COLLECTIONS = {name: _prefix(name) for sources, _, _ in ROUNDS.values() for name in sources}
 
 
 def _read(name: str) -> pd.DataFrame:

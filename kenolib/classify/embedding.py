@@ -19,6 +19,7 @@ embedding logits are the mean of ``U`` over its distinct vocabulary words: one s
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -29,7 +30,7 @@ import pyarrow as pa
 
 from kenolib import config
 from kenolib.classify.signals import Signals, term_signals
-from kenolib.classify.text import distinct, tokenise, words_of
+from kenolib.classify.text import distinct, row_matrix, tokenise, words_of
 from kenolib.errors import KenolibError
 from kenolib.files import atomic_write
 
@@ -66,27 +67,27 @@ class WordVectors:
             self._sig = term_signals(self.words)
         return self._sig
 
-    def mean_rows(self, text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(row, word, weight) of a sparse rows x words matrix: each text's distinct vocabulary
-        words, weighted ``1 / count`` so a product with the vectors is the mean vector. Texts as
-        ``classification_text`` makes them (each ends with a space, as the tokeniser needs)."""
+    def _rows(self, text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, word) of each text's distinct vocabulary words, sorted by row; words per row."""
         sig = self.signals
         tok = tokenise(text, np.zeros(len(text), dtype=np.int64), sig)
         word = sig.entry_class[sig.entry_ptr[tok.entry]]
         key = distinct(tok.row * len(self.words) + word)
-        row, word = key // len(self.words), key % len(self.words)
-        counts = np.bincount(row, minlength=len(text))
+        row = key // len(self.words)
+        return row, key % len(self.words), np.bincount(row, minlength=len(text))
+
+    def mean_rows(self, text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, word, weight) of a sparse rows x words matrix: each text's distinct vocabulary
+        words, weighted ``1 / count`` so a product with the vectors is the mean vector. Texts as
+        ``classification_text`` makes them (each ends with a space, as the tokeniser needs)."""
+        row, word, counts = self._rows(text)
         return row, word, 1.0 / counts[row]
 
     def mean_product(self, text: pa.Array, matrix: np.ndarray) -> np.ndarray:
         """Rows x columns: the mean of ``matrix``'s rows (one per vocabulary word) over each
         text's distinct vocabulary words; zeros for a text with none."""
-        from scipy import sparse
-
-        n = len(text)
-        row, word, weight = self.mean_rows(text)
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n))])
-        x = sparse.csr_matrix((weight, word, indptr), shape=(n, len(self.words)))
+        row, word, counts = self._rows(text)
+        x = row_matrix(counts, word, 1.0 / counts[row], len(self.words))
         return np.asarray(x @ matrix)
 
 
@@ -99,15 +100,12 @@ def _version(package: str) -> str:
         return ""
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @lru_cache(maxsize=4)
 def _load(path: str, mtime_ns: int) -> WordVectors:
     p = Path(path)
     try:
-        with np.load(p, allow_pickle=False) as z:
+        data = p.read_bytes()  # read once: hashed, then parsed
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
             words = [str(w) for w in z["words"]]
             vectors = z["vectors"].astype(np.float32) / np.float32(z["scale"])
             meta = {str(k): str(v) for k, v in zip(z["meta_keys"], z["meta_values"], strict=True)}
@@ -117,7 +115,7 @@ def _load(path: str, mtime_ns: int) -> WordVectors:
         ) from None
     if vectors.shape != (len(words), int(meta.get("dimensions", vectors.shape[1]))):
         raise KenolibError(f"{p}: {vectors.shape} vectors for {len(words)} words; rebuild them")
-    return WordVectors(words, vectors, _sha256(p), meta)
+    return WordVectors(words, vectors, hashlib.sha256(data).hexdigest(), meta)
 
 
 def load_word_vectors(path: str | os.PathLike[str] | None = None) -> WordVectors:

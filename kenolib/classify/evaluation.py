@@ -218,9 +218,14 @@ def confidence_bins(
     correct = frame["_correct"].to_numpy(dtype=bool)
     margins = frame["verdict_margin"].to_numpy(dtype=np.float64)
     table = fit_bins(margins[mapped], correct[mapped], quantiles)
-    n_un = int((~mapped).sum())
-    unmapped = round((int(correct[~mapped].sum()) + 1) / (n_un + 2), 3) if n_un else 0.3
+    unmapped = smoothed_accuracy(correct[~mapped]) if (~mapped).any() else 0.3
     return table, min(unmapped, float(table["accuracy"].min()))
+
+
+def smoothed_accuracy(correct: np.ndarray) -> float:
+    """The add-one smoothed share of right verdicts, ``(right + 1) / (tickets + 2)``, to three
+    places: 0.5 for no ticket (nothing observed, nothing claimed)."""
+    return round((int(np.count_nonzero(correct)) + 1) / (len(correct) + 2), 3)
 
 
 def calibrate_confidence(
@@ -263,13 +268,12 @@ CAPPED_VERDICTS = ("silent",)
 def fit_verdict_caps(frame: pd.DataFrame) -> dict[str, float]:
     """Per capped verdict: the add-one smoothed accuracy of the tickets given it (colocation's
     silent verdict, a rule about whose equipment it is, is not counted nor capped)."""
-    out = {}
+    correct = frame["_correct"].to_numpy(dtype=bool)
     rule = (frame["decided_by"] != "colocation").to_numpy()
-    for v in CAPPED_VERDICTS:
-        m = (frame["verdict"] == v).to_numpy() & rule
-        right = int(frame["_correct"].to_numpy(dtype=bool)[m].sum())
-        out[v] = round((right + 1) / (int(m.sum()) + 2), 3)
-    return out
+    return {
+        v: smoothed_accuracy(correct[(frame["verdict"] == v).to_numpy() & rule])
+        for v in CAPPED_VERDICTS
+    }
 
 
 def fit_decider_caps(frame: pd.DataFrame) -> dict[str, float]:
@@ -278,9 +282,8 @@ def fit_decider_caps(frame: pd.DataFrame) -> dict[str, float]:
     ``frame`` is ``evaluate(...).frame``. A step that decided no ticket of the set gets 0.5:
     nothing was observed, so nothing is claimed.
     """
-    out = {}
-    for d in CAPPED_DECIDERS:
-        m = (frame["decided_by"] == d).to_numpy()
-        right = int(frame["_correct"].to_numpy(dtype=bool)[m].sum())
-        out[d] = round((right + 1) / (int(m.sum()) + 2), 3)
-    return out
+    correct = frame["_correct"].to_numpy(dtype=bool)
+    return {
+        d: smoothed_accuracy(correct[(frame["decided_by"] == d).to_numpy()])
+        for d in CAPPED_DECIDERS
+    }

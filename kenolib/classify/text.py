@@ -341,3 +341,12 @@ def distinct(keys: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
     return s[keep]
+
+
+def row_matrix(counts: np.ndarray, cols: np.ndarray, values: np.ndarray, width: int) -> Any:
+    """A CSR matrix (rows x ``width``) from column hits sorted by row, as :func:`distinct` keys
+    give them, with ``counts`` hits per row. scipy is imported here: only scoring needs it."""
+    from scipy import sparse
+
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sparse.csr_matrix((values, cols, indptr), shape=(len(counts), width))

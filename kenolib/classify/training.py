@@ -39,7 +39,7 @@ from kenolib.classify.evaluation import (
     fit_decider_caps,
     fit_verdict_caps,
 )
-from kenolib.classify.judge import Judge, compile_judge, crossref
+from kenolib.classify.judge import Judge, compile_judge
 from kenolib.classify.model import TopicModel, choose_terms, rule_features, save_model
 from kenolib.classify.text import as_text, classification_text
 from kenolib.errors import KenolibError
@@ -200,34 +200,6 @@ def fit_model(
     )
     model._sig, model._wv = shell._sig, wv  # the tables already compiled for the design
     return model
-
-
-def cross_validate(
-    labelled: pd.DataFrame,
-    clauses: pd.DataFrame,
-    folds: int = 5,
-    seed: int = 7,
-    only: pd.Series | None = None,
-) -> pd.DataFrame:
-    """Out-of-fold crossref of ``labelled``: each fold judged with a model fitted without it.
-
-    ``only`` (bool per row) restricts the judged rows to a subset (e.g. the real questions);
-    the other rows are always in training. Returns crossref frames concatenated in row order.
-    """
-    idx = np.flatnonzero(only.to_numpy() if only is not None else np.ones(len(labelled), bool))
-    rng = np.random.default_rng(seed)
-    fold_of = np.full(len(labelled), -1)
-    fold_of[idx] = rng.permutation(len(idx)) % folds
-    base = compile_judge(clauses)
-    parts = []
-    for f in range(folds):
-        train = labelled[fold_of != f]
-        model = fit_model(train, clauses)
-        j = dataclasses.replace(base, model=model)
-        test = labelled[fold_of == f]
-        parts.append(crossref(test, clauses, judge=j).assign(_row=np.flatnonzero(fold_of == f)))
-    out = pd.concat(parts, ignore_index=True).sort_values("_row").drop(columns="_row")
-    return out.reset_index(drop=True)
 
 
 #: The calibration set: the rules and the model are never fitted on it.
