@@ -86,7 +86,13 @@ class WordVectors:
     def mean_product(self, text: pa.Array, matrix: np.ndarray) -> np.ndarray:
         """Rows x columns: the mean of ``matrix``'s rows (one per vocabulary word) over each
         text's distinct vocabulary words; zeros for a text with none."""
-        row, word, counts = self._rows(text)
+        row, word, _ = self._rows(text)
+        return self.mean_of(row, word, len(text), matrix)
+
+    def mean_of(self, row: np.ndarray, word: np.ndarray, n: int, matrix: np.ndarray) -> np.ndarray:
+        """:meth:`mean_product` of ``n`` texts whose distinct vocabulary words, sorted by row,
+        are (``row``, ``word``)."""
+        counts = np.bincount(row, minlength=n)
         x = row_matrix(counts, word, 1.0 / counts[row], len(self.words))
         return np.asarray(x @ matrix)
 

@@ -55,6 +55,9 @@ class TopicModel:
     _coef_t: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
     _wv: WordVectors | None = field(default=None, init=False, repr=False, compare=False)
     _emb_u: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _reading: tuple[Signals, np.ndarray, np.ndarray] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def word_vectors(self) -> WordVectors:
@@ -84,20 +87,48 @@ class TopicModel:
             self._sig = term_signals(self.terms)
         return self._sig
 
+    @property
+    def reading(self) -> tuple[Signals, np.ndarray, np.ndarray]:
+        """One tokeniser table for the terms and the word vectors' vocabulary together, with
+        each of its entries' term index and vocabulary index (-1: not one), so a text is read
+        once for both (built once, about 0.5 s)."""
+        if self._reading is None:
+            words = self.word_vectors.words if self.emb_coef.size else []
+            both = sorted(set(self.terms) | set(words))
+            tpos = {t: i for i, t in enumerate(self.terms)}
+            wpos = {w: i for i, w in enumerate(words)}
+            self._reading = (
+                term_signals(both),
+                np.array([tpos.get(x, -1) for x in both], dtype=np.int64),
+                np.array([wpos.get(x, -1) for x in both], dtype=np.int64),
+            )
+        return self._reading
+
     def prepare(self) -> None:
-        """Compile what scoring needs (the terms' and the vocabulary's tokeniser tables, the
-        folded embedding weights) now rather than at the first unsure ticket."""
-        _ = self.signals
+        """Compile what scoring needs (the tokeniser table, the folded embedding weights) now
+        rather than at the first unsure ticket."""
+        _ = self.reading
         if self.emb_coef.size:
-            _ = self.word_vectors.signals, self.emb_u
+            _ = self.emb_u
+
+    def read(
+        self, text: pa.Array
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """((row, term index), (row, vocabulary index)): every distinct term and vocabulary word
+        present in each text, sorted by row, from one pass of the tokeniser."""
+        sig, term_of, word_of = self.reading
+        tok = tokenise(text, np.zeros(len(text), dtype=np.int64), sig)
+        u = sig.entry_class[sig.entry_ptr[tok.entry]]  # one class per entry
+        width = max(len(term_of), 1)
+        key = distinct(tok.row * width + u)
+        row, u = key // width, key % width
+        term, word = term_of[u], word_of[u]
+        t, w = term >= 0, word >= 0
+        return (row[t], term[t]), (row[w], word[w])
 
     def features(self, text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(row, term index) of every distinct term present in each text."""
-        sig = self.signals
-        tok = tokenise(text, np.zeros(len(text), dtype=np.int64), sig)
-        term = sig.entry_class[sig.entry_ptr[tok.entry]]  # one class per term entry
-        key = distinct(tok.row * len(self.terms) + term)
-        return key // len(self.terms), key % len(self.terms)
+        return self.read(text)[0]
 
     def proba(
         self, text: pa.Array, products: list[str] | np.ndarray, rules: np.ndarray | None = None
@@ -111,7 +142,7 @@ class TopicModel:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(rows x topics probabilities, terms of the model present in each row)."""
         n = len(text)
-        row, term = self.features(text)
+        (row, term), (wrow, word) = self.read(text)
         counts = np.bincount(row, minlength=n)
         scale = 1.0 / np.sqrt(np.maximum(counts, 1).astype(np.float64))
         K = len(self.topics)
@@ -129,7 +160,7 @@ class TopicModel:
         if rules is not None and self.rule_coef.size:
             logits += rules @ self.rule_coef.T
         if self.emb_coef.size:
-            logits += self.emb_scale * self.word_vectors.mean_product(text, self.emb_u)
+            logits += self.emb_scale * self.word_vectors.mean_of(wrow, word, n, self.emb_u)
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True), counts

@@ -16,8 +16,8 @@ from kenolib.classify.calibration import load_calibration
 from kenolib.classify.compiled import Signals
 from kenolib.classify.spec import load_ownership_file, load_signals_file
 from kenolib.classify.text import (
-    _BLOOM_BITS,
     STOPWORDS,
+    bloom_bits,
     prefilter_hash,
     quote_cut_pattern,
     reply_subject_pattern,
@@ -136,6 +136,18 @@ def build_signals(
     return _assemble(tables, data, own, tax)
 
 
+def _prefilter_slots(vocab: list[str]) -> np.ndarray:
+    """Per prefilter slot: the vocabulary id of its one word, -1 if empty, -2 if shared."""
+    bits = bloom_bits(len(vocab))
+    slot_vid = np.full(1 << bits, -1, dtype=np.int64)
+    for i, word in enumerate(vocab):
+        b = bytes(c | 32 for c in word.encode("utf-8"))
+        first = np.array([int.from_bytes(b[:8].ljust(8, b"\0"), "little")], dtype=np.uint64)
+        h = int(prefilter_hash(first, np.array([len(b)], dtype=np.uint64), bits)[0])
+        slot_vid[h] = i if slot_vid[h] == -1 else -2
+    return slot_vid
+
+
 def _compile(pairs: dict[tuple[str, ...], dict[str, float]]) -> dict[str, Any]:
     """Lookup arrays of the collected pairs: classes, entries, word keys, phrase codes."""
     classes = sorted({c for slot in pairs.values() for c in slot})
@@ -155,12 +167,7 @@ def _compile(pairs: dict[tuple[str, ...], dict[str, float]]) -> dict[str, Any]:
     if len(np.unique(keys)) != len(keys):
         raise KenolibError("ticket_signals.yaml: two signal words hash alike; rename one")
     order = np.argsort(keys)
-    slot_vid = np.full(1 << _BLOOM_BITS, -1, dtype=np.int64)
-    for i, word in enumerate(vocab):
-        b = bytes(c | 32 for c in word.encode("utf-8"))
-        first = np.array([int.from_bytes(b[:8].ljust(8, b"\0"), "little")], dtype=np.uint64)
-        h = int(prefilter_hash(first, np.array([len(b)], dtype=np.uint64))[0])
-        slot_vid[h] = i if slot_vid[h] == -1 else -2
+    slot_vid = _prefilter_slots(vocab)
     word_entry = np.full(len(vocab), -1, dtype=np.int64)
     by_n: dict[int, tuple[list[int], list[int]]] = {}
     V = len(vocab) + 1

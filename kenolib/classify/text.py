@@ -65,7 +65,10 @@ _WORD = re.compile(r"[a-z0-9\x80-\uffff]+")
 _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 _K1 = np.uint64(0x9E3779B97F4A7C15)
 _K2 = np.uint64(0xC2B2AE3D27D4EB4F)
-_BLOOM_BITS = 14
+#: The prefilter bitmap has 2**bits slots: at least 2**14, about four per vocabulary word (a
+#: 30,000-word vocabulary in 16 k slots shared nearly every slot, so every word took the binary
+#: search), at most 2**18.
+_BLOOM_MIN_BITS, _BLOOM_MAX_BITS = 14, 18
 _BYTES = np.uint64(0x0101010101010101)
 _HIGH = np.uint64(0x8080808080808080)
 _LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
@@ -145,9 +148,14 @@ def _lookup_words(keys: np.ndarray, sig: Signals) -> np.ndarray:
     return np.where(hit, sig.word_ids[pos], -1)
 
 
-def prefilter_hash(first: np.ndarray, length: np.ndarray) -> np.ndarray:
+def bloom_bits(n_words: int) -> int:
+    """Bits of the prefilter bitmap for a vocabulary of ``n_words``."""
+    return min(_BLOOM_MAX_BITS, max(_BLOOM_MIN_BITS, (4 * n_words).bit_length()))
+
+
+def prefilter_hash(first: np.ndarray, length: np.ndarray, bits: int) -> np.ndarray:
     with np.errstate(over="ignore"):
-        return ((first ^ length) * _K2) >> np.uint64(64 - _BLOOM_BITS)
+        return ((first ^ length) * _K2) >> np.uint64(64 - bits)
 
 
 def tokenise(text: pa.Array, subject_len: np.ndarray, sig: Signals) -> Tokens:
@@ -156,7 +164,7 @@ def tokenise(text: pa.Array, subject_len: np.ndarray, sig: Signals) -> Tokens:
     Bytes are case-folded by setting bit 5 (exact for ASCII letters; signal words get the same
     folding), words are maximal runs of letters, digits and non-ASCII bytes, and each word's
     first and last eight bytes plus its length make a 64-bit key looked up in the sorted keys
-    of the signal words (after a 16 kB bitmap filter that discards most non-signal words).
+    of the signal words (after a bitmap filter that discards most non-signal words).
     """
     text = text.cast(pa.large_string()) if not pa.types.is_large_string(text.type) else text
     _, off_buf, data_buf = text.buffers()
@@ -224,7 +232,8 @@ def _signal_word_hits(
     first = words[starts]
     first &= _MASKS.take(np.minimum(length, 8))
     ulen = length.astype(np.uint64)
-    slot = sig.slot_vid[prefilter_hash(first, ulen)]
+    bits = len(sig.slot_vid).bit_length() - 1
+    slot = sig.slot_vid[prefilter_hash(first, ulen, bits)]
     keep = np.flatnonzero(slot != -1)
     first = first[keep]
     ulen = ulen[keep]
