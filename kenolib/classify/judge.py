@@ -33,6 +33,8 @@ from kenolib.taxonomy import Taxonomy, load_taxonomy, topic_labels
 
 #: Rows judged per batch (bounds memory; the progress bar advances per batch).
 BATCH_ROWS = 50_000
+#: Terms of the model a ticket the rules found nothing in needs before the model may move it.
+UNMAPPED_MIN_TERMS = 2
 #: Threads judging batches at once (numpy and pyarrow release the GIL).
 WORKERS = min(4, os.cpu_count() or 1)
 
@@ -144,7 +146,10 @@ def _apply_model(
     new = cols[best]
     # a ticket with none of the model's terms keeps the rules' reading: the word vectors alone
     # (a pasted formula, a one-word subject) are no evidence of a topic
-    take = (pbest >= j.model_min_proba) & (new != topic[unsure]) & (known > 0)
+    # a ticket the rules found nothing in needs two of the model's terms: one common word
+    # ("http" in a pasted formula) and look-alike n-grams are no topic
+    need = np.where(topic[unsure] == len(vt.topics) - 1, UNMAPPED_MIN_TERMS, 1)
+    take = (pbest >= j.model_min_proba) & (new != topic[unsure]) & (known >= need)
     rows = unsure[take]
     topic = topic.copy()
     margin = margin.copy()

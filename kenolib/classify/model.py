@@ -12,7 +12,9 @@ topic's signal score and the ownership lexicon's votes, each scaled by ``1 / (ro
 (:func:`rule_features`). The model so learns when to trust a rule's word and when the other words
 of the ticket overrule it (stacking), instead of relearning the rules from too few tickets. And
 the ticket's mean static word vector (:mod:`kenolib.classify.embedding`) times ``emb_scale``:
-words the model never saw weigh like the words near them in meaning.
+words the model never saw weigh like the words near them in meaning. And the hashed character
+n-grams of its words (:mod:`kenolib.classify.chargrams`) times ``char_scale``: a tool or error
+code the model never saw shares the weights of names that look alike.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ import pandas as pd
 import pyarrow as pa
 
 from kenolib import config
+from kenolib.classify.chargrams import BUCKET_BITS, gram_buckets, gram_table
 from kenolib.classify.embedding import WordVectors, load_word_vectors
 from kenolib.classify.signals import Signals, term_signals
-from kenolib.classify.text import STOPWORDS, distinct, row_matrix, tokenise, words_of
+from kenolib.classify.text import STOPWORDS, Words, distinct, read_words, row_matrix, words_of
 from kenolib.errors import KenolibError
 from kenolib.files import atomic_write
 
@@ -49,6 +52,8 @@ class TopicModel:
     rule_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [topics, rules+3]
     emb_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [topics, dims]
     emb_scale: float = 0.0  # the mean word vector's scale in the features
+    char_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [topics, buckets]
+    char_scale: float = 0.0  # the character n-grams' scale in the features
     # caches, built on first use; never copied by dataclasses.replace (a replaced weight would
     # otherwise keep the old folded table)
     _sig: Signals | None = field(default=None, init=False, repr=False, compare=False)
@@ -56,6 +61,9 @@ class TopicModel:
     _wv: WordVectors | None = field(default=None, init=False, repr=False, compare=False)
     _emb_u: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
     _reading: tuple[Signals, np.ndarray, np.ndarray] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _chars: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
@@ -93,8 +101,8 @@ class TopicModel:
         each of its entries' term index and vocabulary index (-1: not one), so a text is read
         once for both (built once, about 0.5 s)."""
         if self._reading is None:
+            both = self._reading_words()
             words = self.word_vectors.words if self.emb_coef.size else []
-            both = sorted(set(self.terms) | set(words))
             tpos = {t: i for i, t in enumerate(self.terms)}
             wpos = {w: i for i, w in enumerate(words)}
             self._reading = (
@@ -104,27 +112,78 @@ class TopicModel:
             )
         return self._reading
 
+    def _reading_words(self) -> list[str]:
+        words = self.word_vectors.words if self.emb_coef.size else []
+        return sorted(set(self.terms) | set(words))
+
+    @property
+    def chars(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The character n-gram weights folded into the reading table's entries: (entries x
+        topics, n-grams per entry (0 for a phrase), buckets x topics) (built once)."""
+        if self._chars is None:
+            both = self._reading_words()
+            single = np.array([" " not in x for x in both], dtype=bool)
+            table, per = np.zeros((len(both), len(self.topics))), np.zeros(len(both), np.int64)
+            words = [x for x, one in zip(both, single, strict=True) if one]
+            table[single], per[single] = gram_table(words, self.char_coef, self.char_bits)
+            self._chars = (table, per, np.ascontiguousarray(self.char_coef.T))
+        return self._chars
+
+    @property
+    def char_bits(self) -> int:
+        """Bits of the n-gram buckets the model was fitted with."""
+        return int(self.char_coef.shape[1]).bit_length() - 1 if self.char_coef.size else BUCKET_BITS
+
     def prepare(self) -> None:
         """Compile what scoring needs (the tokeniser table, the folded embedding weights) now
         rather than at the first unsure ticket."""
         _ = self.reading
         if self.emb_coef.size:
             _ = self.emb_u
+        if self.char_coef.size:
+            _ = self.chars
+
+    def _tokens(self, text: pa.Array) -> tuple[np.ndarray, np.ndarray, Words]:
+        """(row, reading entry) of every occurrence of a reading entry, and the other words."""
+        sig = self.reading[0]
+        tok, rest = read_words(text, np.zeros(len(text), dtype=np.int64), sig)
+        return tok.row, sig.entry_class[sig.entry_ptr[tok.entry]], rest
+
+    def _distinct(
+        self, row: np.ndarray, u: np.ndarray
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        _, term_of, word_of = self.reading
+        width = max(len(term_of), 1)
+        key = distinct(row * width + u)
+        row, u = key // width, key % width
+        term, word = term_of[u], word_of[u]
+        t, w = term >= 0, word >= 0
+        return (row[t], term[t]), (row[w], word[w])
 
     def read(
         self, text: pa.Array
     ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """((row, term index), (row, vocabulary index)): every distinct term and vocabulary word
         present in each text, sorted by row, from one pass of the tokeniser."""
-        sig, term_of, word_of = self.reading
-        tok = tokenise(text, np.zeros(len(text), dtype=np.int64), sig)
-        u = sig.entry_class[sig.entry_ptr[tok.entry]]  # one class per entry
-        width = max(len(term_of), 1)
-        key = distinct(tok.row * width + u)
-        row, u = key // width, key % width
-        term, word = term_of[u], word_of[u]
-        t, w = term >= 0, word >= 0
-        return (row[t], term[t]), (row[w], word[w])
+        return self._distinct(*self._tokens(text)[:2])
+
+    def char_logits(self, row: np.ndarray, u: np.ndarray, rest: Words, n: int) -> np.ndarray:
+        """Rows x topics: the character n-gram logits of ``n`` texts from their reading entries'
+        occurrences (``row``, ``u``; the one-word entries first, in text order) and their other
+        words (``rest``), as :func:`kenolib.classify.chargrams.gram_matrix` times the n-gram
+        weights gives them."""
+        table, per, coef_t = self.chars
+        known = per[u] > 0  # one-word entries: their n-gram weights are folded in ``table``
+        kr, ku = row[known], u[known]
+        counts = np.bincount(kr, minlength=n)
+        logits = np.asarray(row_matrix(counts, ku, np.ones(len(ku)), len(per)) @ table)
+        widx, bucket, _ = gram_buckets(rest, self.char_bits)
+        rrow = rest.row[widx]
+        rcounts = np.bincount(rrow, minlength=n)
+        x = row_matrix(rcounts, bucket, np.ones(len(bucket)), coef_t.shape[0])
+        logits += np.asarray(x @ coef_t)
+        grams = np.bincount(kr, weights=per[ku], minlength=n) + rcounts
+        return logits / np.sqrt(np.maximum(grams, 1.0))[:, None]
 
     def features(self, text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(row, term index) of every distinct term present in each text."""
@@ -142,7 +201,8 @@ class TopicModel:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(rows x topics probabilities, terms of the model present in each row)."""
         n = len(text)
-        (row, term), (wrow, word) = self.read(text)
+        trow, u, rest = self._tokens(text)
+        (row, term), (wrow, word) = self._distinct(trow, u)
         counts = np.bincount(row, minlength=n)
         scale = 1.0 / np.sqrt(np.maximum(counts, 1).astype(np.float64))
         K = len(self.topics)
@@ -161,6 +221,8 @@ class TopicModel:
             logits += rules @ self.rule_coef.T
         if self.emb_coef.size:
             logits += self.emb_scale * self.word_vectors.mean_of(wrow, word, n, self.emb_u)
+        if self.char_coef.size:
+            logits += self.char_scale * self.char_logits(trow, u, rest, n)
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True), counts
@@ -210,6 +272,10 @@ def load_model(path: str | os.PathLike[str] | None = None) -> TopicModel | None:
                     z["emb_coef"].astype(np.float64) if "emb_coef" in z else np.zeros((0, 0))
                 ),
                 emb_scale=float(z["emb_scale"]) if "emb_scale" in z else 0.0,
+                char_coef=(
+                    z["char_coef"].astype(np.float64) if "char_coef" in z else np.zeros((0, 0))
+                ),
+                char_scale=float(z["char_scale"]) if "char_scale" in z else 0.0,
             )
     except (OSError, KeyError, ValueError) as exc:
         raise KenolibError(f"{p}: cannot read the model ({exc}); run `kenolib train`") from None
@@ -244,6 +310,8 @@ def save_model(model: TopicModel, path: str | os.PathLike[str] | None = None) ->
                 rule_coef=model.rule_coef.astype(np.float32),
                 emb_coef=model.emb_coef.astype(np.float32),
                 emb_scale=np.float32(model.emb_scale),
+                char_coef=model.char_coef.astype(np.float32),
+                char_scale=np.float32(model.char_scale),
                 meta_keys=np.array(list(model.meta), dtype=str),
                 meta_values=np.array(list(model.meta.values()), dtype=str),
             )

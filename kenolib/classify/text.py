@@ -166,22 +166,75 @@ def tokenise(text: pa.Array, subject_len: np.ndarray, sig: Signals) -> Tokens:
     first and last eight bytes plus its length make a 64-bit key looked up in the sorted keys
     of the signal words (after a bitmap filter that discards most non-signal words).
     """
+    return read_words(text, subject_len, sig, rest=False)[0]
+
+
+@dataclass
+class Words:
+    """Word occurrences: their row, first byte and length in ``data``, the texts' bytes folded
+    as the tokeniser folds them, with a space before the first and at least nine after the last
+    byte (so an eight-byte read from any word byte stays inside)."""
+
+    row: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+    data: np.ndarray
+
+
+def word_bytes(words: list[str]) -> Words:
+    """Words as :class:`Words` (one row each), their bytes folded as the tokeniser folds text."""
+    enc = [bytes(c | 32 for c in w.encode("utf-8")) for w in words]
+    length = np.array([len(b) for b in enc], dtype=np.int64)
+    start = 1 + np.concatenate([[0], np.cumsum(length + 1)[:-1]]).astype(np.int64)
+    data = np.frombuffer(b" " + b" ".join(enc) + b" " * 16, dtype=np.uint8).copy()
+    return Words(np.arange(len(words), dtype=np.int64), start[: len(words)], length, data)
+
+
+def all_words(text: pa.Array) -> Words:
+    """Every word occurrence of the texts, in text order (each text ends with a space)."""
+    empty = np.zeros(0, np.int64)
+    padded = _padded(text)
+    if padded is None:
+        return Words(empty, empty, empty, np.zeros(16, np.uint8))
+    d, offsets = padded
+    edges = _word_edges(d)
+    starts = edges[0::2]
+    row = np.searchsorted(offsets, starts, side="right") - 1
+    return Words(row, starts, edges[1::2] - starts, d)
+
+
+def _padded(text: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """(padded bytes, row offsets into them) of the texts; None when they hold no byte."""
     text = text.cast(pa.large_string()) if not pa.types.is_large_string(text.type) else text
     _, off_buf, data_buf = text.buffers()
     n = len(text)
     offsets = np.frombuffer(off_buf, dtype=np.int64)[text.offset : text.offset + n + 1]
     base = int(offsets[0])
     end = int(offsets[-1])
-    empty = Tokens(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool))
     if data_buf is None or end == base:
-        return empty
+        return None
     raw = np.frombuffer(data_buf, dtype=np.uint8)[base:end]
-    offsets = offsets - base + 1  # one leading space byte below
     pad = (-(raw.size + 9)) % 8
     d = np.empty(raw.size + 9 + pad, dtype=np.uint8)
     d[0] = 32
     d[1 : raw.size + 1] = raw
     d[raw.size + 1 :] = 32
+    return d, offsets - base + 1  # one leading space byte
+
+
+def read_words(
+    text: pa.Array, subject_len: np.ndarray, sig: Signals, rest: bool = True
+) -> tuple[Tokens, Words]:
+    """:func:`tokenise`, and every word occurrence that is not a one-word signal (in text
+    order) for what reads the words themselves (the model's character n-grams); none when
+    ``rest`` is false."""
+    empty = np.zeros(0, np.int64)
+    padded = _padded(text)
+    if padded is None:
+        return Tokens(empty, empty, np.zeros(0, bool)), Words(
+            empty, empty, empty, np.zeros(16, np.uint8)
+        )
+    d, offsets = padded
     edges = _word_edges(d)
     starts = edges[0::2]
     length = edges[1::2] - starts
@@ -192,7 +245,14 @@ def tokenise(text: pa.Array, subject_len: np.ndarray, sig: Signals) -> Tokens:
     entry = np.concatenate(found_entry)
     row = np.searchsorted(offsets, pos, side="right") - 1
     in_subject = (pos - offsets[row]) < subject_len[row]
-    return Tokens(row, entry, in_subject)
+    tokens = Tokens(row, entry, in_subject)
+    if not rest:
+        return tokens, Words(empty, empty, empty, np.zeros(16, np.uint8))
+    other = np.ones(len(starts), dtype=bool)
+    other[hit[sig.word_entry[h_vid] >= 0]] = False
+    r_start, r_len = starts[other], length[other]
+    r_row = np.searchsorted(offsets, r_start, side="right") - 1
+    return tokens, Words(r_row, r_start, r_len, d)
 
 
 # ---------------------------------------------------------------------------------------------
