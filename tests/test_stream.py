@@ -141,8 +141,15 @@ def test_accumulated_aggregates_equal_the_whole_frame_ones(sample_xref):
         (A.tickets_by_topic(x), acc.tickets_by_topic()),
         (A.out_of_scope_estimate(x, 45), acc.out_of_scope_estimate(45)),
     ]
-    for whole, merged in pairs:
+    for whole, merged in pairs[:-1]:
         pd.testing.assert_frame_equal(whole, merged, check_exact=True)
+    # the estimate's float sums depend on the order they are added in, and the frame is rounded
+    # to 4 decimals: the last digit may differ by one; its counts must not
+    whole, merged = pairs[-1]
+    pd.testing.assert_frame_equal(whole, merged, check_exact=False, rtol=0, atol=1.5e-4)
+    assert whole["tickets"].equals(merged["tickets"]) and whole["out_of_scope"].equals(
+        merged["out_of_scope"]
+    )
     assert acc.needs_review == int(x["needs_review"].sum())
     assert acc.out_of_scope_total == int((x["verdict"] == "not_supported").sum())
 

@@ -2,8 +2,8 @@
 
 Training sets: the hand-written development and extra sets, the development parts of the real
 customer questions, the sets retired from held-out duty once their figures were reported
-(``labelled_holdout3.csv``, ``labelled_holdout4.csv``, ``real_holdout.csv`` ... ``real13_holdout.csv``)
-and, when given, an analyst's labels store. The held-out parts of rounds 4-13 are also the
+(``labelled_holdout3.csv``, ``labelled_holdout4.csv``, ``real_holdout.csv`` ... ``real14_holdout.csv``)
+and, when given, an analyst's labels store. The held-out parts of rounds 4-14 are also the
 calibration pool's real questions: for the confidence each is judged by a model fitted without
 it (:func:`pool_models`). Never the calibration set (``labelled_holdout.csv``) nor a current
 held-out set (``labelled_holdout2.csv``, ``labelled_holdout5.csv``). scikit-learn is used
@@ -63,6 +63,7 @@ CALIBRATION_REAL_SETS = (
     config.REAL_QUESTIONS_DIR / "real11_holdout.csv",
     config.REAL_QUESTIONS_DIR / "real12_holdout.csv",
     config.REAL_QUESTIONS_DIR / "real13_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real14_holdout.csv",
 )
 #: The labelled sets the model learns from (relative to the project root).
 TRAINING_SETS = (
@@ -86,6 +87,7 @@ TRAINING_SETS = (
     config.REAL_QUESTIONS_DIR / "real11_dev.csv",
     config.REAL_QUESTIONS_DIR / "real12_dev.csv",
     config.REAL_QUESTIONS_DIR / "real13_dev.csv",
+    config.REAL_QUESTIONS_DIR / "real14_dev.csv",
     # the calibration pool's real questions: evaluated once, then learnt from, but never judged
     # by a model that learnt them when the confidence is fitted (see ``calibration_frame``)
     *CALIBRATION_REAL_SETS,
