@@ -56,7 +56,6 @@ class TopicModel:
     char_scale: float = 0.0  # the character n-grams' scale in the features
     # caches, built on first use; never copied by dataclasses.replace (a replaced weight would
     # otherwise keep the old folded table)
-    _sig: Signals | None = field(default=None, init=False, repr=False, compare=False)
     _coef_t: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
     _wv: WordVectors | None = field(default=None, init=False, repr=False, compare=False)
     _emb_u: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
@@ -87,13 +86,6 @@ class TopicModel:
         if self._coef_t is None:
             self._coef_t = np.ascontiguousarray(self.coef.T)
         return self._coef_t
-
-    @property
-    def signals(self) -> Signals:
-        """The terms compiled for the tokeniser (built once)."""
-        if self._sig is None:
-            self._sig = term_signals(self.terms)
-        return self._sig
 
     @property
     def reading(self) -> tuple[Signals, np.ndarray, np.ndarray]:

@@ -180,6 +180,12 @@ class Words:
     length: np.ndarray
     data: np.ndarray
 
+    @classmethod
+    def none(cls) -> Words:
+        """No word at all."""
+        empty = np.zeros(0, np.int64)
+        return cls(empty, empty, empty, np.zeros(16, np.uint8))
+
 
 def word_bytes(words: list[str]) -> Words:
     """Words as :class:`Words` (one row each), their bytes folded as the tokeniser folds text."""
@@ -192,10 +198,9 @@ def word_bytes(words: list[str]) -> Words:
 
 def all_words(text: pa.Array) -> Words:
     """Every word occurrence of the texts, in text order (each text ends with a space)."""
-    empty = np.zeros(0, np.int64)
     padded = _padded(text)
     if padded is None:
-        return Words(empty, empty, empty, np.zeros(16, np.uint8))
+        return Words.none()
     d, offsets = padded
     edges = _word_edges(d)
     starts = edges[0::2]
@@ -231,9 +236,7 @@ def read_words(
     empty = np.zeros(0, np.int64)
     padded = _padded(text)
     if padded is None:
-        return Tokens(empty, empty, np.zeros(0, bool)), Words(
-            empty, empty, empty, np.zeros(16, np.uint8)
-        )
+        return Tokens(empty, empty, np.zeros(0, bool)), Words.none()
     d, offsets = padded
     edges = _word_edges(d)
     starts = edges[0::2]
@@ -247,7 +250,7 @@ def read_words(
     in_subject = (pos - offsets[row]) < subject_len[row]
     tokens = Tokens(row, entry, in_subject)
     if not rest:
-        return tokens, Words(empty, empty, empty, np.zeros(16, np.uint8))
+        return tokens, Words.none()
     other = np.ones(len(starts), dtype=bool)
     other[hit[sig.word_entry[h_vid] >= 0]] = False
     r_start, r_len = starts[other], length[other]

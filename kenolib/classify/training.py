@@ -222,7 +222,7 @@ def fit_model(
         char_coef=char_coef if nc else np.zeros((0, 0)),
         char_scale=float(char_scale) if nc else 0.0,
     )
-    model._sig, model._wv = shell._sig, wv  # the tables already compiled for the design
+    model._wv = wv
     return model
 
 
