@@ -6,6 +6,8 @@ whose columns are declared in :mod:`kenolib.schemas`.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 
@@ -216,29 +218,87 @@ def out_of_scope_estimate(
     cost_high.
     """
     x = _check_xref(xref)
-    n = len(x)
-    conf = pd.to_numeric(x["confidence"], errors="coerce").fillna(0.5).clip(0, 1).to_numpy()
     judged = (x["verdict"] == "not_supported").to_numpy()
-    p = np.where(judged, conf, (1 - conf) * MISSED_NOT_SUPPORTED)
-    hours = _minutes(x).to_numpy() / 60
-    q = p * (1 - p)
-    sums = {
-        "n": float(n),
-        "judged": float(judged.sum()),
-        "p": float(p.sum()),
-        "pq": float(q.sum()),
-        "ph": float((p * hours).sum()),
-        "pqhh": float((q * hours * hours).sum()),
-        "hours_judged": float(hours[judged].sum()),
-    }
+    sums = estimate_sums(x["confidence"], judged, _minutes(x).to_numpy() / 60)
     return estimate_from_sums(sums, hourly_rate, z)
 
 
+class ExactSum:
+    """A sum of floats kept exactly, so any split of the values into batches, added in any
+    order, gives the same total to the last bit (float sums depend on their order).
+
+    Each value is ``mantissa * 2**exponent`` with an integer mantissa (``np.frexp``); the
+    mantissas are summed per exponent as integers, vectorised: each is split in two 26/27-bit
+    halves whose ``np.bincount`` sums stay below 2**53, exact in float64, for 2**24 values a call.
+    """
+
+    _CHUNK = 1 << 24
+
+    def __init__(self, values: np.ndarray | None = None) -> None:
+        self.total = 0  # the exact sum, in units of 2**self.exp
+        self.exp = 0
+        if values is not None:
+            v = np.asarray(values, dtype=np.float64)
+            for start in range(0, len(v), self._CHUNK):
+                self._add_values(v[start : start + self._CHUNK])
+
+    def _add_values(self, v: np.ndarray) -> None:
+        v = v[v != 0]
+        if not len(v):
+            return
+        if not np.isfinite(v).all():
+            raise KenolibError("a sum of the estimate met a value that is not a finite number")
+        m, e = np.frexp(v)
+        mant = (m * float(1 << 53)).astype(np.int64)  # exact: |m| < 1 has 53 significant bits
+        e = e.astype(np.int64) - 53
+        low = int(e.min())
+        idx = e - low
+        hi = np.bincount(idx, weights=(mant >> 26).astype(np.float64))
+        lo = np.bincount(idx, weights=(mant & ((1 << 26) - 1)).astype(np.float64))
+        total = 0
+        for k in np.flatnonzero((hi != 0) | (lo != 0)).tolist():
+            total += ((int(hi[k]) << 26) + int(lo[k])) << k
+        self._add(total, low)
+
+    def _add(self, total: int, exp: int) -> None:
+        if exp < self.exp:
+            self.total <<= self.exp - exp
+            self.exp = exp
+        self.total += total << (exp - self.exp)
+
+    def __iadd__(self, other: ExactSum) -> ExactSum:
+        self._add(other.total, other.exp)
+        return self
+
+    def __float__(self) -> float:
+        return float(Fraction(self.total) * Fraction(2) ** self.exp)
+
+
+def estimate_sums(
+    confidence: pd.Series, judged: np.ndarray, hours: np.ndarray
+) -> dict[str, ExactSum]:
+    """The sums :func:`estimate_from_sums` needs (``n``, ``judged``, ``p``, ``pq``, ``ph``,
+    ``pqhh``, ``hours_judged``) of one frame or batch, exact: batches add up to the whole."""
+    conf = pd.to_numeric(confidence, errors="coerce").fillna(0.5).clip(0, 1).to_numpy()
+    p = np.where(judged, conf, (1 - conf) * MISSED_NOT_SUPPORTED)
+    q = p * (1 - p)
+    return {
+        "n": ExactSum(np.ones(len(p))),
+        "judged": ExactSum(judged.astype(np.float64)),
+        "p": ExactSum(p),
+        "pq": ExactSum(q),
+        "ph": ExactSum(p * hours),
+        "pqhh": ExactSum(q * hours * hours),
+        "hours_judged": ExactSum(hours[judged]),
+    }
+
+
 def estimate_from_sums(
-    sums: dict[str, float], hourly_rate: float | None = None, z: float = 1.96
+    exact: dict[str, ExactSum], hourly_rate: float | None = None, z: float = 1.96
 ) -> pd.DataFrame:
-    """The :func:`out_of_scope_estimate` row from its sums (``n``, ``judged``, ``p``, ``pq``,
-    ``ph``, ``pqhh``, ``hours_judged``): what a whole frame and merged batches both give."""
+    """The :func:`out_of_scope_estimate` row from its :func:`estimate_sums`: what a whole frame
+    and merged batches both give, to the last bit."""
+    sums = {k: float(v) for k, v in exact.items()}
     n = int(sums["n"])
     row: dict[str, float] = {"tickets": float(n), "out_of_scope": sums["judged"]}
     row["share"] = row["out_of_scope"] / n if n else 0.0

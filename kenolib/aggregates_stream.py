@@ -60,7 +60,7 @@ class Accumulator:
     verdicts: Counter = field(default_factory=Counter)
     parts: dict[str, list[pd.DataFrame]] = field(default_factory=dict)
     silent_examples: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_SUMS, 0.0))
+    sums: dict[str, A.ExactSum] = field(default_factory=lambda: {k: A.ExactSum() for k in _SUMS})
     needs_review: int = 0
     rows: int = 0
     detail: list[pd.DataFrame] = field(default_factory=list)
@@ -159,19 +159,8 @@ class Accumulator:
         )
 
     def _estimate(self, x: pd.DataFrame, oos: np.ndarray, hours: np.ndarray) -> None:
-        conf = pd.to_numeric(x["confidence"], errors="coerce").fillna(0.5).clip(0, 1).to_numpy()
-        p = np.where(oos, conf, (1 - conf) * A.MISSED_NOT_SUPPORTED)
-        q = p * (1 - p)
-        for k, v in (
-            ("n", len(x)),
-            ("judged", oos.sum()),
-            ("p", p.sum()),
-            ("pq", q.sum()),
-            ("ph", (p * hours).sum()),
-            ("pqhh", (q * hours * hours).sum()),
-            ("hours_judged", hours[oos].sum()),
-        ):
-            self.sums[k] += float(v)
+        for k, v in A.estimate_sums(x["confidence"], oos, hours).items():
+            self.sums[k] += v
 
     def _detail(self, x: pd.DataFrame, oos: np.ndarray) -> None:
         self.out_of_scope_total += int(oos.sum())
@@ -242,7 +231,7 @@ class Accumulator:
         self, hourly_rate: float | None = None, z: float = 1.96
     ) -> pd.DataFrame:
         """As :func:`kenolib.aggregates.out_of_scope_estimate`."""
-        return A.estimate_from_sums({**self.sums, "n": float(self.rows)}, hourly_rate, z)
+        return A.estimate_from_sums(self.sums, hourly_rate, z)
 
     def out_of_scope_detail(self) -> pd.DataFrame:
         """The first ``max_detail_rows`` out-of-scope tickets (the report's detail sheet)."""

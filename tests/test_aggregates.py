@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kenolib import aggregates as A
 from kenolib.errors import KenolibError
@@ -45,3 +50,29 @@ def test_estimate_refuses_a_negative_rate_and_a_frame_without_verdicts():
         A.out_of_scope_estimate(x, hourly_rate=-1)
     with pytest.raises(KenolibError, match="verdict"):
         A.out_of_scope_estimate(x.drop(columns="verdict"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12)
+        | st.floats(min_value=1e-300, max_value=1e-290),
+        max_size=60,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_exact_sum_is_the_correctly_rounded_sum_in_any_batches_and_order(values, rnd):
+    """The estimate's sums: any split into batches, added in any order, gives ``math.fsum``
+    (the correctly rounded exact sum), bit for bit."""
+    cuts = sorted(rnd.sample(range(len(values) + 1), k=min(3, len(values) + 1)))
+    parts = [values[a:b] for a, b in zip([0, *cuts], [*cuts, len(values)], strict=True)]
+    rnd.shuffle(parts)
+    total = A.ExactSum()
+    for part in parts:
+        total += A.ExactSum(np.array(part, dtype=np.float64))
+    assert float(total) == math.fsum(values)
+
+
+def test_exact_sum_refuses_a_value_that_is_no_number():
+    with pytest.raises(KenolibError, match="not a finite number"):
+        A.ExactSum(np.array([1.0, np.inf]))

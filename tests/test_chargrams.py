@@ -75,6 +75,29 @@ def test_read_words_returns_every_word_that_is_not_a_one_word_signal():
     assert list(rest.row) == [0, 0, 0, 0, 1, 1]
 
 
+def test_a_phrase_never_spans_two_tickets():
+    """Tickets are read as one byte run: a phrase's words must come from one ticket, and every
+    word keeps its own ticket's row (rows with no word at all included)."""
+    sig = term_signals(["back up", "up", "restore now"])
+    text = pa.array(["please put it back ", "", "up front, restore now ", "now "])
+    tok, rest = read_words(text, np.zeros(4, dtype=np.int64), sig)
+    found = sorted((int(r), sig.entries[e]) for r, e in zip(tok.row, tok.entry, strict=True))
+    assert found == [(2, "restore now"), (2, "up")]
+    words = [
+        bytes(rest.data[s : s + n]).decode() for s, n in zip(rest.start, rest.length, strict=True)
+    ]
+    assert list(zip(rest.row.tolist(), words, strict=True)) == [
+        (0, "please"),
+        (0, "put"),
+        (0, "it"),
+        (0, "back"),
+        (2, "front"),
+        (2, "restore"),
+        (2, "now"),
+        (3, "now"),
+    ]
+
+
 def test_judging_time_logits_equal_the_training_features_times_the_weights():
     """The model folds its n-gram weights into its known words and splits only the others:
     the logits must be what the training design matrix gives."""

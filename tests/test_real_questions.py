@@ -106,9 +106,10 @@ def test_split_is_a_partition_stratified_by_product_and_verdict(collected, round
     share = SPLIT.ROUNDS[round_][5]
     assert abs(len(dev) / len(pool) - share) <= 0.05
     counts = pool["expected_product"].value_counts()
-    for part in (dev, hold):
-        # a product with a single question can only be in one part
-        assert set(part["expected_product"]) >= set(counts.index[counts >= 2])
+    # a product with a single question can only be in one part, and the small development
+    # share (a quarter in later rounds) of a product's few questions may round to none
+    for part, least in ((dev, 2 / share), (hold, 2)):
+        assert set(part["expected_product"]) >= set(counts.index[counts >= least])
         assert set(part["expected_product"]) <= set(counts.index)
         assert set(part["expected_verdict"]) == {"supported", "not_supported", "silent"}
 

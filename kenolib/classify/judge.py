@@ -134,7 +134,7 @@ def _apply_model(
     feats = None
     if rules is not None and j.model.rule_topics:
         feats = model_rule_features(j.model, j.vt.topics, rules[0][unsure], rules[1][unsure])
-    p, known = j.model.scores(h.text.take(pa.array(unsure)), products, feats)
+    p, known, (prow, pterm) = j.model.scores(h.text.take(pa.array(unsure)), products, feats)
     tpos = {t: i for i, t in enumerate(vt.topics)}
     cols = np.array([tpos.get(t, -1) for t in j.model.topics], dtype=np.int64)
     allowed = vt.topic_allowed[prod[unsure]][:, np.maximum(cols, 0)] & (cols >= 0)
@@ -157,7 +157,11 @@ def _apply_model(
     margin[rows] = gap[take]
     changed[rows] = True
     if len(rows):
-        words = j.model.top_terms(h.text.take(pa.array(rows)), best[take])
+        sub = np.flatnonzero(take)  # the moved rows among the unsure ones
+        at = np.full(len(unsure), -1, dtype=np.int64)
+        at[sub] = np.arange(len(sub))
+        mine = at[prow] >= 0
+        words = j.model.top_terms(at[prow[mine]], pterm[mine], best[sub])
         for r, w in zip(rows, words, strict=True):
             extra[int(r)] = f"model: {w}" if w else "model"
     return topic, margin, changed

@@ -190,8 +190,9 @@ class TopicModel:
 
     def scores(
         self, text: pa.Array, products: list[str] | np.ndarray, rules: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(rows x topics probabilities, terms of the model present in each row)."""
+    ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """(rows x topics probabilities, number of the model's terms present in each row, and
+        the (row, term index) pairs present, sorted by row, for :meth:`top_terms`)."""
         n = len(text)
         trow, u, rest = self._tokens(text)
         (row, term), (wrow, word) = self._distinct(trow, u)
@@ -217,17 +218,25 @@ class TopicModel:
             logits += self.char_scale * self.char_logits(trow, u, rest, n)
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
-        return e / e.sum(axis=1, keepdims=True), counts
+        return e / e.sum(axis=1, keepdims=True), counts, (row, term)
 
-    def top_terms(self, text: pa.Array, topic_cols: np.ndarray, k: int = 3) -> list[str]:
-        """Per row, the ``k`` present terms that weigh most for the model topic column given."""
-        row, term = self.features(text)
+    def top_terms(
+        self, row: np.ndarray, term: np.ndarray, topic_cols: np.ndarray, k: int = 3
+    ) -> list[str]:
+        """Per row of ``topic_cols``, the ``k`` present terms (``row``, ``term``: as
+        :meth:`scores` returns them) that weigh most for the model topic column given."""
+        n = len(topic_cols)
         w = self.coef[topic_cols[row], term]
+        pos = w > 0
+        row, term, w = row[pos], term[pos], w[pos]
         order = np.lexsort((-w, row))
-        out: list[list[str]] = [[] for _ in range(len(text))]
-        for r, t, v in zip(row[order], term[order], w[order], strict=True):
-            if v > 0 and len(out[r]) < k:
-                out[r].append(self.terms[t])
+        row, term = row[order], term[order]
+        first = np.searchsorted(row, np.arange(n))
+        rank = np.arange(len(row)) - first[row]
+        keep = rank < k
+        out: list[list[str]] = [[] for _ in range(n)]
+        for r, t in zip(row[keep].tolist(), term[keep].tolist(), strict=True):
+            out[r].append(self.terms[t])
         return [", ".join(x) for x in out]
 
 

@@ -242,20 +242,28 @@ def read_words(
     starts = edges[0::2]
     length = edges[1::2] - starts
     del edges
-    hit, h_vid, h_start = _signal_word_hits(d, starts, length, sig)
-    found_pos, found_entry = _signal_hits(hit, h_vid, h_start, sig)
-    pos = np.concatenate(found_pos)
+    hit, h_vid = _signal_word_hits(d, starts, length, sig)
+    word_row = _word_rows(offsets, starts)
+    found_word, found_entry = _signal_hits(hit, h_vid, word_row[hit], sig)
+    word = np.concatenate(found_word)
     entry = np.concatenate(found_entry)
-    row = np.searchsorted(offsets, pos, side="right") - 1
+    pos = starts[word]
+    row = word_row[word]
     in_subject = (pos - offsets[row]) < subject_len[row]
     tokens = Tokens(row, entry, in_subject)
     if not rest:
         return tokens, Words.none()
     other = np.ones(len(starts), dtype=bool)
     other[hit[sig.word_entry[h_vid] >= 0]] = False
-    r_start, r_len = starts[other], length[other]
-    r_row = np.searchsorted(offsets, r_start, side="right") - 1
-    return tokens, Words(r_row, r_start, r_len, d)
+    return tokens, Words(word_row[other], starts[other], length[other], d)
+
+
+def _word_rows(offsets: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The row of each word from its first byte (``starts`` ascending): one binary search per
+    row instead of one per word."""
+    first = np.searchsorted(starts, offsets[:-1], side="left")
+    counts = np.diff(first, append=len(starts))
+    return np.repeat(np.arange(len(first), dtype=np.int64), counts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,8 +297,8 @@ def _word_edges(d: np.ndarray) -> np.ndarray:
 
 def _signal_word_hits(
     d: np.ndarray, starts: np.ndarray, length: np.ndarray, sig: Signals
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(token index, vocabulary id, byte start) of every word that is a signal word."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(word index, vocabulary id) of every word that is a signal word."""
     words = np.ndarray(shape=(d.size - 7,), dtype="<u8", buffer=d.data, strides=(1,))
     first = words[starts]
     first &= _MASKS.take(np.minimum(length, 8))
@@ -312,67 +320,61 @@ def _signal_word_hits(
     if len(shared):
         vid[shared] = _lookup_words(keys[shared], sig)
     found = vid >= 0
-    hit = keep[found]  # token indices of signal words
-    h_vid = vid[found]
-    h_start = starts[found]
-    return hit, h_vid, h_start
+    return keep[found], vid[found]  # word indices of signal words, their vocabulary ids
+
+
+def _pair_lookup(code: np.ndarray, sig: Signals) -> tuple[np.ndarray, np.ndarray]:
+    """(entry id or -1, starts a longer phrase) of two-word codes ``first * n_vocab + second``:
+    a direct table for a small vocabulary, binary search in the sorted codes for a large one."""
+    if sig.bigram_entry is not None:
+        ent = sig.bigram_entry[code].astype(np.int64)
+        prefix = sig.bigram_prefix[code] if sig.bigram_prefix is not None else ent < -1
+        return ent, prefix
+    ent = np.full(len(code), -1, dtype=np.int64)
+    if 2 in sig.phrase_keys:
+        pk, pe = sig.phrase_keys[2]
+        pos = np.searchsorted(pk, code).clip(0, len(pk) - 1)
+        ent = np.where(pk[pos] == code, pe[pos], -1)
+    prefix = np.zeros(len(code), dtype=bool)
+    prefixes = sig.phrase_prefixes.get(2)
+    if prefixes is not None and len(prefixes):
+        pos = np.searchsorted(prefixes, code).clip(0, len(prefixes) - 1)
+        prefix = prefixes[pos] == code
+    return ent, prefix
 
 
 def _signal_hits(
-    hit: np.ndarray, h_vid: np.ndarray, h_start: np.ndarray, sig: Signals
+    hit: np.ndarray, h_vid: np.ndarray, h_row: np.ndarray, sig: Signals
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Byte starts and entry ids of every word and phrase signal among the signal words."""
-    found_pos: list[np.ndarray] = []
-    found_entry: list[np.ndarray] = []
+    """First word index and entry id of every word and phrase signal among the signal words
+    (``hit``: their word indices, ``h_row``: their rows; a phrase never spans two rows)."""
+    word = hit
     uni = sig.word_entry[h_vid]
     ok = uni >= 0
-    found_pos.append(h_start[ok])
-    found_entry.append(uni[ok])
+    found_pos: list[np.ndarray] = [word[ok]]
+    found_entry: list[np.ndarray] = [uni[ok]]
     # Phrases: runs of consecutive signal words (token indices i, i+1, ...) whose words so far
     # are the start of some phrase; the candidate set shrinks with every extra word.
     V = sig.n_vocab
     L = len(hit)
+    gap = sig.phrase_gap
+    hit = hit + h_row * (gap + 1)  # the next row's first word is more than ``gap`` words away
     cand = (
-        np.flatnonzero(sig.phrase_starter[h_vid[:-1]] & (np.diff(hit) <= sig.phrase_gap))
-        if L > 1
-        else hit[:0]
+        np.flatnonzero(sig.phrase_starter[h_vid[:-1]] & (np.diff(hit) <= gap)) if L > 1 else hit[:0]
     )
-    # two-word phrases: a direct lookup table indexed by the pair code
     code = h_vid[cand] * V + h_vid[cand + 1]
-    if sig.bigram_entry is not None:
-        ent = sig.bigram_entry[code]
-        m = ent >= 0
-        found_pos.append(h_start[cand[m]])
-        found_entry.append(ent[m].astype(np.int64))
-        ok = sig.bigram_prefix[code] if sig.bigram_prefix is not None else np.zeros(0, bool)
-    else:
-        ok = np.zeros(len(code), dtype=bool)
-        if 2 in sig.phrase_keys:
-            pk, pe = sig.phrase_keys[2]
-            pos = np.searchsorted(pk, code).clip(0, len(pk) - 1)
-            m = pk[pos] == code
-            found_pos.append(h_start[cand[m]])
-            found_entry.append(pe[pos[m]])
-        prefixes = sig.phrase_prefixes.get(2)
-        if prefixes is not None and len(prefixes):
-            pos = np.searchsorted(prefixes, code).clip(0, len(prefixes) - 1)
-            ok = prefixes[pos] == code
+    ent, ok = _pair_lookup(code, sig)
+    m = ent >= 0
+    found_pos.append(word[cand[m]])
+    found_entry.append(ent[m])
     cand, code = cand[ok], code[ok]
     # two-word phrases with one other signal word between them ("install the imunify
     # extension" is the phrase "install extension" although "imunify" is a signal word too)
     if L > 2:
-        c2 = np.flatnonzero(sig.phrase_starter[h_vid[:-2]] & (hit[2:] - hit[:-2] <= sig.phrase_gap))
-        code2 = h_vid[c2] * V + h_vid[c2 + 2]
-        if sig.bigram_entry is not None:
-            ent2 = sig.bigram_entry[code2].astype(np.int64)
-        else:
-            ent2 = np.full(len(code2), -1, dtype=np.int64)
-            if 2 in sig.phrase_keys:
-                pk, pe = sig.phrase_keys[2]
-                pos = np.searchsorted(pk, code2).clip(0, len(pk) - 1)
-                ent2 = np.where(pk[pos] == code2, pe[pos], -1)
+        c2 = np.flatnonzero(sig.phrase_starter[h_vid[:-2]] & (hit[2:] - hit[:-2] <= gap))
+        ent2 = _pair_lookup(h_vid[c2] * V + h_vid[c2 + 2], sig)[0]
         m2 = ent2 >= 0
-        found_pos.append(h_start[c2[m2]])
+        found_pos.append(word[c2[m2]])
         found_entry.append(ent2[m2])
     # longer phrases: few candidates remain; binary search in the sorted phrase codes
     for k in range(3, sig.max_phrase + 1):
@@ -381,7 +383,7 @@ def _signal_hits(
         nxt = cand + k - 1
         ok = nxt < L
         cand, code, nxt = cand[ok], code[ok], nxt[ok]
-        ok = hit[nxt] - hit[nxt - 1] <= sig.phrase_gap
+        ok = hit[nxt] - hit[nxt - 1] <= gap
         cand, code, nxt = cand[ok], code[ok] * V + h_vid[nxt[ok]], nxt[ok]
         if not len(cand):
             break
@@ -389,7 +391,7 @@ def _signal_hits(
             pk, pe = sig.phrase_keys[k]
             pos = np.searchsorted(pk, code).clip(0, len(pk) - 1)
             m = pk[pos] == code
-            found_pos.append(h_start[cand[m]])
+            found_pos.append(word[cand[m]])
             found_entry.append(pe[pos[m]])
         prefixes = sig.phrase_prefixes.get(k)
         if prefixes is None or not len(prefixes):

@@ -88,6 +88,8 @@ TRAINING_SETS = (
     config.REAL_QUESTIONS_DIR / "real12_dev.csv",
     config.REAL_QUESTIONS_DIR / "real13_dev.csv",
     config.REAL_QUESTIONS_DIR / "real14_dev.csv",
+    config.REAL_QUESTIONS_DIR / "real15_dev.csv",
+    config.REAL_QUESTIONS_DIR / "real16_dev.csv",
     # the calibration pool's real questions: evaluated once, then learnt from, but never judged
     # by a model that learnt them when the confidence is fitted (see ``calibration_frame``)
     *CALIBRATION_REAL_SETS,

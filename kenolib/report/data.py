@@ -498,7 +498,7 @@ def accumulated_part(
         monthly=acc.monthly_out_of_scope(),
         out_of_scope_estimate=acc.out_of_scope_estimate(hourly_rate),
         needs_review=acc.needs_review,
-        out_of_scope_hours=acc.sums["hours_judged"] if acc.has_minutes else None,
+        out_of_scope_hours=float(acc.sums["hours_judged"]) if acc.has_minutes else None,
         hourly_rate=hourly_rate,
         first_date=first,
         last_date=last,
