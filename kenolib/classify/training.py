@@ -64,6 +64,8 @@ CALIBRATION_REAL_SETS = (
     config.REAL_QUESTIONS_DIR / "real12_holdout.csv",
     config.REAL_QUESTIONS_DIR / "real13_holdout.csv",
     config.REAL_QUESTIONS_DIR / "real14_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real15_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real16_holdout.csv",
 )
 #: The labelled sets the model learns from (relative to the project root).
 TRAINING_SETS = (
