@@ -53,6 +53,10 @@ class Judge:
     #: ``model_min_proba`` (``ticket_signals.yaml`` ``model``; 0 disables it).
     model_below: float = 0.0
     model_min_proba: float = 1.01
+    #: From ``model_below`` up to this rule margin the model's cheap part, which reads only
+    #: the rules' signals (:mod:`kenolib.classify.signal_model`), weighs in the same way.
+    signals_below: float = 0.0
+    signals_min_proba: float = 1.01  # the probability the cheap part needs to move a ticket
 
 
 @functools.lru_cache(maxsize=8)
@@ -72,6 +76,8 @@ def _compiled(clauses_key: str, taxonomy_source: str) -> Judge:
         known_words=frozenset(w for e in sig.entries for w in e.split()),
         model_below=float(m.get("below_margin", 0.0)),
         model_min_proba=float(m.get("min_proba", 1.01)),
+        signals_below=float(m.get("signals_below", 0.0)),
+        signals_min_proba=float(m.get("signals_min_proba", m.get("min_proba", 1.01))),
     )
 
 
@@ -102,6 +108,8 @@ def model_rule_features(
 ) -> np.ndarray:
     """The rules' scores in the model's ``rule_topics`` order (a topic the judge does not know
     scores 0), as :func:`rule_features`."""
+    if list(model.rule_topics) == list(topics):
+        return rule_features(scores, owners)
     pos = {t: i for i, t in enumerate(topics)}
     cols = np.array([pos.get(t, -1) for t in model.rule_topics], dtype=np.int64)
     aligned = np.where(cols >= 0, scores[:, np.maximum(cols, 0)], 0.0)
@@ -135,21 +143,9 @@ def _apply_model(
     if rules is not None and j.model.rule_topics:
         feats = model_rule_features(j.model, j.vt.topics, rules[0][unsure], rules[1][unsure])
     p, known, (prow, pterm) = j.model.scores(h.text.take(pa.array(unsure)), products, feats)
-    tpos = {t: i for i, t in enumerate(vt.topics)}
-    cols = np.array([tpos.get(t, -1) for t in j.model.topics], dtype=np.int64)
-    allowed = vt.topic_allowed[prod[unsure]][:, np.maximum(cols, 0)] & (cols >= 0)
-    p = np.where(allowed, p, 0.0)
-    best = p.argmax(axis=1)
-    pbest = p[np.arange(len(unsure)), best]
-    p[np.arange(len(unsure)), best] = -1
-    gap = pbest - p.max(axis=1).clip(0, None)
-    new = cols[best]
-    # a ticket with none of the model's terms keeps the rules' reading: the word vectors alone
-    # (a pasted formula, a one-word subject) are no evidence of a topic
-    # a ticket the rules found nothing in needs two of the model's terms: one common word
-    # ("http" in a pasted formula) and look-alike n-grams are no topic
-    need = np.where(topic[unsure] == len(vt.topics) - 1, UNMAPPED_MIN_TERMS, 1)
-    take = (pbest >= j.model_min_proba) & (new != topic[unsure]) & (known >= need)
+    take, new, gap, best = _choose(
+        j, j.model, prod[unsure], topic[unsure], p, known, j.model_min_proba
+    )
     rows = unsure[take]
     topic = topic.copy()
     margin = margin.copy()
@@ -163,6 +159,85 @@ def _apply_model(
         mine = at[prow] >= 0
         words = j.model.top_terms(at[prow[mine]], pterm[mine], best[sub])
         for r, w in zip(rows, words, strict=True):
+            extra[int(r)] = f"model: {w}" if w else "model"
+    return topic, margin, changed
+
+
+def _choose(
+    j: Judge,
+    model: TopicModel,
+    prod: np.ndarray,
+    topic: np.ndarray,
+    p: np.ndarray,
+    known: np.ndarray,
+    min_proba: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(take, new topic, probability gap, model column) of rows the model scored ``p``: it
+    takes a row when its best allowed topic reaches ``min_proba``, differs from the rules' and
+    rests on enough of its features (``known``)."""
+    vt = j.vt
+    tpos = {t: i for i, t in enumerate(vt.topics)}
+    cols = np.array([tpos.get(t, -1) for t in model.topics], dtype=np.int64)
+    allowed = vt.topic_allowed[:, np.maximum(cols, 0)] & (cols >= 0)  # products x model topics
+    p = np.where(allowed[prod], p, 0.0)
+    n = len(p)
+    best = p.argmax(axis=1)
+    pbest = p[np.arange(n), best]
+    p[np.arange(n), best] = -1
+    gap = pbest - p.max(axis=1).clip(0, None)
+    new = cols[best]
+    # a ticket with none of the model's terms keeps the rules' reading: the word vectors alone
+    # (a pasted formula, a one-word subject) are no evidence of a topic
+    # a ticket the rules found nothing in needs two of the model's terms: one common word
+    # ("http" in a pasted formula) and look-alike n-grams are no topic
+    need = np.where(topic == len(vt.topics) - 1, UNMAPPED_MIN_TERMS, 1)
+    take = (pbest >= min_proba) & (new != topic) & (known >= need)
+    return take, new, gap, best
+
+
+def _apply_signal_model(
+    j: Judge,
+    h: R.Hits,
+    prod: np.ndarray,
+    band: np.ndarray,
+    decided: tuple[np.ndarray, np.ndarray, np.ndarray],
+    extra: dict[int, str],
+    rules: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The model's cheap part on the ``band`` rows (rule margin from ``model_below`` to
+    ``signals_below``): as :func:`_apply_model`, from the signals the rules found.
+
+    ``decided`` is (topic, margin, changed) so far; returns them updated."""
+    topic, margin, changed = decided
+    model = j.model
+    sm = model.signal if model is not None else None
+    if model is None or sm is None or not len(band) or j.model_below <= 0:
+        return topic, margin, changed
+    at = np.full(h.n, -1, dtype=np.int64)
+    at[band] = np.arange(len(band))
+    inband = np.zeros(h.n, dtype=bool)
+    inband[band] = True
+    mine = inband[h.row]
+    row, col = sm.present(at[h.row[mine]], h.entry[mine], j.sig.entries)
+    pidx = {p: i for i, p in enumerate(model.products)}
+    pmap = np.array([pidx.get(p, -1) for p in j.vt.products], dtype=np.int64)
+    feats = model_rule_features(model, j.vt.topics, rules[0][band], rules[1][band])
+    logits, known = sm.logits(row, col, len(band), pmap[prod[band]], feats)
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    p = e / e.sum(axis=1, keepdims=True)
+    take, new, gap, best = _choose(j, model, prod[band], topic[band], p, known, j.signals_min_proba)
+    rows = band[take]
+    topic, margin, changed = topic.copy(), margin.copy(), changed.copy()
+    topic[rows] = new[take]
+    margin[rows] = gap[take]
+    changed[rows] = True
+    if len(rows):
+        sub = np.flatnonzero(take)
+        at2 = np.full(len(band), -1, dtype=np.int64)
+        at2[sub] = np.arange(len(sub))
+        keep = at2[row] >= 0
+        for r, w in zip(rows, sm.top_entries(at2[row[keep]], col[keep], best[sub]), strict=True):
             extra[int(r)] = f"model: {w}" if w else "model"
     return topic, margin, changed
 
@@ -228,7 +303,9 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
     extra = {r: w for r, w in extra.items() if moved[r]}
     decided = np.where(moved, R.D["ownership"], decided)
     rules = (scoped, lexicon)
-    topic, margin, by_model = _apply_model(j, h, prod, owned, margin, extra, rules)
+    band = np.flatnonzero((margin >= j.model_below) & (margin < j.signals_below))
+    decided_m = _apply_model(j, h, prod, owned, margin, extra, rules)
+    topic, margin, by_model = _apply_signal_model(j, h, prod, band, decided_m, extra, rules)
     topic = vt.topic_remap[prod, topic]
     decided = np.where(by_model, R.D["model"], decided)
     qual, cued = R.rule_qualifier(h, topic, vt, cm)

@@ -23,6 +23,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ import pyarrow as pa
 from kenolib import config
 from kenolib.classify.chargrams import BUCKET_BITS, gram_buckets, gram_table
 from kenolib.classify.embedding import WordVectors, load_word_vectors
+from kenolib.classify.signal_model import SignalModel
 from kenolib.classify.signals import Signals, term_signals
 from kenolib.classify.text import STOPWORDS, Words, distinct, read_words, row_matrix, words_of
 from kenolib.errors import KenolibError
@@ -54,6 +56,8 @@ class TopicModel:
     emb_scale: float = 0.0  # the mean word vector's scale in the features
     char_coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [topics, buckets]
     char_scale: float = 0.0  # the character n-grams' scale in the features
+    #: the cheap part for the next band of rule margins (:mod:`kenolib.classify.signal_model`)
+    signal: SignalModel | None = None
     # caches, built on first use; never copied by dataclasses.replace (a replaced weight would
     # otherwise keep the old folded table)
     _coef_t: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
@@ -277,6 +281,7 @@ def load_model(path: str | os.PathLike[str] | None = None) -> TopicModel | None:
                     z["char_coef"].astype(np.float64) if "char_coef" in z else np.zeros((0, 0))
                 ),
                 char_scale=float(z["char_scale"]) if "char_scale" in z else 0.0,
+                signal=_load_signal_model(z),
             )
     except (OSError, KeyError, ValueError) as exc:
         raise KenolibError(f"{p}: cannot read the model ({exc}); run `kenolib train`") from None
@@ -293,29 +298,56 @@ def load_model(path: str | os.PathLike[str] | None = None) -> TopicModel | None:
     return model
 
 
+def _load_signal_model(z: Any) -> SignalModel | None:
+    if "sig_coef" not in z:
+        return None
+    return SignalModel(
+        entries=[str(e) for e in z["sig_entries"]],
+        coef=z["sig_coef"].astype(np.float64),
+        product_coef=z["sig_product_coef"].astype(np.float64),
+        rule_coef=z["sig_rule_coef"].astype(np.float64),
+        intercept=z["sig_intercept"].astype(np.float64),
+    )
+
+
+def _signal_arrays(model: TopicModel) -> dict[str, np.ndarray]:
+    s = model.signal
+    if s is None:
+        return {}
+    return {
+        "sig_entries": np.array(s.entries, dtype=str),
+        "sig_coef": s.coef.astype(np.float32),
+        "sig_product_coef": s.product_coef.astype(np.float32),
+        "sig_rule_coef": s.rule_coef.astype(np.float32),
+        "sig_intercept": s.intercept.astype(np.float32),
+    }
+
+
 def save_model(model: TopicModel, path: str | os.PathLike[str] | None = None) -> Path:
     """Write the model's arrays (atomically)."""
     out = Path(path) if path else config.MODEL_FILE
 
+    arrays: dict[str, Any] = {
+        "terms": np.array(model.terms, dtype=str),
+        "topics": np.array(model.topics, dtype=str),
+        "products": np.array(model.products, dtype=str),
+        "coef": model.coef.astype(np.float32),
+        "product_coef": model.product_coef.astype(np.float32),
+        "intercept": model.intercept.astype(np.float32),
+        "rule_topics": np.array(model.rule_topics, dtype=str),
+        "rule_coef": model.rule_coef.astype(np.float32),
+        "emb_coef": model.emb_coef.astype(np.float32),
+        "emb_scale": np.float32(model.emb_scale),
+        "char_coef": model.char_coef.astype(np.float32),
+        "char_scale": np.float32(model.char_scale),
+        "meta_keys": np.array(list(model.meta), dtype=str),
+        "meta_values": np.array(list(model.meta.values()), dtype=str),
+        **_signal_arrays(model),
+    }
+
     def writer(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                terms=np.array(model.terms, dtype=str),
-                topics=np.array(model.topics, dtype=str),
-                products=np.array(model.products, dtype=str),
-                coef=model.coef.astype(np.float32),
-                product_coef=model.product_coef.astype(np.float32),
-                intercept=model.intercept.astype(np.float32),
-                rule_topics=np.array(model.rule_topics, dtype=str),
-                rule_coef=model.rule_coef.astype(np.float32),
-                emb_coef=model.emb_coef.astype(np.float32),
-                emb_scale=np.float32(model.emb_scale),
-                char_coef=model.char_coef.astype(np.float32),
-                char_scale=np.float32(model.char_scale),
-                meta_keys=np.array(list(model.meta), dtype=str),
-                meta_values=np.array(list(model.meta.values()), dtype=str),
-            )
+            np.savez_compressed(fh, **arrays)
 
     return atomic_write(out, writer)
 

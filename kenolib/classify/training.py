@@ -42,6 +42,7 @@ from kenolib.classify.evaluation import (
 )
 from kenolib.classify.judge import Judge, compile_judge
 from kenolib.classify.model import TopicModel, choose_terms, rule_features, save_model
+from kenolib.classify.signal_model import SignalModel, signal_design
 from kenolib.classify.text import all_words, as_text, classification_text
 from kenolib.errors import KenolibError
 from kenolib.policy import parse_policy
@@ -132,6 +133,11 @@ def training_text(tickets: pd.DataFrame, j: Judge) -> pa.Array:
 
 def training_rules(tickets: pd.DataFrame, j: Judge) -> np.ndarray:
     """The rules' features of ``tickets`` (topic scores and ownership votes), as at judging."""
+    return training_hits(tickets, j)[1]
+
+
+def training_hits(tickets: pd.DataFrame, j: Judge) -> tuple[R.Hits, np.ndarray]:
+    """The rules' signal hits of ``tickets`` and their :func:`training_rules` features."""
     body = tickets["body"] if "body" in tickets.columns else pd.Series("", index=tickets.index)
     labels = (
         tickets["product"] if "product" in tickets.columns else pd.Series("", index=tickets.index)
@@ -139,7 +145,38 @@ def training_rules(tickets: pd.DataFrame, j: Judge) -> np.ndarray:
     h, prod, _, _, _, scoped = judge_module.rule_scores(
         as_text(tickets["subject"]), as_text(body), labels.reset_index(drop=True), j
     )
-    return rule_features(scoped, R.owner_scores(h, j.cm, prod))
+    return h, rule_features(scoped, R.owner_scores(h, j.cm, prod))
+
+
+def fit_signal_model(
+    h: R.Hits,
+    rules: np.ndarray,
+    pi: np.ndarray,
+    y: np.ndarray,
+    n_products: int,
+    entries: list[str],
+    c_value: float = C_VALUE,
+) -> SignalModel:
+    """Fit :class:`SignalModel` on the rules' hits, product indices ``pi`` (-1: none), rule
+    features and topic indices ``y`` of the labelled tickets."""
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    x_ent, x_prod = signal_design(h.row, h.entry, h.n, len(entries), pi, n_products)
+    x = sparse.hstack([x_ent, x_prod, sparse.csr_matrix(rules)]).tocsr()
+    lr = LogisticRegression(C=c_value, max_iter=5000).fit(x, y)
+    coef = lr.coef_ if lr.coef_.shape[0] > 1 else np.vstack([-lr.coef_[0], lr.coef_[0]])
+    icpt = (
+        lr.intercept_ if len(lr.intercept_) > 1 else np.array([-lr.intercept_[0], lr.intercept_[0]])
+    )
+    ne = len(entries)
+    return SignalModel(
+        entries=list(entries),
+        coef=coef[:, :ne],
+        product_coef=coef[:, ne : ne + n_products],
+        rule_coef=coef[:, ne + n_products :],
+        intercept=icpt,
+    )
 
 
 def _design(
@@ -195,13 +232,17 @@ def fit_model(
     chars = (
         gram_matrix(all_words(text), len(text), BUCKET_BITS) * char_scale if char_scale else None
     )
-    x = _design(
-        shell, text, prod.astype(str).to_numpy(), training_rules(labelled, j), embedded, chars
-    )
+    hits, rules = training_hits(labelled, j)
+    x = _design(shell, text, prod.astype(str).to_numpy(), rules, embedded, chars)
     from sklearn.linear_model import LogisticRegression
 
     lr = LogisticRegression(C=c_value, max_iter=5000)
     lr.fit(x, np.searchsorted(topics, y))
+    pidx = {p: i for i, p in enumerate(products)}
+    pi = np.array([pidx.get(str(p), -1) for p in prod.astype(str)], dtype=np.int64)
+    signal = fit_signal_model(
+        hits, rules, pi, np.searchsorted(topics, y), len(products), list(j.sig.entries), c_value
+    )
     coef = lr.coef_ if len(topics) > 2 else np.vstack([-lr.coef_[0], lr.coef_[0]])
     icpt = lr.intercept_ if len(topics) > 2 else np.array([-lr.intercept_[0], lr.intercept_[0]])
     nt, npr = len(terms), len(products)
@@ -225,6 +266,7 @@ def fit_model(
         emb_scale=float(embedding_scale) if ne else 0.0,
         char_coef=char_coef if nc else np.zeros((0, 0)),
         char_scale=float(char_scale) if nc else 0.0,
+        signal=signal,
     )
     model._wv = wv
     return model
