@@ -243,15 +243,17 @@ def read_words(
     length = edges[1::2] - starts
     del edges
     hit, h_vid = _signal_word_hits(d, starts, length, sig)
-    word_row = _word_rows(offsets, starts)
-    found_word, found_entry = _signal_hits(hit, h_vid, word_row[hit], sig)
-    word = np.concatenate(found_word)
+    # rows of every word when the other words are wanted too, else of the signal words only
+    word_row = _word_rows(offsets, starts) if rest else None
+    h_row = word_row[hit] if word_row is not None else _word_rows(offsets, starts[hit])
+    found, found_entry = _signal_hits(hit, h_vid, h_row, sig)
+    idx = np.concatenate(found)  # positions in ``hit`` of each signal's first word
     entry = np.concatenate(found_entry)
-    pos = starts[word]
-    row = word_row[word]
+    pos = starts[hit[idx]]
+    row = h_row[idx]
     in_subject = (pos - offsets[row]) < subject_len[row]
     tokens = Tokens(row, entry, in_subject)
-    if not rest:
+    if word_row is None:  # not ``rest``
         return tokens, Words.none()
     other = np.ones(len(starts), dtype=bool)
     other[hit[sig.word_entry[h_vid] >= 0]] = False
@@ -346,12 +348,12 @@ def _pair_lookup(code: np.ndarray, sig: Signals) -> tuple[np.ndarray, np.ndarray
 def _signal_hits(
     hit: np.ndarray, h_vid: np.ndarray, h_row: np.ndarray, sig: Signals
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """First word index and entry id of every word and phrase signal among the signal words
-    (``hit``: their word indices, ``h_row``: their rows; a phrase never spans two rows)."""
-    word = hit
+    """Position in ``hit`` of the first word, and entry id, of every word and phrase signal
+    among the signal words (``hit``: their word indices, ``h_row``: their rows; a phrase never
+    spans two rows)."""
     uni = sig.word_entry[h_vid]
     ok = uni >= 0
-    found_pos: list[np.ndarray] = [word[ok]]
+    found_pos: list[np.ndarray] = [np.flatnonzero(ok)]
     found_entry: list[np.ndarray] = [uni[ok]]
     # Phrases: runs of consecutive signal words (token indices i, i+1, ...) whose words so far
     # are the start of some phrase; the candidate set shrinks with every extra word.
@@ -365,7 +367,7 @@ def _signal_hits(
     code = h_vid[cand] * V + h_vid[cand + 1]
     ent, ok = _pair_lookup(code, sig)
     m = ent >= 0
-    found_pos.append(word[cand[m]])
+    found_pos.append(cand[m])
     found_entry.append(ent[m])
     cand, code = cand[ok], code[ok]
     # two-word phrases with one other signal word between them ("install the imunify
@@ -374,7 +376,7 @@ def _signal_hits(
         c2 = np.flatnonzero(sig.phrase_starter[h_vid[:-2]] & (hit[2:] - hit[:-2] <= gap))
         ent2 = _pair_lookup(h_vid[c2] * V + h_vid[c2 + 2], sig)[0]
         m2 = ent2 >= 0
-        found_pos.append(word[c2[m2]])
+        found_pos.append(c2[m2])
         found_entry.append(ent2[m2])
     # longer phrases: few candidates remain; binary search in the sorted phrase codes
     for k in range(3, sig.max_phrase + 1):
@@ -391,7 +393,7 @@ def _signal_hits(
             pk, pe = sig.phrase_keys[k]
             pos = np.searchsorted(pk, code).clip(0, len(pk) - 1)
             m = pk[pos] == code
-            found_pos.append(word[cand[m]])
+            found_pos.append(cand[m])
             found_entry.append(pe[pos[m]])
         prefixes = sig.phrase_prefixes.get(k)
         if prefixes is None or not len(prefixes):
