@@ -32,7 +32,7 @@ import pyarrow as pa
 from kenolib import config
 from kenolib.classify.chargrams import BUCKET_BITS, gram_buckets, gram_table
 from kenolib.classify.embedding import WordVectors, load_word_vectors
-from kenolib.classify.signal_model import SignalModel
+from kenolib.classify.signal_model import SignalModel, strongest
 from kenolib.classify.signals import Signals, term_signals
 from kenolib.classify.text import STOPWORDS, Words, distinct, read_words, row_matrix, words_of
 from kenolib.errors import KenolibError
@@ -229,19 +229,7 @@ class TopicModel:
     ) -> list[str]:
         """Per row of ``topic_cols``, the ``k`` present terms (``row``, ``term``: as
         :meth:`scores` returns them) that weigh most for the model topic column given."""
-        n = len(topic_cols)
-        w = self.coef[topic_cols[row], term]
-        pos = w > 0
-        row, term, w = row[pos], term[pos], w[pos]
-        order = np.lexsort((-w, row))
-        row, term = row[order], term[order]
-        first = np.searchsorted(row, np.arange(n))
-        rank = np.arange(len(row)) - first[row]
-        keep = rank < k
-        out: list[list[str]] = [[] for _ in range(n)]
-        for r, t in zip(row[keep].tolist(), term[keep].tolist(), strict=True):
-            out[r].append(self.terms[t])
-        return [", ".join(x) for x in out]
+        return strongest(self.coef, self.terms, row, term, topic_cols, k)
 
 
 def rule_features(scores: np.ndarray, owners: np.ndarray) -> np.ndarray:

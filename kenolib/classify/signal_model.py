@@ -78,17 +78,31 @@ class SignalModel:
         self, row: np.ndarray, col: np.ndarray, topic_cols: np.ndarray, k: int = 3
     ) -> list[str]:
         """Per row of ``topic_cols``, the ``k`` present entries that weigh most for its topic."""
-        n = len(topic_cols)
-        w = self.coef[topic_cols[row], col]
-        pos = w > 0
-        row, col, w = row[pos], col[pos], w[pos]
-        order = np.lexsort((-w, row))
-        row, col = row[order], col[order]
-        rank = np.arange(len(row)) - np.searchsorted(row, np.arange(n))[row]
-        out: list[list[str]] = [[] for _ in range(n)]
-        for r, c in zip(row[rank < k].tolist(), col[rank < k].tolist(), strict=True):
-            out[r].append(self.entries[c])
-        return [", ".join(x) for x in out]
+        return strongest(self.coef, self.entries, row, col, topic_cols, k)
+
+
+def strongest(
+    coef: np.ndarray,
+    names: list[str],
+    row: np.ndarray,
+    col: np.ndarray,
+    topic_cols: np.ndarray,
+    k: int = 3,
+) -> list[str]:
+    """Per row of ``topic_cols``: the names of the ``k`` present features (``row``, ``col``,
+    sorted by row) with the largest positive weight in ``coef`` for that row's topic column,
+    comma-joined (the evidence of a ticket a model moved)."""
+    n = len(topic_cols)
+    w = coef[topic_cols[row], col]
+    pos = w > 0
+    row, col, w = row[pos], col[pos], w[pos]
+    order = np.lexsort((-w, row))
+    row, col = row[order], col[order]
+    rank = np.arange(len(row)) - np.searchsorted(row, np.arange(n))[row]
+    out: list[list[str]] = [[] for _ in range(n)]
+    for r, c in zip(row[rank < k].tolist(), col[rank < k].tolist(), strict=True):
+        out[r].append(names[c])
+    return [", ".join(x) for x in out]
 
 
 def signal_design(
