@@ -143,22 +143,35 @@ def _apply_model(
     if rules is not None and j.model.rule_topics:
         feats = model_rule_features(j.model, j.vt.topics, rules[0][unsure], rules[1][unsure])
     p, known, (prow, pterm) = j.model.scores(h.text.take(pa.array(unsure)), products, feats)
-    take, new, gap, best = _choose(
-        j, j.model, prod[unsure], topic[unsure], p, known, j.model_min_proba
-    )
-    rows = unsure[take]
-    topic = topic.copy()
-    margin = margin.copy()
+    chosen = _choose(j, j.model, prod[unsure], topic[unsure], p, known, j.model_min_proba)
+    return _move(unsure, chosen, (topic, margin, changed), (prow, pterm), j.model.top_terms, extra)
+
+
+def _move(
+    idx: np.ndarray,
+    chosen: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    decided: tuple[np.ndarray, np.ndarray, np.ndarray],
+    present: tuple[np.ndarray, np.ndarray],
+    top: Callable[[np.ndarray, np.ndarray, np.ndarray], list[str]],
+    extra: dict[int, str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(topic, margin, changed) with the rows ``idx[take]`` moved to the model's topic, its
+    probability gap as their margin (``chosen``: :func:`_choose`'s result over ``idx``); the
+    strongest of their present features (``present``: position in ``idx``, feature column;
+    ranked by ``top``) become their ``model: ...`` evidence."""
+    take, new, gap, best = chosen
+    topic, margin, changed = (a.copy() for a in decided)
+    rows = idx[take]
     topic[rows] = new[take]
     margin[rows] = gap[take]
     changed[rows] = True
     if len(rows):
-        sub = np.flatnonzero(take)  # the moved rows among the unsure ones
-        at = np.full(len(unsure), -1, dtype=np.int64)
+        sub = np.flatnonzero(take)  # the moved rows among ``idx``
+        at = np.full(len(idx), -1, dtype=np.int64)
         at[sub] = np.arange(len(sub))
+        prow, pcol = present
         mine = at[prow] >= 0
-        words = j.model.top_terms(at[prow[mine]], pterm[mine], best[sub])
-        for r, w in zip(rows, words, strict=True):
+        for r, w in zip(rows, top(at[prow[mine]], pcol[mine], best[sub]), strict=True):
             extra[int(r)] = f"model: {w}" if w else "model"
     return topic, margin, changed
 
@@ -226,20 +239,8 @@ def _apply_signal_model(
     logits -= logits.max(axis=1, keepdims=True)
     e = np.exp(logits)
     p = e / e.sum(axis=1, keepdims=True)
-    take, new, gap, best = _choose(j, model, prod[band], topic[band], p, known, j.signals_min_proba)
-    rows = band[take]
-    topic, margin, changed = topic.copy(), margin.copy(), changed.copy()
-    topic[rows] = new[take]
-    margin[rows] = gap[take]
-    changed[rows] = True
-    if len(rows):
-        sub = np.flatnonzero(take)
-        at2 = np.full(len(band), -1, dtype=np.int64)
-        at2[sub] = np.arange(len(sub))
-        keep = at2[row] >= 0
-        for r, w in zip(rows, sm.top_entries(at2[row[keep]], col[keep], best[sub]), strict=True):
-            extra[int(r)] = f"model: {w}" if w else "model"
-    return topic, margin, changed
+    chosen = _choose(j, model, prod[band], topic[band], p, known, j.signals_min_proba)
+    return _move(band, chosen, (topic, margin, changed), (row, col), sm.top_entries, extra)
 
 
 def _owners(

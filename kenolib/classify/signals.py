@@ -16,8 +16,8 @@ from kenolib.classify.calibration import load_calibration
 from kenolib.classify.compiled import Signals
 from kenolib.classify.spec import load_ownership_file, load_signals_file
 from kenolib.classify.text import (
+    PREFILTER_BITS,
     STOPWORDS,
-    bloom_bits,
     prefilter_hash,
     quote_cut_pattern,
     reply_subject_pattern,
@@ -138,7 +138,7 @@ def build_signals(
 
 def _prefilter_slots(vocab: list[str]) -> np.ndarray:
     """Per prefilter slot: the vocabulary id of its one word, -1 if empty, -2 if shared."""
-    bits = bloom_bits(len(vocab))
+    bits = PREFILTER_BITS
     slot_vid = np.full(1 << bits, -1, dtype=np.int64)
     for i, word in enumerate(vocab):
         b = bytes(c | 32 for c in word.encode("utf-8"))

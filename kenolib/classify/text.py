@@ -68,7 +68,7 @@ _K2 = np.uint64(0xC2B2AE3D27D4EB4F)
 #: The prefilter bitmap has 2**18 slots (2 MB) for any vocabulary: the rules' 2,700 words in 2**14
 #: slots let a sixth of ticket words through as false or shared hits (2**18: reading 100,000
 #: tickets 286 -> 249 ms), and a 30,000-word vocabulary in 16 k slots shared nearly every slot.
-_BLOOM_MIN_BITS, _BLOOM_MAX_BITS = 18, 18
+PREFILTER_BITS = 18
 _BYTES = np.uint64(0x0101010101010101)
 _HIGH = np.uint64(0x8080808080808080)
 _LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
@@ -148,11 +148,6 @@ def _lookup_words(keys: np.ndarray, sig: Signals) -> np.ndarray:
     return np.where(hit, sig.word_ids[pos], -1)
 
 
-def bloom_bits(n_words: int) -> int:
-    """Bits of the prefilter bitmap for a vocabulary of ``n_words``."""
-    return min(_BLOOM_MAX_BITS, max(_BLOOM_MIN_BITS, (4 * n_words).bit_length()))
-
-
 def prefilter_hash(first: np.ndarray, length: np.ndarray, bits: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         return ((first ^ length) * _K2) >> np.uint64(64 - bits)
@@ -204,8 +199,7 @@ def all_words(text: pa.Array) -> Words:
     d, offsets = padded
     edges = _word_edges(d)
     starts = edges[0::2]
-    row = np.searchsorted(offsets, starts, side="right") - 1
-    return Words(row, starts, edges[1::2] - starts, d)
+    return Words(_word_rows(offsets, starts), starts, edges[1::2] - starts, d)
 
 
 def _padded(text: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:

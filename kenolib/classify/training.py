@@ -2,8 +2,8 @@
 
 Training sets: the hand-written development and extra sets, the development parts of the real
 customer questions, the sets retired from held-out duty once their figures were reported
-(``labelled_holdout3.csv``, ``labelled_holdout4.csv``, ``real_holdout.csv`` ... ``real14_holdout.csv``)
-and, when given, an analyst's labels store. The held-out parts of rounds 4-14 are also the
+(``labelled_holdout3.csv``, ``labelled_holdout4.csv``, ``real_holdout.csv`` ... ``real16_holdout.csv``)
+and, when given, an analyst's labels store. The held-out parts of rounds 4-16 are also the
 calibration pool's real questions: for the confidence each is judged by a model fitted without
 it (:func:`pool_models`). Never the calibration set (``labelled_holdout.csv``) nor a current
 held-out set (``labelled_holdout2.csv``, ``labelled_holdout5.csv``). scikit-learn is used
