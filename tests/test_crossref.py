@@ -458,6 +458,31 @@ def test_quoted_replies_in_other_languages_and_signatures_cut(clauses):
     assert es["topic"] == "service_availability" and "iphone" not in es["evidence"]
 
 
+def test_quote_cut_groups_are_non_capturing_and_cut_the_same():
+    """RE2 replaces without tracking groups when none capture; the cut must not change."""
+    import re
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from kenolib.classify.text import non_capturing, quote_cut_pattern
+
+    assert non_capturing(r"(a|b)\(c\)[(]x[]()](d)[^]()](e)") == (
+        r"(?:a|b)\(c\)[(]x[]()](?:d)[^]()](?:e)"
+    )
+    assert non_capturing(r"(?i)(a(?:b)(c))\\(d)") == r"(?i)(?:a(?:b)(?:c))\\(?:d)"
+    data = {"quote_markers": [r"from: [^\n]*\n(sent|to|date):", r"(-){2,}"]}
+    pattern = quote_cut_pattern(data)
+    assert re.compile(pattern).groups == 0
+    capturing = r"(?ism)^[ \t]*(?:from: [^\n]*\n(sent|to|date):|(-){2,}).*"
+    texts = pa.array(
+        ["hi\nFrom: a\nSent: b\nold", "x\n--\nsig", "keep (this)\n- one", "From: a\nCc: b"]
+    )
+    cut = pc.replace_substring_regex(texts, pattern, "")
+    assert cut.equals(pc.replace_substring_regex(texts, capturing, ""))
+    assert cut.to_pylist() == ["hi\n", "x\n", "keep (this)\n- one", "From: a\nCc: b"]
+
+
 def test_reply_subject_names_the_old_thread(clauses):
     body = "New problem today: the MySQL database refuses all connections on every site."
     re_ = _one(clauses, product="Web Hosting", subject="Re: DNS zone issue", body=body)
