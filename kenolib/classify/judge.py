@@ -185,26 +185,32 @@ def _choose(
     known: np.ndarray,
     min_proba: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(take, new topic, probability gap, model column) of rows the model scored ``p``: it
-    takes a row when its best allowed topic reaches ``min_proba``, differs from the rules' and
-    rests on enough of its features (``known``)."""
+    """(take, new topic, verdict probability gap, model column) of rows the model scored ``p``.
+
+    The verdict is what the ticket is judged on, so the model first chooses a verdict: the one
+    its topics on the ticket's product give the most probability in sum (several refusing
+    topics, each unsure, add up), then its likeliest topic giving that verdict. It takes a row
+    when that verdict's probability reaches ``min_proba``, the topic differs from the rules'
+    and the row holds enough of its features (``known``). The gap is the chosen verdict's
+    probability minus the next verdict's."""
     vt = j.vt
     tpos = {t: i for i, t in enumerate(vt.topics)}
     cols = np.array([tpos.get(t, -1) for t in model.topics], dtype=np.int64)
     allowed = vt.topic_allowed[:, np.maximum(cols, 0)] & (cols >= 0)  # products x model topics
     p = np.where(allowed[prod], p, 0.0)
+    code = vt.verdict_code[:, np.maximum(cols, 0)][prod]  # rows x model topics
+    mass = np.stack([np.where(code == v, p, 0.0).sum(axis=1) for v in range(len(VERDICT_CODES))], 1)
+    verdict = mass.argmax(axis=1)
+    best = np.where(code == verdict[:, None], p, -1.0).argmax(axis=1)
     n = len(p)
-    best = p.argmax(axis=1)
-    pbest = p[np.arange(n), best]
-    p[np.arange(n), best] = -1
-    gap = pbest - p.max(axis=1).clip(0, None)
+    top = mass[np.arange(n), verdict]
+    mass[np.arange(n), verdict] = -1
+    gap = top - mass.max(axis=1).clip(0, None)
     new = cols[best]
-    # a ticket with none of the model's terms keeps the rules' reading: the word vectors alone
-    # (a pasted formula, a one-word subject) are no evidence of a topic
-    # a ticket the rules found nothing in needs two of the model's terms: one common word
-    # ("http" in a pasted formula) and look-alike n-grams are no topic
+    # a ticket needs one of the model's terms (word vectors alone are no evidence of a topic),
+    # two when the rules found nothing ("http" in a pasted formula and look-alike n-grams)
     need = np.where(topic == len(vt.topics) - 1, UNMAPPED_MIN_TERMS, 1)
-    take = (pbest >= min_proba) & (new != topic) & (known >= need)
+    take = (top >= min_proba) & (new != topic) & (known >= need)
     return take, new, gap, best
 
 
