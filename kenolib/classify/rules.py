@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from wordfreq import zipf_frequency
 
 from kenolib.classify.signals import OWNERS, Signals
-from kenolib.classify.text import classification_text, tokenise, words_of
+from kenolib.classify.text import classification_text, distinct, tokenise, words_of
 from kenolib.classify.verdicts import VerdictTable
 from kenolib.taxonomy import heading_key, products_of_labels
 
@@ -221,6 +221,13 @@ def pick_topic(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     topic = np.where(top > 0, best, T - 1)
     margin = np.where(top > 0, (top - second) / (top + 1.0), 0.0)
     return topic, margin, top
+
+
+def top_topic(scores: np.ndarray) -> np.ndarray:
+    """:func:`pick_topic`'s topic alone (no margin: a second maximum over every row saved)."""
+    n, T = scores.shape
+    best = scores.argmax(axis=1)
+    return np.where(scores[np.arange(n), best] > 0, best, T - 1)
 
 
 def verdict_margin(
@@ -417,8 +424,7 @@ def evidence_keys(
     win = (cm.topic_of_class[h.cls] == topic_raw[h.row]) & (topic_raw[h.row] != T - 1)
     win = np.where(owned[h.row], cm.owner_of_class[h.cls] > 0, win)
     E = len(sig.entries)
-    key = np.sort(h.row[win] * E + h.entry[win])
-    key = key[np.diff(key, prepend=key[:1] - 1) != 0] if len(key) else key
+    key = distinct(h.row[win] * E + h.entry[win])
     return key // E, key % E
 
 
