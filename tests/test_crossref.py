@@ -780,3 +780,16 @@ def test_confidence_rests_on_the_verdict_margin(clauses):
     rules = ~x["decided_by"].isin(["model", "ownership"])
     # the chosen topic always counts for its verdict: never less sure than the topic margin
     assert (x.loc[rules, "verdict_margin"] >= x.loc[rules, "topic_margin"] - 1e-4).all()
+
+
+def test_top_topic_is_pick_topics_topic():
+    """The signal and symptom readings use the cheaper top_topic: the same topic on any scores,
+    unmapped (the last column) where nothing scored."""
+    from kenolib.classify import rules as R
+
+    rng = np.random.default_rng(3)
+    scores = np.where(rng.random((500, 9)) < 0.2, rng.random((500, 9)) * 4, 0.0)
+    scores[:8] = 0.0
+    scores[7, [2, 5]] = 1.5  # a tie keeps the first, as argmax does
+    assert (R.top_topic(scores) == R.pick_topic(scores)[0]).all()
+    assert (R.top_topic(scores)[:7] == 8).all() and R.top_topic(scores)[7] == 2
