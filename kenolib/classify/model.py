@@ -69,6 +69,7 @@ class TopicModel:
     _chars: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _both: list[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def word_vectors(self) -> WordVectors:
@@ -109,8 +110,11 @@ class TopicModel:
         return self._reading
 
     def _reading_words(self) -> list[str]:
-        words = self.word_vectors.words if self.emb_coef.size else []
-        return sorted(set(self.terms) | set(words))
+        """The terms and the vocabulary, sorted: the reading table's entries (built once)."""
+        if self._both is None:
+            words = self.word_vectors.words if self.emb_coef.size else []
+            self._both = sorted(set(self.terms) | set(words))
+        return self._both
 
     @property
     def chars(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

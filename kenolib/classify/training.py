@@ -188,7 +188,7 @@ def fit_signal_model(
 def _design(
     model: TopicModel,
     text: pa.Array,
-    products: np.ndarray,
+    pi: np.ndarray,
     rules: np.ndarray | None = None,
     embedded: np.ndarray | None = None,
     chars: Any = None,
@@ -202,9 +202,7 @@ def _design(
     nnz = np.bincount(row, minlength=n).astype(np.float64)
     vals = 1.0 / np.sqrt(np.maximum(nnz, 1.0))[row]
     x_terms = sparse.csr_matrix((vals, (row, term)), shape=(n, len(model.terms)))
-    pidx = {p: i for i, p in enumerate(model.products)}
-    pi = np.array([pidx.get(str(p), -1) for p in products])
-    ok = np.flatnonzero(pi >= 0)
+    ok = np.flatnonzero(pi >= 0)  # pi: each ticket's index in model.products, -1 for none
     x_prod = sparse.csr_matrix(
         (np.ones(len(ok)), (ok, pi[ok])), shape=(n, max(len(model.products), 1))
     )
@@ -239,13 +237,13 @@ def fit_model(
         gram_matrix(all_words(text), len(text), BUCKET_BITS) * char_scale if char_scale else None
     )
     hits, rules = training_hits(labelled, j)
-    x = _design(shell, text, prod.astype(str).to_numpy(), rules, embedded, chars)
+    pidx = {p: i for i, p in enumerate(products)}
+    pi = np.array([pidx.get(str(p), -1) for p in prod.astype(str)], dtype=np.int64)
+    x = _design(shell, text, pi, rules, embedded, chars)
     from sklearn.linear_model import LogisticRegression
 
     lr = LogisticRegression(C=c_value, max_iter=5000)
     lr.fit(x, np.searchsorted(topics, y))
-    pidx = {p: i for i, p in enumerate(products)}
-    pi = np.array([pidx.get(str(p), -1) for p in prod.astype(str)], dtype=np.int64)
     signal = fit_signal_model(
         hits, rules, pi, np.searchsorted(topics, y), len(products), list(j.sig.entries), c_value
     )
