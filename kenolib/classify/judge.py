@@ -25,6 +25,7 @@ from kenolib.classify import rules as R
 from kenolib.classify.calibration import calibrated_confidence
 from kenolib.classify.model import TopicModel, load_model, rule_features
 from kenolib.classify.parallel import BatchPool, can_fork, check_workers
+from kenolib.classify.signal_model import softmax
 from kenolib.classify.signals import Signals, build_signals
 from kenolib.classify.text import as_text
 from kenolib.classify.verdicts import VERDICT_CODES, VerdictTable, verdict_table
@@ -232,19 +233,15 @@ def _apply_signal_model(
     sm = model.signal if model is not None else None
     if model is None or sm is None or not len(band) or j.model_below <= 0:
         return topic, margin, changed
-    at = np.full(h.n, -1, dtype=np.int64)
+    at = np.full(h.n, -1, dtype=np.int64)  # each row's position in ``band``, -1 outside it
     at[band] = np.arange(len(band))
-    inband = np.zeros(h.n, dtype=bool)
-    inband[band] = True
-    mine = inband[h.row]
+    mine = at[h.row] >= 0
     row, col = sm.present(at[h.row[mine]], h.entry[mine], j.sig.entries)
     pidx = {p: i for i, p in enumerate(model.products)}
     pmap = np.array([pidx.get(p, -1) for p in j.vt.products], dtype=np.int64)
     feats = model_rule_features(model, j.vt.topics, rules[0][band], rules[1][band])
     logits, known = sm.logits(row, col, len(band), pmap[prod[band]], feats)
-    logits -= logits.max(axis=1, keepdims=True)
-    e = np.exp(logits)
-    p = e / e.sum(axis=1, keepdims=True)
+    p = softmax(logits)
     chosen = _choose(j, model, prod[band], topic[band], p, known, j.signals_min_proba)
     return _move(band, chosen, (topic, margin, changed), (row, col), sm.top_entries, extra)
 

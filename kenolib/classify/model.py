@@ -32,7 +32,7 @@ import pyarrow as pa
 from kenolib import config
 from kenolib.classify.chargrams import BUCKET_BITS, gram_buckets, gram_table
 from kenolib.classify.embedding import WordVectors, load_word_vectors
-from kenolib.classify.signal_model import SignalModel, strongest
+from kenolib.classify.signal_model import SignalModel, softmax, strongest
 from kenolib.classify.signals import Signals, term_signals
 from kenolib.classify.text import STOPWORDS, Words, distinct, read_words, row_matrix, words_of
 from kenolib.errors import KenolibError
@@ -224,9 +224,7 @@ class TopicModel:
             logits += self.emb_scale * self.word_vectors.mean_of(wrow, word, n, self.emb_u)
         if self.char_coef.size:
             logits += self.char_scale * self.char_logits(trow, u, rest, n)
-        logits -= logits.max(axis=1, keepdims=True)
-        e = np.exp(logits)
-        return e / e.sum(axis=1, keepdims=True), counts, (row, term)
+        return softmax(logits), counts, (row, term)
 
     def top_terms(
         self, row: np.ndarray, term: np.ndarray, topic_cols: np.ndarray, k: int = 3

@@ -119,6 +119,20 @@ def signal_design(
     x_ent = sparse.csr_matrix(
         (1.0 / np.sqrt(np.maximum(counts, 1.0))[row], (row, col)), shape=(n, n_entries)
     )
+    return x_ent, product_block(pi, n, n_products)
+
+
+def product_block(pi: np.ndarray, n: int, width: int) -> Any:
+    """A training design's product block (scipy CSR, ``n`` x ``width``): a one in each row's
+    product column (``pi``; -1: no product, an empty row)."""
+    from scipy import sparse
+
     ok = np.flatnonzero(pi >= 0)
-    x_prod = sparse.csr_matrix((np.ones(len(ok)), (ok, pi[ok])), shape=(n, n_products))
-    return x_ent, x_prod
+    return sparse.csr_matrix((np.ones(len(ok)), (ok, pi[ok])), shape=(n, width))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Rows x classes probabilities of rows x classes logits (``logits`` is shifted in place)."""
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=1, keepdims=True)

@@ -42,7 +42,7 @@ from kenolib.classify.evaluation import (
 )
 from kenolib.classify.judge import Judge, compile_judge
 from kenolib.classify.model import TopicModel, choose_terms, rule_features, save_model
-from kenolib.classify.signal_model import SignalModel, signal_design
+from kenolib.classify.signal_model import SignalModel, product_block, signal_design
 from kenolib.classify.text import all_words, as_text, classification_text
 from kenolib.errors import KenolibError
 from kenolib.policy import parse_policy
@@ -154,6 +154,14 @@ def training_hits(tickets: pd.DataFrame, j: Judge) -> tuple[R.Hits, np.ndarray]:
     return h, rule_features(scoped, R.owner_scores(h, j.cm, prod))
 
 
+def _class_weights(lr: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(classes x features weights, intercepts) of a fitted logistic regression; scikit-learn
+    keeps one row for two classes, given here as the two opposite rows a softmax reads."""
+    if lr.coef_.shape[0] > 1:
+        return lr.coef_, lr.intercept_
+    return np.vstack([-lr.coef_[0], lr.coef_[0]]), np.array([-lr.intercept_[0], lr.intercept_[0]])
+
+
 def fit_signal_model(
     h: R.Hits,
     rules: np.ndarray,
@@ -170,11 +178,7 @@ def fit_signal_model(
 
     x_ent, x_prod = signal_design(h.row, h.entry, h.n, len(entries), pi, n_products)
     x = sparse.hstack([x_ent, x_prod, sparse.csr_matrix(rules)]).tocsr()
-    lr = LogisticRegression(C=c_value, max_iter=5000).fit(x, y)
-    coef = lr.coef_ if lr.coef_.shape[0] > 1 else np.vstack([-lr.coef_[0], lr.coef_[0]])
-    icpt = (
-        lr.intercept_ if len(lr.intercept_) > 1 else np.array([-lr.intercept_[0], lr.intercept_[0]])
-    )
+    coef, icpt = _class_weights(LogisticRegression(C=c_value, max_iter=5000).fit(x, y))
     ne = len(entries)
     return SignalModel(
         entries=list(entries),
@@ -202,10 +206,8 @@ def _design(
     nnz = np.bincount(row, minlength=n).astype(np.float64)
     vals = 1.0 / np.sqrt(np.maximum(nnz, 1.0))[row]
     x_terms = sparse.csr_matrix((vals, (row, term)), shape=(n, len(model.terms)))
-    ok = np.flatnonzero(pi >= 0)  # pi: each ticket's index in model.products, -1 for none
-    x_prod = sparse.csr_matrix(
-        (np.ones(len(ok)), (ok, pi[ok])), shape=(n, max(len(model.products), 1))
-    )
+    # pi: each ticket's index in model.products, -1 for none
+    x_prod = product_block(pi, n, max(len(model.products), 1))
     blocks = [x_terms, x_prod] + ([sparse.csr_matrix(rules)] if rules is not None else [])
     if embedded is not None:
         blocks.append(sparse.csr_matrix(embedded))
@@ -247,8 +249,7 @@ def fit_model(
     signal = fit_signal_model(
         hits, rules, pi, np.searchsorted(topics, y), len(products), list(j.sig.entries), c_value
     )
-    coef = lr.coef_ if len(topics) > 2 else np.vstack([-lr.coef_[0], lr.coef_[0]])
-    icpt = lr.intercept_ if len(topics) > 2 else np.array([-lr.intercept_[0], lr.intercept_[0]])
+    coef, icpt = _class_weights(lr)
     nt, npr = len(terms), len(products)
     ne = embedded.shape[1] if embedded is not None else 0
     nc = chars.shape[1] if chars is not None else 0
