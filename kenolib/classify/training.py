@@ -2,8 +2,8 @@
 
 Training sets: the hand-written development and extra sets, the development parts of the real
 customer questions, the sets retired from held-out duty once their figures were reported
-(``labelled_holdout3.csv``, ``labelled_holdout4.csv``, ``real_holdout.csv`` ... ``real19_holdout.csv``)
-and, when given, an analyst's labels store. The held-out parts of rounds 4-19 are also the
+(``labelled_holdout3.csv``, ``labelled_holdout4.csv``, ``real_holdout.csv`` ... ``real22_holdout.csv``)
+and, when given, an analyst's labels store. The held-out parts of rounds 4-22 are also the
 calibration pool's real questions: for the confidence each is judged by a model fitted without
 it (:func:`pool_models`). Never the calibration set (``labelled_holdout.csv``) nor a current
 held-out set (``labelled_holdout2.csv``, ``labelled_holdout5.csv``). scikit-learn is used
@@ -70,6 +70,9 @@ CALIBRATION_REAL_SETS = (
     config.REAL_QUESTIONS_DIR / "real17_holdout.csv",
     config.REAL_QUESTIONS_DIR / "real18_holdout.csv",
     config.REAL_QUESTIONS_DIR / "real19_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real20_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real21_holdout.csv",
+    config.REAL_QUESTIONS_DIR / "real22_holdout.csv",
 )
 #: The labelled sets the model learns from (relative to the project root).
 TRAINING_SETS = (
@@ -101,6 +104,7 @@ TRAINING_SETS = (
     config.REAL_QUESTIONS_DIR / "real19_dev.csv",
     config.REAL_QUESTIONS_DIR / "real20_dev.csv",
     config.REAL_QUESTIONS_DIR / "real21_dev.csv",
+    config.REAL_QUESTIONS_DIR / "real22_dev.csv",
     # the calibration pool's real questions: evaluated once, then learnt from, but never judged
     # by a model that learnt them when the confidence is fitted (see ``calibration_frame``)
     *CALIBRATION_REAL_SETS,
