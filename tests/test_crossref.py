@@ -694,6 +694,22 @@ def test_stored_model_is_a_fresh_fit_and_decides_only_unsure_tickets(clauses):
     assert below > 0
 
 
+def test_model_terms_keep_who_owns_and_what_is_asked():
+    """The model's vocabulary keeps the pronouns and ask words the rules' stopwords drop, so
+    "your server" and "our app", "can you" and "not working" reach it as terms; articles do not."""
+    from kenolib.classify.model import TERM_STOPWORDS, choose_terms
+
+    texts = [
+        "can you check your server, our app is not working",
+        "can you restart your server? our app is not working since monday",
+        "the app and the server",
+    ]
+    terms = set(choose_terms(texts))
+    assert {"your server", "our app", "can you", "not working", "your", "our"} <= terms
+    assert not terms & {"the", "and", "is"} and "the" in TERM_STOPWORDS
+    assert "app" in terms and "app server" not in terms  # a term needs two texts
+
+
 def test_ownership_rule_sends_named_tools_to_their_owner(clauses):
     """A platform topic yields to the owner of the thing named: a third-party tool of the suite
     admin, the customer's own app on a server, an unknown product name."""
