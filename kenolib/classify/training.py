@@ -51,28 +51,12 @@ from kenolib.tickets import load_tickets
 #: Real questions in the calibration pool: held-out parts evaluated once and kept out of rule
 #: work, so their verdicts say how the classifier does on questions it was not written from.
 #: The model learns from them too (they are in ``TRAINING_SETS``), so for the calibration each
-#: is judged by a model fitted without it. A new round's held-out part joins them after its one
-#: evaluation.
-CALIBRATION_REAL_SETS = (
-    config.REAL_QUESTIONS_DIR / "real4_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real5_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real6_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real7_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real8_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real9_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real10_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real11_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real12_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real13_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real14_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real15_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real16_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real17_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real18_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real19_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real20_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real21_holdout.csv",
-    config.REAL_QUESTIONS_DIR / "real22_holdout.csv",
+#: is judged by a model fitted without it. ``POOL_ROUNDS``: the rounds whose held-out parts are
+#: in the pool and whose development parts are learnt; a new round joins once its held-out part
+#: has had its one evaluation.
+POOL_ROUNDS = range(4, 23)
+CALIBRATION_REAL_SETS = tuple(
+    config.REAL_QUESTIONS_DIR / f"real{n}_holdout.csv" for n in POOL_ROUNDS
 )
 #: The labelled sets the model learns from (relative to the project root).
 TRAINING_SETS = (
@@ -86,25 +70,7 @@ TRAINING_SETS = (
     config.REAL_QUESTIONS_DIR / "real2_holdout.csv",  # retired: evaluated, figures reported
     config.REAL_QUESTIONS_DIR / "real3_dev.csv",
     config.REAL_QUESTIONS_DIR / "real3_holdout.csv",  # retired: evaluated once, figures reported
-    config.REAL_QUESTIONS_DIR / "real4_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real5_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real6_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real7_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real8_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real9_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real10_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real11_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real12_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real13_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real14_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real15_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real16_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real17_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real18_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real19_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real20_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real21_dev.csv",
-    config.REAL_QUESTIONS_DIR / "real22_dev.csv",
+    *(config.REAL_QUESTIONS_DIR / f"real{n}_dev.csv" for n in POOL_ROUNDS),
     # the calibration pool's real questions: evaluated once, then learnt from, but never judged
     # by a model that learnt them when the confidence is fitted (see ``calibration_frame``)
     *CALIBRATION_REAL_SETS,
