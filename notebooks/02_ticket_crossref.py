@@ -207,7 +207,8 @@ import openpyxl
 from kenolib import feedback, review
 from kenolib.classify.labels import format_accuracy
 
-work = Path(tempfile.mkdtemp(prefix="kenolib-review-"))
+scratch = tempfile.TemporaryDirectory(prefix="kenolib-review-")  # removed in the next cell
+work = Path(scratch.name)
 rows = feedback.write_review(tickets, parsed, work / "review.xlsx", n=60, seed=1)
 print(rows["sample_part"].value_counts().to_dict())
 
@@ -228,4 +229,5 @@ print(format_accuracy(learned.accuracy))
 # %%
 again = feedback.crossref_with_labels(tickets, parsed, work / "labels")
 print(f"decided_by == analyst: {int((again['decided_by'] == 'analyst').sum())} tickets")
+scratch.cleanup()
 pd.crosstab(again["decided_by"] == "analyst", again["verdict"])

@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
@@ -43,8 +45,23 @@ HOSTILE_TEXT = st.text(
 )
 
 
+#: Every example's scratch folder, removed when the module's tests are done (Hypothesis runs a
+#: test body many times, so a function-scoped ``tmp_path`` does not fit).
+_MADE: list[Path] = []
+
+
 def _tmpdir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="kenolib-fuzz-"))
+    d = Path(tempfile.mkdtemp(prefix="kenolib-fuzz-"))
+    _MADE.append(d)
+    return d
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_scratch_folders():
+    yield
+    for d in _MADE:
+        shutil.rmtree(d, ignore_errors=True)
+    _MADE.clear()
 
 
 def _check_csv_output(df: pd.DataFrame, d: Path) -> None:
