@@ -43,6 +43,7 @@ KIND_LETTER = {
     "asia": "A",  # Chinese, Korean (round 21) and Japanese (round 23) customers' posts, every product
     "europe": "E",  # Russian, Polish, Dutch, Czech, Spanish... customers' posts (rounds 21, 24)
     "mixed": "X",  # forums, mailing lists and Q&A mirrors, every product
+    "world": "W",  # customers writing in other languages (Vietnamese, Turkish...), round 25
 }
 
 
