@@ -155,12 +155,14 @@ SECOND = {
     "second_labeller_r22_holdout.csv": (("real22_holdout.csv",), 68),
     "second_labeller_round23_holdout.csv": (("real23_holdout.csv",), 94),
     "second_labeller_r24_holdout.csv": (("real24_holdout.csv",), 76),
+    "second_labeller_r25_holdout.csv": (("real25_holdout.csv",), 65),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
     "second_labeller_r19_holdout.csv": (0.95, 0.92),
     "second_labeller_r21_holdout.csv": (0.97, 0.92),
     "second_labeller_r22_holdout.csv": (0.94, 0.88),
+    "second_labeller_r25_holdout.csv": (0.96, 0.93),
 }
 
 
@@ -179,7 +181,8 @@ def test_second_labeller_agrees_with_the_collectors(clauses, name):
     0.905: all eight differences are calls the second labeller named hard before comparing); round
     23 verdicts 100 %, cited clauses 96.8 % (kappa 1.0; ``second_labeller_round23_holdout.csv``,
     as ``r23`` was taken by rounds 2-3); round 24 verdicts 100 %, cited clauses 98.7 % (kappa
-    1.0). The floor guards the labels of these files against
+    1.0); round 25 verdicts 96.9 %, cited clauses 93.8 % (kappa 0.949: both verdict differences
+    a suite setting asked for a third-party tool, named hard before comparing). The floor guards the labels of these files against
     drift.
     """
     from kenolib.classify.evaluation import equivalent_clauses

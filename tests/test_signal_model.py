@@ -15,12 +15,15 @@ from kenolib.classify.judge import (
     _labels,
     compile_judge,
     crossref,
+    model_below_at,
     model_rule_features,
     rule_scores,
 )
 from kenolib.classify.model import load_model
 from kenolib.classify.signal_model import SignalModel, signal_design
+from kenolib.classify.spec import below_by_product
 from kenolib.classify.training import training_hits
+from kenolib.errors import KenolibError
 from kenolib.policy import parse_policy
 from kenolib.synth import synth_tickets
 
@@ -94,3 +97,51 @@ def test_rule_features_are_aligned_like_the_full_model(clauses):
     owners = np.zeros((2, 3))
     feats = model_rule_features(model, j.vt.topics, scores, owners)
     assert feats.shape[1] == model.signal.rule_coef.shape[1]
+
+
+def test_model_products_gives_the_suites_their_own_band(clauses):
+    """``model_products`` (ticket_signals.yaml) lets the full model read suite tickets up to its
+    own rule margin; a product it does not name keeps ``model.below_margin``, even when that
+    default is changed later."""
+    j = compile_judge(clauses)
+    products = list(j.vt.products)
+    every = np.arange(len(products))
+    at = dict(zip(products, model_below_at(j, every), strict=True))
+    assert at["g_suite"] == at["office_365"] == 0.8
+    assert at["shared_hosting"] == at["unknown"] == j.model_below
+    lowered = model_below_at(dataclasses.replace(j, model_below=0.3), every)
+    moved = dict(zip(products, lowered, strict=True))
+    assert moved["g_suite"] == 0.8 and moved["vps_dedicated"] == 0.3
+    off = dataclasses.replace(j, model_below_by=None)
+    assert (model_below_at(off, every) == j.model_below).all()
+
+
+def test_model_products_changes_only_the_products_it_names(clauses):
+    """Real suite questions between the two margins are read by the full model instead of its
+    cheap part; every other product's verdicts are the same as without the setting."""
+    d = pd.concat(
+        [
+            pd.read_csv(p, dtype=str, keep_default_na=False)
+            for p in config.REAL_QUESTIONS_DIR.glob("real2*_dev.csv")
+        ]
+    ).reset_index(drop=True)
+    j = compile_judge(clauses)
+    with_it = crossref(d, clauses, judge=j)
+    without = crossref(d, clauses, judge=dataclasses.replace(j, model_below_by=None))
+    suite = with_it["product"].isin(["g_suite", "office_365"]).to_numpy()
+    assert suite.any() and (~suite).any()
+    pd.testing.assert_frame_equal(with_it.loc[~suite], without.loc[~suite])
+    differ = (with_it["evidence"] != without["evidence"]).to_numpy()
+    assert differ[suite].any()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"gsuite": {"below_margin": 0.8}}, "unknown product 'gsuite'"),
+        ({"g_suite": {"below": 0.8}}, "unknown setting 'below'"),
+    ],
+)
+def test_model_products_refuses_unknown_names(settings, message):
+    with pytest.raises(KenolibError, match=message):
+        below_by_product(settings, ["shared_hosting", "g_suite"])

@@ -23,10 +23,11 @@ import pyarrow as pa
 
 from kenolib.classify import rules as R
 from kenolib.classify.calibration import calibrated_confidence
-from kenolib.classify.model import TopicModel, load_model, rule_features
+from kenolib.classify.model import TopicModel, load_model, model_rule_features
 from kenolib.classify.parallel import BatchPool, can_fork, check_workers
 from kenolib.classify.signal_model import softmax
 from kenolib.classify.signals import Signals, build_signals
+from kenolib.classify.spec import below_by_product
 from kenolib.classify.text import as_text
 from kenolib.classify.verdicts import VERDICT_CODES, VerdictTable, verdict_table
 from kenolib.schemas import CROSSREF_COLUMNS, CROSSREF_EXTRA_COLUMNS, check_crossref_args
@@ -58,6 +59,9 @@ class Judge:
     #: the rules' signals (:mod:`kenolib.classify.signal_model`), weighs in the same way.
     signals_below: float = 0.0
     signals_min_proba: float = 1.01  # the probability the cheap part needs to move a ticket
+    #: ``below_margin`` per product (index in ``vt.products``) where ``model_products`` sets
+    #: one, NaN elsewhere (``model_below``); ``None``: ``model_below`` everywhere.
+    model_below_by: np.ndarray | None = None
 
 
 @functools.lru_cache(maxsize=8)
@@ -79,7 +83,16 @@ def _compiled(clauses_key: str, taxonomy_source: str) -> Judge:
         model_min_proba=float(m.get("min_proba", 1.01)),
         signals_below=float(m.get("signals_below", 0.0)),
         signals_min_proba=float(m.get("signals_min_proba", m.get("min_proba", 1.01))),
+        model_below_by=below_by_product(sig.spec["model_products"], vt.products),
     )
+
+
+def model_below_at(j: Judge, prod: np.ndarray) -> np.ndarray:
+    """The rule margin under which the full model reads each row (by its product index)."""
+    if j.model_below_by is None:
+        return np.full(len(prod), j.model_below, dtype=np.float64)
+    own = j.model_below_by[prod]  # NaN: the product keeps ``model_below``
+    return np.where(np.isnan(own), j.model_below, own)
 
 
 _CLAUSE_CACHE: dict[str, pd.DataFrame] = {}
@@ -104,19 +117,6 @@ def rule_scores(
     return h, prod, source, raw, after_symptom, R.rule_scope(after_symptom, prod, j.vt)
 
 
-def model_rule_features(
-    model: TopicModel, topics: list[str], scores: np.ndarray, owners: np.ndarray
-) -> np.ndarray:
-    """The rules' scores in the model's ``rule_topics`` order (a topic the judge does not know
-    scores 0), as :func:`rule_features`."""
-    if list(model.rule_topics) == list(topics):
-        return rule_features(scores, owners)
-    pos = {t: i for i, t in enumerate(topics)}
-    cols = np.array([pos.get(t, -1) for t in model.rule_topics], dtype=np.int64)
-    aligned = np.where(cols >= 0, scores[:, np.maximum(cols, 0)], 0.0)
-    return rule_features(aligned, owners)
-
-
 def _apply_model(
     j: Judge,
     h: R.Hits,
@@ -135,7 +135,7 @@ def _apply_model(
     changed = np.zeros(h.n, dtype=bool)
     if j.model is None or j.model_below <= 0:
         return topic, margin, changed
-    unsure = np.flatnonzero(margin < j.model_below)
+    unsure = np.flatnonzero(margin < model_below_at(j, prod))
     if not len(unsure):
         return topic, margin, changed
     vt = j.vt
@@ -306,7 +306,8 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
     extra = {r: w for r, w in extra.items() if moved[r]}
     decided = np.where(moved, R.D["ownership"], decided)
     rules = (scoped, lexicon)
-    band = np.flatnonzero((margin >= j.model_below) & (margin < j.signals_below))
+    below = model_below_at(j, prod)
+    band = np.flatnonzero((margin >= below) & (margin < j.signals_below))
     decided_m = _apply_model(j, h, prod, owned, margin, extra, rules)
     topic, margin, by_model = _apply_signal_model(j, h, prod, band, decided_m, extra, rules)
     topic = vt.topic_remap[prod, topic]

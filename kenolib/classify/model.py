@@ -242,6 +242,19 @@ def rule_features(scores: np.ndarray, owners: np.ndarray) -> np.ndarray:
     return np.hstack([s, o])
 
 
+def model_rule_features(
+    model: TopicModel, topics: list[str], scores: np.ndarray, owners: np.ndarray
+) -> np.ndarray:
+    """The rules' scores in the model's ``rule_topics`` order (a topic the judge does not know
+    scores 0), as :func:`rule_features`."""
+    if list(model.rule_topics) == list(topics):
+        return rule_features(scores, owners)
+    pos = {t: i for i, t in enumerate(topics)}
+    cols = np.array([pos.get(t, -1) for t in model.rule_topics], dtype=np.int64)
+    aligned = np.where(cols >= 0, scores[:, np.maximum(cols, 0)], 0.0)
+    return rule_features(aligned, owners)
+
+
 def load_model(path: str | os.PathLike[str] | None = None) -> TopicModel | None:
     """The stored model, or None when the package ships none (rules then decide alone)."""
     p = Path(path) if path else config.MODEL_FILE

@@ -12,6 +12,8 @@ import functools
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from kenolib import config
 from kenolib.datafiles import (
     Check,
@@ -23,6 +25,7 @@ from kenolib.datafiles import (
     text,
     validate,
 )
+from kenolib.errors import KenolibError
 from kenolib.files import read_yaml
 
 # The generic part (checks, ``validate``) lives in ``kenolib.datafiles``: one loader for
@@ -44,6 +47,7 @@ SIGNALS_SCHEMA: dict[str, tuple[Check, Any]] = {
     "taxonomy_weight": (_number, 1.0),
     "weights": (_mapping_of(_number, "strength -> weight"), {"strong": 4.0, "words": 2.0}),
     "model": (_mapping_of(_number, "model settings"), {}),
+    "model_products": (_mapping_of(_mapping_of(_number, "model settings"), "products"), {}),
     "exclude_taxonomy_synonyms": (_str_list, []),
     "topics": (_mapping_of(_mapping_of(_nullable_list, "strength -> phrases"), "topics"), None),
     "products": (_mapping_of(_str_list, "product -> phrases"), {}),
@@ -93,3 +97,27 @@ def _load_cached(path: str, kind: str) -> dict[str, Any]:
     p = Path(path)
     schema = SIGNALS_SCHEMA if kind == "signals" else OWNERSHIP_SCHEMA
     return validate(read_yaml(p, f"{kind} file"), schema, p)
+
+
+def below_by_product(
+    settings: dict[str, dict[str, float]], products: list[str]
+) -> np.ndarray | None:
+    """``model.below_margin`` per product from ``model_products``: NaN for a product it does
+    not name (that product keeps ``model.below_margin``); ``None`` when it names none."""
+    if not settings:
+        return None
+    out = np.full(len(products), np.nan, dtype=np.float64)
+    for product, values in settings.items():
+        if product not in products:
+            raise KenolibError(
+                f"ticket_signals.yaml: model_products names an unknown product {product!r}; "
+                f"use one of {', '.join(products)}"
+            )
+        extra = set(values) - {"below_margin"}
+        if extra:
+            raise KenolibError(
+                f"ticket_signals.yaml: model_products.{product} has an unknown setting "
+                f"{sorted(extra)[0]!r}; only below_margin is read there"
+            )
+        out[products.index(product)] = float(values.get("below_margin", np.nan))
+    return out
