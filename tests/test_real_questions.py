@@ -113,10 +113,15 @@ def test_split_is_a_partition_stratified_by_product_and_verdict(collected, round
     assert sorted([*dev["ticket_id"], *hold["ticket_id"]]) == sorted(pool["ticket_id"])
     both = pd.concat([dev, hold]).set_index("ticket_id").sort_index()
     pd.testing.assert_frame_equal(both, pool.set_index("ticket_id").sort_index())
-    share = SPLIT.ROUNDS[round_][5]
-    # each (collection, product, verdict) stratum rounds its development share (half to even):
-    # the small collections of rounds 21-22 give 22 of 121 and 13 of 81 against a quarter
-    assert abs(len(dev) / len(pool) - share) <= 0.1
+    share, each = SPLIT.ROUNDS[round_][5], SPLIT.ROUNDS[round_][4]
+    # each (collection, product, verdict) stratum rounds its development share (half to even),
+    # so small collections fall short of the share (round 26: 5 of 36 against a quarter); the
+    # development part has exactly the rounded count of every stratum (before exclusions)
+    frames = [_read(n) for n in sources] if each else [pd.concat([_read(n) for n in sources])]
+    strata = [g for f in frames for _, g in f.groupby(["expected_product", "expected_verdict"])]
+    wanted = sum(int(round(share * len(g))) for g in strata)
+    dropped = sum(t in EXCLUDED for t in pd.concat(strata)["ticket_id"])
+    assert wanted - dropped <= len(dev) <= wanted
     counts = pool["expected_product"].value_counts()
     # a product with a single question can only be in one part, and the small development
     # share (a quarter in later rounds) of a product's few questions may round to none; so may
@@ -156,6 +161,7 @@ SECOND = {
     "second_labeller_round23_holdout.csv": (("real23_holdout.csv",), 94),
     "second_labeller_r24_holdout.csv": (("real24_holdout.csv",), 76),
     "second_labeller_r25_holdout.csv": (("real25_holdout.csv",), 65),
+    "second_labeller_r26_holdout.csv": (("real26_holdout.csv",), 31),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -163,6 +169,7 @@ FLOORS = {
     "second_labeller_r21_holdout.csv": (0.97, 0.92),
     "second_labeller_r22_holdout.csv": (0.94, 0.88),
     "second_labeller_r25_holdout.csv": (0.96, 0.93),
+    "second_labeller_r26_holdout.csv": (0.97, 0.93),
 }
 
 
@@ -182,7 +189,9 @@ def test_second_labeller_agrees_with_the_collectors(clauses, name):
     23 verdicts 100 %, cited clauses 96.8 % (kappa 1.0; ``second_labeller_round23_holdout.csv``,
     as ``r23`` was taken by rounds 2-3); round 24 verdicts 100 %, cited clauses 98.7 % (kappa
     1.0); round 25 verdicts 96.9 %, cited clauses 93.8 % (kappa 0.949: both verdict differences
-    a suite setting asked for a third-party tool, named hard before comparing). The floor guards the labels of these files against
+    a suite setting asked for a third-party tool, named hard before comparing); round 26 verdicts
+    100 %, cited clauses 93.5 % (31 questions: two nginx set-ups broken by the customer's own
+    install script, their script or installed software). The floor guards the labels of these files against
     drift.
     """
     from kenolib.classify.evaluation import equivalent_clauses
