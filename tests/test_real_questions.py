@@ -106,7 +106,8 @@ def test_every_product_and_verdict_is_covered(collected):
 @pytest.mark.parametrize("round_", sorted(ROUNDS))
 def test_split_is_a_partition_stratified_by_product_and_verdict(collected, round_):
     sources, dev_name, hold_name = ROUNDS[round_]
-    pool = pd.concat([_read(n) for n in sources], ignore_index=True)
+    collections = [_read(n) for n in sources]
+    pool = pd.concat(collections, ignore_index=True)
     pool = pool[~pool["ticket_id"].isin(EXCLUDED)]
     dev, hold = _read(dev_name), _read(hold_name)
     assert not set(dev["ticket_id"]) & set(hold["ticket_id"])
@@ -117,7 +118,7 @@ def test_split_is_a_partition_stratified_by_product_and_verdict(collected, round
     # each (collection, product, verdict) stratum rounds its development share (half to even),
     # so small collections fall short of the share (round 26: 5 of 36 against a quarter); the
     # development part has exactly the rounded count of every stratum (before exclusions)
-    frames = [_read(n) for n in sources] if each else [pd.concat([_read(n) for n in sources])]
+    frames = collections if each else [pd.concat(collections)]
     strata = [g for f in frames for _, g in f.groupby(["expected_product", "expected_verdict"])]
     wanted = sum(int(round(share * len(g))) for g in strata)
     dropped = sum(t in EXCLUDED for t in pd.concat(strata)["ticket_id"])
