@@ -163,6 +163,8 @@ SECOND = {
     "second_labeller_r24_holdout.csv": (("real24_holdout.csv",), 76),
     "second_labeller_r25_holdout.csv": (("real25_holdout.csv",), 65),
     "second_labeller_r26_holdout.csv": (("real26_holdout.csv",), 31),
+    "second_labeller_r27_holdout.csv": (("real27_holdout.csv",), 73),
+    "second_labeller_r28_holdout.csv": (("real28_holdout.csv",), 47),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -171,6 +173,8 @@ FLOORS = {
     "second_labeller_r22_holdout.csv": (0.94, 0.88),
     "second_labeller_r25_holdout.csv": (0.96, 0.93),
     "second_labeller_r26_holdout.csv": (0.97, 0.93),
+    "second_labeller_r27_holdout.csv": (0.94, 0.84),
+    "second_labeller_r28_holdout.csv": (0.97, 0.93),
 }
 
 
