@@ -165,6 +165,7 @@ SECOND = {
     "second_labeller_r26_holdout.csv": (("real26_holdout.csv",), 31),
     "second_labeller_r27_holdout.csv": (("real27_holdout.csv",), 73),
     "second_labeller_r28_holdout.csv": (("real28_holdout.csv",), 47),
+    "second_labeller_r29_holdout.csv": (("real29_holdout.csv",), 59),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -175,6 +176,7 @@ FLOORS = {
     "second_labeller_r26_holdout.csv": (0.97, 0.93),
     "second_labeller_r27_holdout.csv": (0.94, 0.84),
     "second_labeller_r28_holdout.csv": (0.97, 0.93),
+    "second_labeller_r29_holdout.csv": (0.94, 0.89),
 }
 
 
