@@ -1,9 +1,11 @@
 """Honest confidence: the verdict margin mapped to the accuracy observed on held-aside tickets.
 
 The table (``kenolib/data/calibration.yaml``) is fitted by ``kenolib calibrate`` on a labelled
-calibration set that the rules and the model are never fitted on. ``review_below`` is the lowest
-confidence at which the verdicts above it were right at least ``target`` of the time on that set:
-tickets under it get ``needs_review``.
+calibration set that the rules and the model are never fitted on. Each bin of the verdict margin
+has its observed accuracy; a margin's confidence is read off the line through the bins' centres
+(their median margins), so confidence rises smoothly with the margin instead of in six steps.
+``review_below`` is the lowest confidence at which the verdicts above it were right at least
+``target`` of the time on that set: tickets under it get ``needs_review``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ def load_calibration(signals: dict[str, Any] | None = None) -> dict[str, Any]:
     """The confidence table: ``calibration.yaml`` when present, else the signals file's own.
 
     Keys: ``edges`` (upper bounds of the raw-margin bins), ``accuracy`` (confidence per bin),
-    ``unmapped`` (confidence of a ticket without any signal), ``review_below`` and provenance.
+    ``centres`` (each bin's median margin, where its accuracy is placed), ``unmapped``
+    (confidence of a ticket without any signal), ``decider_scales`` and ``verdict_scales``,
+    ``review_below`` and provenance.
     """
     if CALIBRATION_FILE.exists():
         data = read_yaml(CALIBRATION_FILE, "confidence calibration")
@@ -42,11 +46,14 @@ def load_calibration(signals: dict[str, Any] | None = None) -> dict[str, Any]:
     return dict((signals or {}).get("calibration") or {})
 
 
-def calibrated_confidence(
-    margin: np.ndarray, calibration: tuple[np.ndarray, np.ndarray]
-) -> np.ndarray:
-    """Map verdict margins (``rules.verdict_margin``) to the observed accuracy of their bin."""
-    edges, acc = calibration
+def calibrated_confidence(margin: np.ndarray, calibration: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Map verdict margins (``rules.verdict_margin``) to confidences: ``(edges, accuracy,
+    centres)`` interpolates linearly between the bins' (centre, accuracy) points, flat beyond
+    the first and last centre; ``(edges, accuracy)`` (a table without centres) gives each
+    margin its bin's accuracy."""
+    edges, acc, *rest = calibration
+    if rest and len(rest[0]) == len(acc) > 1:
+        return np.interp(margin, rest[0], acc)
     b = np.searchsorted(edges, margin, side="right").clip(0, len(acc) - 1)
     return acc[b]
 
@@ -81,7 +88,9 @@ def fit_bins(
 
     Ties of quantiles are merged; the lowest decile gets its own bin because near-ties are where
     a rule-based classifier errs, and so does the top one, where the surest verdicts are told
-    apart from the merely likely. Only counts are used: no ticket text.
+    apart from the merely likely. ``centre`` is each bin's median margin (the middle of its
+    edges for a bin without tickets), where :func:`calibrated_confidence` puts its accuracy.
+    Only counts and margins are used: no ticket text.
     """
     margin = np.asarray(margin, dtype=np.float64)
     correct = np.asarray(correct, dtype=bool)
@@ -93,28 +102,52 @@ def fit_bins(
     tickets = np.bincount(b, minlength=len(edges)).astype(np.int64)
     right = np.bincount(b, weights=correct, minlength=len(edges)).astype(np.int64)
     acc = _pool_adjacent_violators(right, tickets)
+    lower = [0.0, *edges[:-1]]
+    centre = [
+        float(np.median(margin[b == i])) if tickets[i] else (lower[i] + min(edges[i], 1.0)) / 2
+        for i in range(len(edges))
+    ]
     return pd.DataFrame(
-        {"upper_edge": edges, "tickets": tickets, "correct": right, "accuracy": np.round(acc, 3)}
+        {
+            "upper_edge": edges,
+            "centre": np.round(centre, 4),
+            "tickets": tickets,
+            "correct": right,
+            "accuracy": np.round(acc, 3),
+        }
     )
 
 
-def review_threshold(confidence: np.ndarray, correct: np.ndarray, target: float = 0.9) -> float:
-    """Lowest confidence level whose tickets at or above it are right at least ``target``.
+#: The least share of the calibration tickets that must lie at or above the ``needs_review``
+#: threshold: the precision of a handful of top tickets says nothing (one miss among the five
+#: surest would otherwise flag everything).
+REVIEW_MIN_SHARE = 0.05
 
-    Scans the distinct confidence levels from the top down and keeps the lowest one at which the
-    precision of "everything at or above this level" is still ``>= target``. Tickets below it get
-    ``needs_review``. With no level reaching the target, every ticket needs review (1.01).
+
+def review_threshold(
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    target: float = 0.9,
+    min_share: float = REVIEW_MIN_SHARE,
+) -> float:
+    """Lowest confidence level at or above which at least ``target`` of the tickets were right.
+
+    Levels are scanned from the top down over the tickets sorted by confidence; a level counts
+    when everything at or above it holds at least ``min_share`` of the tickets and its precision
+    reaches ``target``; the lowest such level wins. Tickets below it get ``needs_review``. With
+    no level reaching the target, every ticket needs review (1.01).
     """
     conf = np.asarray(confidence, dtype=np.float64)
     ok = np.asarray(correct, dtype=bool)
-    best = 1.01
-    for level in np.unique(conf)[::-1]:
-        above = conf >= level
-        if ok[above].mean() >= target:
-            best = float(level)
-        else:
-            break
-    return best
+    if not len(conf):
+        return 1.01
+    order = np.argsort(-conf, kind="stable")
+    level = conf[order]
+    above = np.arange(1, len(conf) + 1)
+    precision = np.cumsum(ok[order]) / above
+    last = np.append(level[1:] != level[:-1], True)  # the last ticket of each level
+    good = last & (precision >= target) & (above >= min_share * len(conf))
+    return float(level[np.flatnonzero(good)[-1]]) if good.any() else 1.01
 
 
 def write_calibration(
@@ -133,6 +166,7 @@ def write_calibration(
         "fitted_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "signals_sha256": signals_digest(),
         "edges": [float(v) for v in table["upper_edge"]],
+        "centres": [float(v) for v in table["centre"]],
         "accuracy": [float(v) for v in table["accuracy"]],
         "bin_tickets": [int(v) for v in table["tickets"]],
         "bin_correct": [int(v) for v in table["correct"]],
@@ -148,9 +182,11 @@ def write_calibration(
         "# ticket's verdict, other: among topics giving another; the model's own gap where it\n"
         "# decided); `accuracy` is the observed share of tickets in\n"
         "# the bin whose verdict is right, add-one smoothed and made\n"
-        "# non-decreasing. `edges` are the bins' upper bounds; `review_below` the confidence under\n"
-        "# which a verdict gets needs_review; `decider_caps` and `verdict_caps` the most confidence\n"
-        "# a ticket moved by that step, or given that verdict, gets (their own accuracy).\n"
+        "# non-decreasing. `edges` are the bins' upper bounds, `centres` their median margins: a\n"
+        "# margin's confidence is interpolated between the (centre, accuracy) points.\n"
+        "# `decider_scales` and `verdict_scales` scale the confidence of a ticket moved by that\n"
+        "# step, or given that verdict, so that their mean is the step's (verdict's) own accuracy;\n"
+        "# `review_below` is the confidence under which a verdict gets needs_review.\n"
         "# Re-run after changing the signals or the model.\n"
     )
 

@@ -36,7 +36,7 @@ class Signals:
     n_vocab: int
     subject_weight: float
     body_chars: int
-    calibration: tuple[np.ndarray, np.ndarray]
+    calibration: tuple[np.ndarray, ...]  # (edges, accuracy[, centres]): calibrated_confidence
     unmapped_confidence: float
     quote_cut: str
     reply_subject: str  # regex: a subject of a reply/forward ("Re:", "AW:", "Fwd:")
@@ -47,7 +47,7 @@ class Signals:
     colocation_labels: set[str]
     topic_ids: list[str]
     review_below: float = 0.0  # confidence under which a verdict needs a human look
-    decider_caps: dict[str, float] = field(default_factory=dict)  # judging step -> max conf
-    verdict_caps: dict[str, float] = field(default_factory=dict)  # verdict -> max conf
+    decider_scales: dict[str, float] = field(default_factory=dict)  # judging step -> factor
+    verdict_scales: dict[str, float] = field(default_factory=dict)  # verdict -> factor
     spec: dict[str, Any] = field(default_factory=dict)  # the validated signals file
     ownership: dict[str, Any] = field(default_factory=dict)  # the validated ownership lexicon

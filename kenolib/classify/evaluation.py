@@ -254,36 +254,44 @@ def calibrate_confidence(
     return out
 
 
-#: Judging steps whose confidence is capped by their own accuracy on the calibration set: the
+#: Judging steps whose confidence is scaled to their own accuracy on the calibration set: the
 #: margin of the rules says little about a ticket another step moved.
-CAPPED_DECIDERS = ("scope", "product", "ownership", "model")
+SCALED_DECIDERS = ("scope", "product", "ownership", "model")
 
 
-#: Verdicts whose confidence is capped by their own accuracy: a silent verdict says the policy has
+#: Verdicts whose confidence is scaled to their own accuracy: a silent verdict says the policy has
 #: no clause for the topic, and on real questions the silent topics (migrations, deliverability,
 #: DDoS) are wrong as often at a wide margin as at a narrow one.
-CAPPED_VERDICTS = ("silent",)
+SCALED_VERDICTS = ("silent",)
+#: Steps whose silent verdicts keep their confidence (see :func:`fit_verdict_scales`).
+UNSCALED_VERDICT_STEPS = ("colocation", "no_signal")
 
 
-def fit_verdict_caps(frame: pd.DataFrame) -> dict[str, float]:
-    """Per capped verdict: the add-one smoothed accuracy of the tickets given it (colocation's
-    silent verdict, a rule about whose equipment it is, is not counted nor capped)."""
+def _scale(correct: np.ndarray, confidence: np.ndarray) -> float:
+    """The factor (at most 1, three places) that brings the mean confidence of these tickets
+    down to their add-one smoothed accuracy (0.5 for no ticket: nothing observed)."""
+    mean = float(confidence.mean()) if len(confidence) else 1.0
+    return round(min(1.0, smoothed_accuracy(correct) / max(mean, 1e-9)), 3)
+
+
+def fit_decider_scales(frame: pd.DataFrame, confidence: np.ndarray) -> dict[str, float]:
+    """Per scaled judging step: the factor that makes its tickets' mean ``confidence`` (the
+    margin's, before any scale) its own smoothed accuracy on an evaluated frame
+    (``evaluate(...).frame``). The order of a step's tickets by margin is kept; a step that
+    decided no ticket of the set gets 0.5 (nothing observed, nothing claimed)."""
     correct = frame["_correct"].to_numpy(dtype=bool)
-    rule = (frame["decided_by"] != "colocation").to_numpy()
-    return {
-        v: smoothed_accuracy(correct[(frame["verdict"] == v).to_numpy() & rule])
-        for v in CAPPED_VERDICTS
-    }
+    decided = frame["decided_by"].to_numpy()
+    return {d: _scale(correct[decided == d], confidence[decided == d]) for d in SCALED_DECIDERS}
 
 
-def fit_decider_caps(frame: pd.DataFrame) -> dict[str, float]:
-    """Per capped judging step: its add-one smoothed accuracy on an evaluated frame.
-
-    ``frame`` is ``evaluate(...).frame``. A step that decided no ticket of the set gets 0.5:
-    nothing was observed, so nothing is claimed.
-    """
+def fit_verdict_scales(frame: pd.DataFrame, confidence: np.ndarray) -> dict[str, float]:
+    """Per scaled verdict: as :func:`fit_decider_scales`, from ``confidence`` after the steps'
+    scales (colocation's silent verdict, a rule about whose equipment it is, and a ticket without
+    any signal, whose confidence is ``unmapped``, are not counted nor scaled)."""
     correct = frame["_correct"].to_numpy(dtype=bool)
-    return {
-        d: smoothed_accuracy(correct[(frame["decided_by"] == d).to_numpy()])
-        for d in CAPPED_DECIDERS
-    }
+    rule = ~frame["decided_by"].isin(UNSCALED_VERDICT_STEPS).to_numpy()
+    out = {}
+    for v in SCALED_VERDICTS:
+        sel = (frame["verdict"] == v).to_numpy() & rule
+        out[v] = _scale(correct[sel], confidence[sel])
+    return out

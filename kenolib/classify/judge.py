@@ -331,13 +331,12 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
         R.verdict_margin(scoped, prod, topic, verdict, vt),
     )
     conf = calibrated_confidence(sure, sig.calibration)
+    conf = conf * np.array([sig.decider_scales.get(d, 1.0) for d in R.DECIDERS])[decided]
+    vscales = np.ones(len(VERDICT_CODES))
+    for v, scale in sig.verdict_scales.items():
+        vscales[VERDICT_CODES[v]] = scale
+    conf = np.where(decided == R.D["colocation"], conf, conf * vscales[verdict])
     conf = np.where(topic == T - 1, sig.unmapped_confidence, conf)
-    caps = np.array([sig.decider_caps.get(d, 1.0) for d in R.DECIDERS])
-    conf = np.minimum(conf, caps[decided])
-    vcaps = np.ones(len(VERDICT_CODES))
-    for v, cap in sig.verdict_caps.items():
-        vcaps[VERDICT_CODES[v]] = cap
-    conf = np.where(decided == R.D["colocation"], conf, np.minimum(conf, vcaps[verdict]))
     return {
         "product": prod,
         "product_source": source,

@@ -235,17 +235,26 @@ def _assemble(
         raise KenolibError(
             "calibration: edges must increase and have one accuracy each; run `kenolib calibrate`"
         )
+    table: tuple[np.ndarray, ...] = (edges, acc)
+    if cal.get("centres") is not None:
+        centres = np.array(cal["centres"], dtype=np.float64)
+        if len(centres) != len(acc) or not np.all(np.diff(centres) > 0):
+            raise KenolibError(
+                "calibration: centres must increase and have one accuracy each;"
+                " run `kenolib calibrate`"
+            )
+        table = (edges, acc, centres)
     topic_ids = tax.topic_ids()
     return Signals(
         **tables,
         phrase_gap=int(data["phrase_gap"]),
         subject_weight=float(data["subject_weight"]),
         body_chars=int(data["body_chars"]),
-        calibration=(edges, acc),
+        calibration=table,
         unmapped_confidence=float(cal.get("unmapped", 0.3)),
         review_below=float(cal.get("review_below", 0.0)),
-        decider_caps={str(k): float(v) for k, v in (cal.get("decider_caps") or {}).items()},
-        verdict_caps={str(k): float(v) for k, v in (cal.get("verdict_caps") or {}).items()},
+        decider_scales={str(k): float(v) for k, v in (cal.get("decider_scales") or {}).items()},
+        verdict_scales={str(k): float(v) for k, v in (cal.get("verdict_scales") or {}).items()},
         quote_cut=quote_cut_pattern(data),
         reply_subject=reply_subject_pattern(data),
         reply_subject_weight=float(data["reply_subject_weight"]),

@@ -29,6 +29,7 @@ from kenolib.classify import rules as R
 from kenolib.classify import spec as spec_module
 from kenolib.classify.calibration import (
     CALIBRATION_FILE,
+    calibrated_confidence,
     review_threshold,
     write_calibration,
 )
@@ -37,8 +38,8 @@ from kenolib.classify.embedding import load_word_vectors
 from kenolib.classify.evaluation import (
     confidence_bins,
     evaluate,
-    fit_decider_caps,
-    fit_verdict_caps,
+    fit_decider_scales,
+    fit_verdict_scales,
 )
 from kenolib.classify.judge import Judge, compile_judge
 from kenolib.classify.model import TopicModel, choose_terms, rule_features, save_model
@@ -56,7 +57,7 @@ from kenolib.tickets import load_tickets
 #: ``DEV_ROUNDS``: the rounds whose development parts are learnt (a round's development part is
 #: learnt as soon as it has had its first look, before its held-out part is evaluated).
 POOL_ROUNDS = range(4, 27)
-DEV_ROUNDS = range(4, 28)
+DEV_ROUNDS = range(4, 29)
 CALIBRATION_REAL_SETS = tuple(
     config.REAL_QUESTIONS_DIR / f"real{n}_holdout.csv" for n in POOL_ROUNDS
 )
@@ -343,11 +344,18 @@ def calibrate(
 def fit_confidence(
     pooled: pd.DataFrame,
 ) -> tuple[pd.DataFrame, float, dict[str, dict[str, float]]]:
-    """(margin bins, unmapped confidence, caps) from a judged and scored frame; the caps are
-    ``decider_caps`` (per judging step) and ``verdict_caps`` (per verdict)."""
+    """(margin bins, unmapped confidence, scales) from a judged and scored frame; the scales
+    are ``decider_scales`` (per judging step, fitted on the margin's confidence from the bins)
+    and ``verdict_scales`` (per verdict, fitted after the steps' scales), as the judge applies
+    them."""
     table, unmapped = confidence_bins(pooled)
-    caps = {"decider_caps": fit_decider_caps(pooled), "verdict_caps": fit_verdict_caps(pooled)}
-    return table, unmapped, caps
+    cal = tuple(table[c].to_numpy(dtype=np.float64) for c in ("upper_edge", "accuracy", "centre"))
+    conf = calibrated_confidence(pooled["verdict_margin"].to_numpy(dtype=np.float64), cal)
+    steps = fit_decider_scales(pooled, conf)
+    decided = pooled["decided_by"].to_numpy()
+    conf = conf * np.array([steps.get(d, 1.0) for d in decided])
+    scales = {"decider_scales": steps, "verdict_scales": fit_verdict_scales(pooled, conf)}
+    return table, unmapped, scales
 
 
 CALIBRATION_COLUMNS = ["topic", "verdict", "verdict_margin", "decided_by", "confidence", "_correct"]
