@@ -654,6 +654,7 @@ def test_model_chooses_the_verdict_its_topics_give_most_probability(clauses):
     the refusing verdict, then its likelier topic, and the gap is between the verdicts."""
     from types import SimpleNamespace
 
+    from kenolib.classify.model_step import choose
     from kenolib.classify.verdicts import VERDICT_CODES
 
     j = judge_module.compile_judge(clauses)
@@ -668,18 +669,17 @@ def test_model_chooses_the_verdict_its_topics_give_most_probability(clauses):
     model = SimpleNamespace(topics=[sup[0], ref[0], ref[1], sup[1]])
     p = np.array([[0.4, 0.29, 0.31, 0.0], [0.7, 0.1, 0.2, 0.0]])
     rules_topic = np.full(2, vt.topics.index(sup[1]))
-    take, new, gap, best = judge_module._choose(
-        j, model, np.full(2, p_), rules_topic, p, np.ones(2), 0.35
-    )
+    take, new, gap, best, most = choose(vt, model, np.full(2, p_), rules_topic, p, np.ones(2), 0.35)
     assert take.tolist() == [True, True]
     assert [vt.topics[t] for t in new] == [ref[1], sup[0]]
     assert best.tolist() == [2, 0]
     assert np.allclose(gap, [0.6 - 0.4, 0.7 - 0.3])
+    assert np.allclose(most, [0.6, 0.7])
     # under the threshold, or on the rules' own topic, nothing moves
-    low = judge_module._choose(j, model, np.full(2, p_), rules_topic, p * 0.4, np.ones(2), 0.35)
-    assert not low[0].any()
+    low = choose(vt, model, np.full(2, p_), rules_topic, p * 0.4, np.ones(2), 0.35)
+    assert not low.take.any()
     same = np.array([vt.topics.index(ref[1]), vt.topics.index(sup[0])])
-    assert not judge_module._choose(j, model, np.full(2, p_), same, p, np.ones(2), 0.35)[0].any()
+    assert not choose(vt, model, np.full(2, p_), same, p, np.ones(2), 0.35).take.any()
 
 
 def test_stored_model_is_a_fresh_fit_and_decides_only_unsure_tickets(clauses):

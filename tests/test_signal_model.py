@@ -16,10 +16,9 @@ from kenolib.classify.judge import (
     compile_judge,
     crossref,
     model_below_at,
-    model_rule_features,
     rule_scores,
 )
-from kenolib.classify.model import load_model
+from kenolib.classify.model import load_model, model_rule_features
 from kenolib.classify.signal_model import SignalModel, signal_design
 from kenolib.classify.spec import below_by_product
 from kenolib.classify.training import training_hits

@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from kenolib.classify import model_step as MS
 from kenolib.classify import rules as R
 from kenolib.classify.calibration import calibrated_confidence
-from kenolib.classify.model import TopicModel, load_model, model_rule_features
+from kenolib.classify.model import TopicModel, load_model
 from kenolib.classify.parallel import BatchPool, can_fork, check_workers
-from kenolib.classify.signal_model import softmax
 from kenolib.classify.signals import Signals, build_signals
 from kenolib.classify.spec import below_by_product
 from kenolib.classify.text import as_text
@@ -35,8 +35,6 @@ from kenolib.taxonomy import Taxonomy, load_taxonomy, topic_labels
 
 #: Rows judged per batch (bounds memory; the progress bar advances per batch).
 BATCH_ROWS = 50_000
-#: Terms of the model a ticket the rules found nothing in needs before the model may move it.
-UNMAPPED_MIN_TERMS = 2
 #: Threads judging batches at once (numpy and pyarrow release the GIL).
 WORKERS = min(4, os.cpu_count() or 1)
 
@@ -59,6 +57,9 @@ class Judge:
     #: the rules' signals (:mod:`kenolib.classify.signal_model`), weighs in the same way.
     signals_below: float = 0.0
     signals_min_proba: float = 1.01  # the probability the cheap part needs to move a ticket
+    #: A band row whose cheap part gives no verdict this much probability is read by the full
+    #: model instead (0: never).
+    signals_gate: float = 0.0
     #: ``below_margin`` per product (index in ``vt.products``) where ``model_products`` sets
     #: one, NaN elsewhere (``model_below``); ``None``: ``model_below`` everywhere.
     model_below_by: np.ndarray | None = None
@@ -83,6 +84,7 @@ def _compiled(clauses_key: str, taxonomy_source: str) -> Judge:
         model_min_proba=float(m.get("min_proba", 1.01)),
         signals_below=float(m.get("signals_below", 0.0)),
         signals_min_proba=float(m.get("signals_min_proba", m.get("min_proba", 1.01))),
+        signals_gate=float(m.get("signals_gate", 0.0)),
         model_below_by=below_by_product(sig.spec["model_products"], vt.products),
     )
 
@@ -117,133 +119,45 @@ def rule_scores(
     return h, prod, source, raw, after_symptom, R.rule_scope(after_symptom, prod, j.vt)
 
 
-def _apply_model(
+def _apply_learned(
     j: Judge,
     h: R.Hits,
     prod: np.ndarray,
-    topic: np.ndarray,
-    margin: np.ndarray,
-    extra: dict[int, str],
-    rules: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where the rules are unsure, the model's topic wins when it is confident enough.
-
-    Returns (topic, margin, changed). Only the unsure rows are scored, with the rules' topic
-    scores and ownership votes (``rules``) among the model's features; the model's strongest
-    words for the topic it chose go to ``extra`` evidence.
-    """
-    changed = np.zeros(h.n, dtype=bool)
-    if j.model is None or j.model_below <= 0:
-        return topic, margin, changed
-    unsure = np.flatnonzero(margin < model_below_at(j, prod))
-    if not len(unsure):
-        return topic, margin, changed
-    vt = j.vt
-    products = np.array(vt.products, dtype=object)[prod[unsure]]
-    feats = None
-    if rules is not None and j.model.rule_topics:
-        feats = model_rule_features(j.model, j.vt.topics, rules[0][unsure], rules[1][unsure])
-    p, known, (prow, pterm) = j.model.scores(h.text.take(pa.array(unsure)), products, feats)
-    chosen = _choose(j, j.model, prod[unsure], topic[unsure], p, known, j.model_min_proba)
-    return _move(unsure, chosen, (topic, margin, changed), (prow, pterm), j.model.top_terms, extra)
-
-
-def _move(
-    idx: np.ndarray,
-    chosen: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    decided: tuple[np.ndarray, np.ndarray, np.ndarray],
-    present: tuple[np.ndarray, np.ndarray],
-    top: Callable[[np.ndarray, np.ndarray, np.ndarray], list[str]],
-    extra: dict[int, str],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(topic, margin, changed) with the rows ``idx[take]`` moved to the model's topic, its
-    probability gap as their margin (``chosen``: :func:`_choose`'s result over ``idx``); the
-    strongest of their present features (``present``: position in ``idx``, feature column;
-    ranked by ``top``) become their ``model: ...`` evidence."""
-    take, new, gap, best = chosen
-    topic, margin, changed = (a.copy() for a in decided)
-    rows = idx[take]
-    topic[rows] = new[take]
-    margin[rows] = gap[take]
-    changed[rows] = True
-    if len(rows):
-        sub = np.flatnonzero(take)  # the moved rows among ``idx``
-        at = np.full(len(idx), -1, dtype=np.int64)
-        at[sub] = np.arange(len(sub))
-        prow, pcol = present
-        mine = at[prow] >= 0
-        for r, w in zip(rows, top(at[prow[mine]], pcol[mine], best[sub]), strict=True):
-            extra[int(r)] = f"model: {w}" if w else "model"
-    return topic, margin, changed
-
-
-def _choose(
-    j: Judge,
-    model: TopicModel,
-    prod: np.ndarray,
-    topic: np.ndarray,
-    p: np.ndarray,
-    known: np.ndarray,
-    min_proba: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(take, new topic, verdict probability gap, model column) of rows the model scored ``p``.
-
-    The verdict is what the ticket is judged on, so the model first chooses a verdict: the one
-    its topics on the ticket's product give the most probability in sum (several refusing
-    topics, each unsure, add up), then its likeliest topic giving that verdict. It takes a row
-    when that verdict's probability reaches ``min_proba``, the topic differs from the rules'
-    and the row holds enough of its features (``known``). The gap is the chosen verdict's
-    probability minus the next verdict's."""
-    vt = j.vt
-    tpos = {t: i for i, t in enumerate(vt.topics)}
-    cols = np.array([tpos.get(t, -1) for t in model.topics], dtype=np.int64)
-    allowed = vt.topic_allowed[:, np.maximum(cols, 0)] & (cols >= 0)  # products x model topics
-    p = np.where(allowed[prod], p, 0.0)
-    code = vt.verdict_code[:, np.maximum(cols, 0)][prod]  # rows x model topics
-    mass = np.stack([np.where(code == v, p, 0.0).sum(axis=1) for v in range(len(VERDICT_CODES))], 1)
-    verdict = mass.argmax(axis=1)
-    best = np.where(code == verdict[:, None], p, -1.0).argmax(axis=1)
-    n = len(p)
-    top = mass[np.arange(n), verdict]
-    mass[np.arange(n), verdict] = -1
-    gap = top - mass.max(axis=1).clip(0, None)
-    new = cols[best]
-    # a ticket needs one of the model's terms (word vectors alone are no evidence of a topic),
-    # two when the rules found nothing ("http" in a pasted formula and look-alike n-grams)
-    need = np.where(topic == len(vt.topics) - 1, UNMAPPED_MIN_TERMS, 1)
-    take = (top >= min_proba) & (new != topic) & (known >= need)
-    return take, new, gap, best
-
-
-def _apply_signal_model(
-    j: Judge,
-    h: R.Hits,
-    prod: np.ndarray,
-    band: np.ndarray,
-    decided: tuple[np.ndarray, np.ndarray, np.ndarray],
+    decided: tuple[np.ndarray, np.ndarray],
+    below: np.ndarray,
     extra: dict[int, str],
     rules: tuple[np.ndarray, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The model's cheap part on the ``band`` rows (rule margin from ``model_below`` to
-    ``signals_below``): as :func:`_apply_model`, from the signals the rules found.
+    """(topic, margin, changed) after the learned step (:mod:`kenolib.classify.model_step`).
 
-    ``decided`` is (topic, margin, changed) so far; returns them updated."""
-    topic, margin, changed = decided
+    The full model reads the rows whose rule margin (``decided``: topic, margin) is under
+    ``below``; its cheap part weighs the band from there up to ``signals_below`` and hands the
+    band rows it is unsure of (no verdict reaching ``signals_gate``) to the full model too."""
+    topic, margin = decided
+    state = (topic, margin, np.zeros(h.n, dtype=bool))
     model = j.model
-    sm = model.signal if model is not None else None
-    if model is None or sm is None or not len(band) or j.model_below <= 0:
-        return topic, margin, changed
-    at = np.full(h.n, -1, dtype=np.int64)  # each row's position in ``band``, -1 outside it
-    at[band] = np.arange(len(band))
-    mine = at[h.row] >= 0
-    row, col = sm.present(at[h.row[mine]], h.entry[mine], j.sig.entries)
-    pidx = {p: i for i, p in enumerate(model.products)}
-    pmap = np.array([pidx.get(p, -1) for p in j.vt.products], dtype=np.int64)
-    feats = model_rule_features(model, j.vt.topics, rules[0][band], rules[1][band])
-    logits, known = sm.logits(row, col, len(band), pmap[prod[band]], feats)
-    p = softmax(logits)
-    chosen = _choose(j, model, prod[band], topic[band], p, known, j.signals_min_proba)
-    return _move(band, chosen, (topic, margin, changed), (row, col), sm.top_entries, extra)
+    if model is None or j.model_below <= 0:
+        return state
+    band = np.flatnonzero((margin >= below) & (margin < j.signals_below))
+    cheap = None
+    if model.signal is not None and len(band):
+        cheap = MS.signal_choice(
+            model, j.vt, j.sig.entries, (h, prod), band, topic, rules, j.signals_min_proba
+        )
+    read = margin < below
+    if cheap is not None and j.signals_gate > 0:
+        gate = cheap[0].most < j.signals_gate
+        read[band[gate]] = True
+        cheap = (cheap[0]._replace(take=cheap[0].take & ~gate), cheap[1])
+    unsure = np.flatnonzero(read)
+    if len(unsure):
+        state = MS.apply_model(
+            model, j.vt, (h, prod), unsure, state, extra, rules, j.model_min_proba
+        )
+    if cheap is not None:
+        assert model.signal is not None
+        state = MS.move(band, cheap[0], state, cheap[1], model.signal.top_entries, extra)
+    return state
 
 
 def _owners(
@@ -307,9 +221,7 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
     decided = np.where(moved, R.D["ownership"], decided)
     rules = (scoped, lexicon)
     below = model_below_at(j, prod)
-    band = np.flatnonzero((margin >= below) & (margin < j.signals_below))
-    decided_m = _apply_model(j, h, prod, owned, margin, extra, rules)
-    topic, margin, by_model = _apply_signal_model(j, h, prod, band, decided_m, extra, rules)
+    topic, margin, by_model = _apply_learned(j, h, prod, (owned, margin), below, extra, rules)
     topic = vt.topic_remap[prod, topic]
     decided = np.where(by_model, R.D["model"], decided)
     qual, cued = R.rule_qualifier(h, topic, vt, cm)
