@@ -89,6 +89,29 @@ def test_the_cheap_part_moves_only_tickets_between_the_two_margins(clauses):
     pd.testing.assert_frame_equal(with_part.loc[~differ], without.loc[~differ])
 
 
+def test_band_tickets_the_cheap_part_is_unsure_of_are_read_by_the_full_model(clauses):
+    """With ``signals_gate`` a band ticket whose cheap part gives no verdict that much
+    probability is judged as the full model judges it; the other band tickets as the cheap part
+    judges them, and the rest as without the gate. Real questions hold both kinds."""
+    j = compile_judge(clauses)
+    assert 0 < j.signals_gate <= 1
+    d = pd.concat(
+        [pd.read_csv(config.REAL_QUESTIONS_DIR / f"real{n}_holdout.csv") for n in (20, 21, 22)],
+        ignore_index=True,
+    )
+    off = dataclasses.replace(j, signals_gate=0.0)
+    full = dataclasses.replace(j, model_below=j.signals_below, model_below_by=None)
+    cols = ["topic", "clause_id", "verdict", "decided_by", "confidence", "evidence"]
+    gated, cheap, read = (crossref(d, clauses, judge=x)[cols] for x in (j, off, full))
+    as_cheap = (gated == cheap).all(axis=1)
+    as_full = (gated == read).all(axis=1)
+    assert (as_cheap | as_full).all()
+    assert (~as_cheap).any() and (~as_full).any()
+    # where the gate changed a judgment, one of the two models had moved the ticket
+    by_model = (gated["decided_by"] == "model") | (cheap["decided_by"] == "model")
+    assert by_model[~as_cheap].all()
+
+
 def test_rule_features_are_aligned_like_the_full_model(clauses):
     j = compile_judge(clauses)
     model = load_model()
@@ -144,3 +167,16 @@ def test_model_products_changes_only_the_products_it_names(clauses):
 def test_model_products_refuses_unknown_names(settings, message):
     with pytest.raises(KenolibError, match=message):
         below_by_product(settings, ["shared_hosting", "g_suite"])
+
+
+def test_model_settings_refuse_an_unknown_key_and_fill_defaults(tmp_path):
+    from kenolib.classify.spec import load_signals_file, model_settings
+
+    spec = load_signals_file()
+    assert model_settings(spec)["signals_gate"] == spec["model"]["signals_gate"]
+    assert model_settings({})["signals_gate"] == 0.0
+    assert model_settings({"model": {"min_proba": 0.4}})["signals_min_proba"] == 0.4
+    bad = tmp_path / "signals.yaml"
+    bad.write_text("topics: {}\nmodel: {below_margin: 0.5, signal_gate: 0.8}\n", encoding="utf-8")
+    with pytest.raises(KenolibError, match="signal_gate"):
+        load_signals_file(str(bad))

@@ -27,7 +27,7 @@ from kenolib.classify.calibration import calibrated_confidence
 from kenolib.classify.model import TopicModel, load_model
 from kenolib.classify.parallel import BatchPool, can_fork, check_workers
 from kenolib.classify.signals import Signals, build_signals
-from kenolib.classify.spec import below_by_product
+from kenolib.classify.spec import below_by_product, model_settings
 from kenolib.classify.text import as_text
 from kenolib.classify.verdicts import VERDICT_CODES, VerdictTable, verdict_table
 from kenolib.schemas import CROSSREF_COLUMNS, CROSSREF_EXTRA_COLUMNS, check_crossref_args
@@ -72,7 +72,7 @@ def _compiled(clauses_key: str, taxonomy_source: str) -> Judge:
     sig = build_signals(clauses, tax)
     vt = verdict_table(clauses, tax, sig.spec)
     model = load_model()
-    m = sig.spec.get("model") or {}
+    m = model_settings(sig.spec)
     return Judge(
         sig=sig,
         vt=vt,
@@ -80,11 +80,11 @@ def _compiled(clauses_key: str, taxonomy_source: str) -> Judge:
         model=model,
         topic_labels=topic_labels(tax),
         known_words=frozenset(w for e in sig.entries for w in e.split()),
-        model_below=float(m.get("below_margin", 0.0)),
-        model_min_proba=float(m.get("min_proba", 1.01)),
-        signals_below=float(m.get("signals_below", 0.0)),
-        signals_min_proba=float(m.get("signals_min_proba", m.get("min_proba", 1.01))),
-        signals_gate=float(m.get("signals_gate", 0.0)),
+        model_below=m["below_margin"],
+        model_min_proba=m["min_proba"],
+        signals_below=m["signals_below"],
+        signals_min_proba=m["signals_min_proba"],
+        signals_gate=m["signals_gate"],
         model_below_by=below_by_product(sig.spec["model_products"], vt.products),
     )
 

@@ -21,6 +21,7 @@ from kenolib.datafiles import (
     mapping_of,
     nullable_list,
     number,
+    record,
     str_list,
     text,
     validate,
@@ -32,6 +33,28 @@ from kenolib.files import read_yaml
 # every data file of the package.
 _str_list, _number, _int, _str = str_list, number, integer, text
 _mapping_of, _nullable_list = mapping_of, nullable_list
+
+#: ``model`` in the signals file: where the learned model weighs in (:mod:`kenolib.classify.judge`).
+#: key -> (check, default); a ``signals_min_proba`` of -1 means ``min_proba``. The defaults leave
+#: every ticket to the rules.
+MODEL_SCHEMA: dict[str, tuple[Check, Any]] = {
+    "below_margin": (number, 0.0),  # the full model reads rows whose rule margin is under this
+    "min_proba": (number, 1.01),  # the verdict probability it needs to move a row
+    "signals_below": (number, 0.0),  # the cheap part weighs the band up to this margin
+    "signals_min_proba": (number, -1),  # the probability the cheap part needs to move a row
+    "signals_gate": (number, 0.0),  # a band row whose cheap part is less sure is read in full
+}
+
+
+def model_settings(spec: dict[str, Any]) -> dict[str, float]:
+    """The signals file's ``model`` settings with every default filled in."""
+    m = {
+        k: float(spec.get("model", {}).get(k, default)) for k, (_, default) in MODEL_SCHEMA.items()
+    }
+    if m["signals_min_proba"] < 0:
+        m["signals_min_proba"] = m["min_proba"]
+    return m
+
 
 #: key -> (check, default). ``None`` default: required.
 SIGNALS_SCHEMA: dict[str, tuple[Check, Any]] = {
@@ -46,7 +69,7 @@ SIGNALS_SCHEMA: dict[str, tuple[Check, Any]] = {
     "closing_words": (_str_list, []),
     "taxonomy_weight": (_number, 1.0),
     "weights": (_mapping_of(_number, "strength -> weight"), {"strong": 4.0, "words": 2.0}),
-    "model": (_mapping_of(_number, "model settings"), {}),
+    "model": (record(MODEL_SCHEMA), {}),
     "model_products": (_mapping_of(_mapping_of(_number, "model settings"), "products"), {}),
     "exclude_taxonomy_synonyms": (_str_list, []),
     "topics": (_mapping_of(_mapping_of(_nullable_list, "strength -> phrases"), "topics"), None),
