@@ -169,6 +169,7 @@ SECOND = {
     "second_labeller_r30_holdout.csv": (("real30_holdout.csv",), 46),
     "second_labeller_r31_holdout.csv": (("real31_holdout.csv",), 32),
     "second_labeller_r32_holdout.csv": (("real32_holdout.csv",), 47),
+    "second_labeller_r33_holdout.csv": (("real33_holdout.csv",), 88),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -183,6 +184,7 @@ FLOORS = {
     "second_labeller_r30_holdout.csv": (0.93, 0.82),
     "second_labeller_r31_holdout.csv": (0.93, 0.90),
     "second_labeller_r32_holdout.csv": (0.93, 0.89),
+    "second_labeller_r33_holdout.csv": (0.93, 0.87),
 }
 
 
