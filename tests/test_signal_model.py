@@ -20,7 +20,7 @@ from kenolib.classify.judge import (
 )
 from kenolib.classify.model import load_model, model_rule_features
 from kenolib.classify.signal_model import SignalModel, signal_design
-from kenolib.classify.spec import below_by_product
+from kenolib.classify.spec import below_by_product, load_signals_file, model_settings
 from kenolib.classify.training import training_hits
 from kenolib.errors import KenolibError
 from kenolib.policy import parse_policy
@@ -170,8 +170,6 @@ def test_model_products_refuses_unknown_names(settings, message):
 
 
 def test_model_settings_refuse_an_unknown_key_and_fill_defaults(tmp_path):
-    from kenolib.classify.spec import load_signals_file, model_settings
-
     spec = load_signals_file()
     assert model_settings(spec)["signals_gate"] == spec["model"]["signals_gate"]
     assert model_settings({})["signals_gate"] == 0.0
