@@ -95,6 +95,7 @@ CROSSREF_EXTRA_COLUMNS = [
     "qualifier",
     "topic_margin",
     "verdict_margin",
+    "model_agreement",
 ]
 
 #: Aggregates of a crossref frame (``kenolib.crossref``).

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from kenolib.classify import Judge, compile_judge, crossref, crossref_batches, judge_pool
-from kenolib.classify.parallel import BatchPool, check_workers
+from kenolib.classify.parallel import BatchPool, check_workers, single_threaded_blas
 from kenolib.filters import FilterTally, TicketFilter
 from kenolib.sinks import open_sink
 from kenolib.taxonomy import Taxonomy
@@ -66,7 +66,7 @@ def ordered_map(
     if workers <= 1:
         yield from map(fn, items)
         return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with single_threaded_blas(), ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque[Future] = deque()
         for item in items:
             pending.append(pool.submit(fn, item))

@@ -7,8 +7,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kenolib.classify.calibration import calibrated_confidence, fit_bins, review_threshold
-from kenolib.classify.evaluation import fit_decider_scales, fit_verdict_scales
+from kenolib.classify.calibration import (
+    agreement_scaled,
+    agreement_scales,
+    calibrated_confidence,
+    fit_bins,
+    review_threshold,
+)
+from kenolib.classify.evaluation import (
+    fit_agreement_scales,
+    fit_decider_scales,
+    fit_verdict_scales,
+)
+from kenolib.errors import KenolibError
 
 EDGES = np.array([0.2, 0.5, 1.01])
 ACC = np.array([0.6, 0.8, 0.9])
@@ -96,3 +107,51 @@ def test_scales_bring_a_steps_mean_confidence_to_its_accuracy():
     assert steps["scope"] == pytest.approx(0.5 / 1.0)  # nothing observed, nothing claimed
     # all five silent verdicts right: smoothed 6 / 7, under the 0.9 claimed
     assert fit_verdict_scales(frame, conf)["silent"] == pytest.approx(6 / 7 / 0.9, abs=1e-3)
+
+
+def test_agreement_scales_bring_each_bins_mean_confidence_to_its_accuracy():
+    """The model's agreement with a rule-decided verdict splits the verdicts into bins; each
+    bin's factor on the error makes its mean confidence its smoothed accuracy."""
+    agree = np.array([0.2] * 10 + [0.97] * 20 + [0.97] * 4)
+    frame = pd.DataFrame(
+        {
+            "decided_by": ["signals"] * 30 + ["model"] * 4,
+            "_correct": [True] * 5 + [False] * 5 + [True] * 20 + [False] * 4,
+            "model_agreement": agree,
+        }
+    )
+    conf = np.full(34, 0.8)
+    fitted = fit_agreement_scales(frame, conf, edges=(0.5, 0.95))
+    assert fitted["edges"] == [0.5, 0.95] and "model" not in fitted["steps"]
+    low, middle, high = fitted["scales"]
+    assert middle == 1.0  # no ticket in the bin: nothing moves
+    assert low == pytest.approx((1 - 6 / 12) / 0.2, abs=1e-3)  # half right: error 0.2 -> 0.5
+    assert high == pytest.approx((1 - 21 / 22) / 0.2, abs=5e-3)  # all 20 right (three places)
+    scales = agreement_scales(fitted)
+    ruled = frame["decided_by"].isin(scales[2]).to_numpy()
+    got = agreement_scaled(conf, agree, ruled, scales)
+    assert got[:10].mean() == pytest.approx(6 / 12, abs=1e-3)
+    assert got[10:30].mean() == pytest.approx(21 / 22, abs=1e-3)
+    assert (got[30:] == 0.8).all()  # the model's own verdicts keep their confidence
+    # a row without an agreement (no model) keeps its confidence; nothing leaves [0, 1]
+    nan = agreement_scaled(conf[:2], np.array([np.nan, 0.1]), np.array([True, True]), scales)
+    assert nan[0] == 0.8 and 0 <= nan[1] <= 1
+    # no table: unchanged
+    assert (agreement_scaled(conf, agree, ruled, agreement_scales(None)) == conf).all()
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"edges": [0.5], "scales": [1.0]},  # steps missing
+        {"edges": [0.5], "scales": [1.0], "steps": ["signals"]},  # one scale short
+        {"edges": [0.7, 0.5], "scales": [1, 1, 1], "steps": ["signals"]},  # edges fall
+        {"edges": [0.5], "scales": [1, 9], "steps": ["signals"]},  # out of range
+        {"edges": ["x"], "scales": [1, 1], "steps": ["signals"]},
+        {"edges": [0.5], "scales": [1, 1], "steps": "signals"},
+        [0.5, 1.0],
+    ],
+)
+def test_a_malformed_agreement_table_is_refused_naming_the_file(doc):
+    with pytest.raises(KenolibError, match="calibration.yaml: agreement_scales"):
+        agreement_scales(doc)

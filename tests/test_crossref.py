@@ -436,20 +436,43 @@ def test_stored_calibration_is_fitted_on_the_calibration_set(clauses):
     assert stored["centres"] == table["centre"].tolist() and stored["unmapped"] == unmapped
     assert stored["decider_scales"] == fitted["decider_scales"]
     assert stored["verdict_scales"] == fitted["verdict_scales"]
+    assert stored["agreement_scales"] == fitted["agreement_scales"]
     assert all(
         0 < v <= 1 for v in [*fitted["decider_scales"].values(), *fitted["verdict_scales"].values()]
     )
+    agreement = stored["agreement_scales"]
+    # the surest agreement bin shrinks the error, the least sure ones grow it
+    assert agreement["scales"][-1] < 1 < agreement["scales"][0]
     x = X.crossref(synth_tickets(300, seed=4), clauses)
     # every confidence is the margin's point on the line through the bins' centres, times the
-    # scale of the step that moved the ticket and of a silent verdict (colocation's apart)
+    # scale of the step that moved the ticket; the error of a rule-decided verdict scaled by its
+    # model-agreement bin; then the scale of a silent verdict (colocation's apart)
     line = np.interp(x["verdict_margin"], stored["centres"], stored["accuracy"])
     step = x["decided_by"].map(stored["decider_scales"]).fillna(1.0)
+    ruled = x["decided_by"].isin(agreement["steps"])
+    assert x["model_agreement"].between(0, 1).all() and ruled.mean() > 0.5
     silent = (x["verdict"] == "silent") & ~x["decided_by"].isin(["colocation", "no_signal"])
-    expected = line * step * np.where(silent, stored["verdict_scales"]["silent"], 1.0)
-    expected = np.where(x["topic"] == "unmapped", stored["unmapped"], expected)
-    assert np.allclose(x["confidence"], expected, atol=1e-3)  # both are rounded
+
+    def expected(agree: pd.Series) -> np.ndarray:
+        bins = np.searchsorted(agreement["edges"], agree, side="right")
+        conf = line * step
+        conf = np.where(ruled, 1 - (1 - conf) * np.array(agreement["scales"])[bins], conf)
+        conf = conf * np.where(silent, stored["verdict_scales"]["silent"], 1.0)
+        return np.where(x["topic"] == "unmapped", stored["unmapped"], conf)
+
+    # the agreement is rounded to three places: one that rounds onto an edge may be either side
+    near = [
+        np.isclose(x["confidence"], expected(x["model_agreement"] + d), atol=1e-3)
+        for d in (-5e-4, 5e-4)
+    ]
+    assert (near[0] | near[1]).all()  # both are rounded
     assert silent.any() and (x["decided_by"] == "signals").any()
-    assert x["confidence"].max() <= max(stored["accuracy"])
+    # above the best bin only where the model agrees, and never certain
+    top = 1 - (1 - max(stored["accuracy"])) * min(agreement["scales"])
+    assert x["confidence"].max() <= top + 1e-3 < 1
+    assert x.loc[x["confidence"] > max(stored["accuracy"]), "model_agreement"].min() >= min(
+        e for e, f in zip([0, *agreement["edges"]], agreement["scales"], strict=True) if f < 1
+    )
     assert (x["needs_review"] == (x["confidence"] < stored["review_below"])).all()
 
 

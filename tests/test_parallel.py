@@ -131,3 +131,42 @@ def test_the_pool_keeps_order_and_bounds_what_is_in_flight():
         for i, out in enumerate(pool.imap(batches())):
             assert out.column(0).to_pylist() == [2 * i] * (i + 1)
             assert len(sent) <= i + 3
+
+
+def test_blas_runs_on_one_thread_while_judging_and_is_restored_after():
+    """Judging limits numpy's BLAS to one thread (batches already run in parallel): set from
+    the main thread, which every batch thread then follows, re-entrant, and given back when
+    the outermost use ends. A batch thread's own use changes nothing."""
+    import threading
+
+    import numpy as np  # noqa: F401  (loads the BLAS threadpoolctl looks for)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from kenolib.classify.parallel import single_threaded_blas
+
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    if not blas_threads():
+        pytest.skip("no BLAS library found by threadpoolctl")
+    with threadpool_limits(limits=2, user_api="blas"):
+        seen: list[set[int]] = []
+
+        def batch() -> None:
+            with single_threaded_blas():
+                seen.append(blas_threads())
+
+        alone = threading.Thread(target=batch)
+        alone.start()
+        alone.join()
+        assert seen == [{2}]  # a thread's own use leaves the setting alone
+        with single_threaded_blas():
+            with single_threaded_blas():  # re-entrant
+                workers = [threading.Thread(target=batch) for _ in range(3)]
+                for w in workers:
+                    w.start()
+                for w in workers:
+                    w.join()
+            assert blas_threads() == {1}
+        assert seen[1:] == [{1}, {1}, {1}]
+        assert blas_threads() == {2}

@@ -178,3 +178,25 @@ def test_model_settings_refuse_an_unknown_key_and_fill_defaults(tmp_path):
     bad.write_text("topics: {}\nmodel: {below_margin: 0.5, signal_gate: 0.8}\n", encoding="utf-8")
     with pytest.raises(KenolibError, match="signal_gate"):
         load_signals_file(str(bad))
+
+
+def test_model_agreement_is_the_cheap_parts_probability_of_the_verdict(clauses):
+    """``model_agreement``: the probability the model's cheap part gives the judged verdict on
+    the ticket's product; none without a model; an unknown step in the calibration's
+    ``agreement_scales`` is refused naming it."""
+    t = synth_tickets(400, seed=21)
+    j = compile_judge(clauses)
+    x = crossref(t, clauses, judge=j)
+    agree = x["model_agreement"]
+    assert agree.between(0, 1).all()
+    # the rules and the cheap part agree on most synthetic tickets, not on all
+    assert 0.5 < (agree >= 0.5).mean() < 1.0
+    # the cheap part is sure of nearly every synthetic ticket the signals decided
+    assert agree[x["decided_by"] == "signals"].median() > 0.9
+    bare = crossref(t, clauses, judge=dataclasses.replace(j, model=None))
+    assert bare["model_agreement"].isna().all()
+    assert bare["verdict"].notna().all()
+    edges, scales, _ = j.sig.agreement
+    odd = dataclasses.replace(j.sig, agreement=(edges, scales, ("signals", "hunch")))
+    with pytest.raises(KenolibError, match="unknown judging step.*hunch"):
+        crossref(t.head(5), clauses, judge=dataclasses.replace(j, sig=odd))

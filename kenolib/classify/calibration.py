@@ -33,7 +33,8 @@ def load_calibration(signals: dict[str, Any] | None = None) -> dict[str, Any]:
 
     Keys: ``edges`` (upper bounds of the raw-margin bins), ``accuracy`` (confidence per bin),
     ``centres`` (each bin's median margin, where its accuracy is placed), ``unmapped``
-    (confidence of a ticket without any signal), ``decider_scales`` and ``verdict_scales``,
+    (confidence of a ticket without any signal), ``decider_scales``, ``agreement_scales``
+    (:func:`agreement_scales`) and ``verdict_scales``,
     ``review_below`` and provenance.
     """
     if CALIBRATION_FILE.exists():
@@ -44,6 +45,60 @@ def load_calibration(signals: dict[str, Any] | None = None) -> dict[str, Any]:
             )
         return data
     return dict((signals or {}).get("calibration") or {})
+
+
+def agreement_scales(doc: Any) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """``agreement_scales`` of ``calibration.yaml`` as (edges, factors, steps): a verdict
+    decided by one of ``steps`` has its error (one minus its confidence) multiplied by the
+    factor of the bin its learned-model agreement falls in (``edges`` are the bins' upper
+    bounds, the last bin open). No entry: no bins, factor 1, no step."""
+    if doc is None:
+        return np.zeros(0), np.ones(1), ()
+    where = f"{CALIBRATION_FILE.name}: agreement_scales"
+    if not isinstance(doc, dict) or set(doc) != {"edges", "scales", "steps"}:
+        raise KenolibError(f"{where} needs edges, scales and steps; run `kenolib calibrate`")
+    try:
+        edges = np.array([float(v) for v in doc["edges"]], dtype=np.float64)
+        scales = np.array([float(v) for v in doc["scales"]], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise KenolibError(f"{where}: edges and scales must be numbers") from None
+    steps = doc["steps"]
+    lo, hi = AGREEMENT_SCALE_RANGE
+    if (
+        len(scales) != len(edges) + 1
+        or np.any(np.diff(edges) <= 0)
+        or np.any((edges <= 0) | (edges >= 1))
+        or np.any((scales < lo) | (scales > hi))
+        or not isinstance(steps, list)
+        or not all(isinstance(x, str) for x in steps)
+    ):
+        raise KenolibError(
+            f"{where}: edges must rise within (0, 1), with one more scale than edges, each in"
+            f" [{lo}, {hi}], and steps a list of judging steps; run `kenolib calibrate`"
+        )
+    return edges, scales, tuple(steps)
+
+
+#: The least and the most an agreement bin may scale a verdict's error by.
+AGREEMENT_SCALE_RANGE = (0.1, 3.0)
+
+
+def agreement_scaled(
+    confidence: np.ndarray,
+    agreement: np.ndarray,
+    scaled: np.ndarray,
+    scales: tuple[np.ndarray, np.ndarray, tuple[str, ...]],
+) -> np.ndarray:
+    """``confidence`` with the error (``1 - confidence``) of each ``scaled`` row multiplied by
+    its agreement bin's factor, within [0, 1] (rows without an agreement keep theirs). Scaling
+    the error, not the confidence, keeps a sure verdict below certainty."""
+    edges, factors, _ = scales
+    if not len(edges):
+        return confidence
+    known = scaled & ~np.isnan(agreement)
+    bins = np.searchsorted(edges, np.nan_to_num(agreement), side="right")
+    moved = np.clip(1.0 - (1.0 - confidence) * factors[bins], 0.0, 1.0)
+    return np.where(known, moved, confidence)
 
 
 def calibrated_confidence(margin: np.ndarray, calibration: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -186,6 +241,9 @@ def write_calibration(
         "# margin's confidence is interpolated between the (centre, accuracy) points.\n"
         "# `decider_scales` and `verdict_scales` scale the confidence of a ticket moved by that\n"
         "# step, or given that verdict, so that their mean is the step's (verdict's) own accuracy;\n"
+        "# `agreement_scales` then scale the error (1 - confidence) of a verdict the listed steps\n"
+        "# decided by the bin its model_agreement falls in (edges: upper bounds), so that each\n"
+        "# bin's mean confidence is its accuracy.\n"
         "# `review_below` is the confidence under which a verdict gets needs_review.\n"
         "# Re-run after changing the signals or the model.\n"
     )

@@ -49,5 +49,10 @@ class Signals:
     review_below: float = 0.0  # confidence under which a verdict needs a human look
     decider_scales: dict[str, float] = field(default_factory=dict)  # judging step -> factor
     verdict_scales: dict[str, float] = field(default_factory=dict)  # verdict -> factor
+    #: (upper edges of the learned model's agreement bins, one factor per bin, the judging
+    #: steps scaled): see ``agreement_scales`` in ``calibration.yaml``; empty: none
+    agreement: tuple[np.ndarray, np.ndarray, tuple[str, ...]] = field(
+        default_factory=lambda: (np.zeros(0), np.ones(1), ())
+    )
     spec: dict[str, Any] = field(default_factory=dict)  # the validated signals file
     ownership: dict[str, Any] = field(default_factory=dict)  # the validated ownership lexicon

@@ -23,13 +23,14 @@ import pyarrow as pa
 
 from kenolib.classify import model_step as MS
 from kenolib.classify import rules as R
-from kenolib.classify.calibration import calibrated_confidence
+from kenolib.classify.calibration import agreement_scaled, calibrated_confidence
 from kenolib.classify.model import TopicModel, load_model
-from kenolib.classify.parallel import BatchPool, can_fork, check_workers
+from kenolib.classify.parallel import BatchPool, can_fork, check_workers, single_threaded_blas
 from kenolib.classify.signals import Signals, build_signals
 from kenolib.classify.spec import below_by_product, model_settings
 from kenolib.classify.text import as_text
 from kenolib.classify.verdicts import VERDICT_CODES, VerdictTable, verdict_table
+from kenolib.errors import KenolibError
 from kenolib.schemas import CROSSREF_COLUMNS, CROSSREF_EXTRA_COLUMNS, check_crossref_args
 from kenolib.taxonomy import Taxonomy, load_taxonomy, topic_labels
 
@@ -107,6 +108,17 @@ def compile_judge(clauses: pd.DataFrame, taxonomy: Taxonomy | None = None) -> Ju
     return _compiled(key, taxonomy.source if taxonomy is not None else "")
 
 
+def _steps(names: tuple[str, ...]) -> np.ndarray:
+    """The codes of judging steps named in the calibration (an unknown name is refused)."""
+    bad = sorted(set(names) - set(R.D))
+    if bad:
+        raise KenolibError(
+            f"calibration.yaml: agreement_scales names unknown judging step(s) {bad};"
+            f" use {list(R.DECIDERS)}"
+        )
+    return np.array([R.D[n] for n in names], dtype=np.int64)
+
+
 def rule_scores(
     subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge
 ) -> tuple[R.Hits, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -127,8 +139,9 @@ def _apply_learned(
     below: np.ndarray,
     extra: dict[int, str],
     rules: tuple[np.ndarray, np.ndarray],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(topic, margin, changed) after the learned step (:mod:`kenolib.classify.model_step`).
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], MS.Proba | None]:
+    """(topic, margin, changed) after the learned step (:mod:`kenolib.classify.model_step`),
+    and the cheap part's topic probabilities of every row (``None`` without it).
 
     The full model reads the rows whose rule margin (``decided``: topic, margin) is under
     ``below``; its cheap part weighs the band from there up to ``signals_below`` and hands the
@@ -137,13 +150,23 @@ def _apply_learned(
     state = (topic, margin, np.zeros(h.n, dtype=bool))
     model = j.model
     if model is None or j.model_below <= 0:
-        return state
+        return state, None
     band = np.flatnonzero((margin >= below) & (margin < j.signals_below))
-    cheap = None
-    if model.signal is not None and len(band):
-        cheap = MS.signal_choice(
-            model, j.vt, j.sig.entries, (h, prod), band, topic, rules, j.signals_min_proba
-        )
+    cheap, p_all = None, None
+    if model.signal is not None:
+        # every row: the band's choice, and every verdict's agreement for the confidence
+        p_all, known, present = MS.signal_proba(model, j.vt, j.sig.entries, (h, prod), None, rules)
+        if len(band):
+            chosen = MS.choose(
+                j.vt,
+                model,
+                prod[band],
+                topic[band],
+                p_all.of(band),
+                known[band],
+                j.signals_min_proba,
+            )
+            cheap = (chosen, MS.within(present, band, h.n))
     read = margin < below
     if cheap is not None and j.signals_gate > 0:
         gate = cheap[0].most < j.signals_gate
@@ -157,7 +180,7 @@ def _apply_learned(
     if cheap is not None:
         assert model.signal is not None
         state = MS.move(band, cheap[0], state, cheap[1], model.signal.top_entries, extra)
-    return state
+    return state, p_all
 
 
 def _owners(
@@ -198,7 +221,14 @@ def _owners(
 def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) -> dict[str, Any]:
     """Judge one batch: product, topic, qualifier, clause, margin, decided_by (arrays), the
     evidence keys and ``ev_extra`` (row -> extra evidence words, for the few rows moved by the
-    ownership rule or the model)."""
+    ownership rule or the model). Numpy's BLAS runs on one thread meanwhile
+    (:func:`~kenolib.classify.parallel.single_threaded_blas`)."""
+    with single_threaded_blas():
+        return _judge_batch(subject, body, labels, j)
+
+
+def _judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) -> dict[str, Any]:
+    """:func:`judge_batch`'s steps, in order."""
     sig, vt, cm = j.sig, j.vt, j.cm
     T = len(vt.topics)
     h, prod, source, raw, after_symptom, scoped = rule_scores(subject, body, labels, j)
@@ -221,7 +251,9 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
     decided = np.where(moved, R.D["ownership"], decided)
     rules = (scoped, lexicon)
     below = model_below_at(j, prod)
-    topic, margin, by_model = _apply_learned(j, h, prod, (owned, margin), below, extra, rules)
+    (topic, margin, by_model), cheap_p = _apply_learned(
+        j, h, prod, (owned, margin), below, extra, rules
+    )
     topic = vt.topic_remap[prod, topic]
     decided = np.where(by_model, R.D["model"], decided)
     qual, cued = R.rule_qualifier(h, topic, vt, cm)
@@ -244,6 +276,10 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
     )
     conf = calibrated_confidence(sure, sig.calibration)
     conf = conf * np.array([sig.decider_scales.get(d, 1.0) for d in R.DECIDERS])[decided]
+    agree = np.full(len(prod), np.nan)
+    if cheap_p is not None and j.model is not None:
+        agree = MS.verdict_agreement(vt, j.model, prod, cheap_p, verdict)
+    conf = agreement_scaled(conf, agree, np.isin(decided, _steps(sig.agreement[2])), sig.agreement)
     vscales = np.ones(len(VERDICT_CODES))
     for v, scale in sig.verdict_scales.items():
         vscales[VERDICT_CODES[v]] = scale
@@ -257,6 +293,7 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
         "clause": chosen,
         "margin": margin,
         "verdict_margin": sure,
+        "agreement": agree,
         "confidence": conf,
         "decided_by": decided,
         "ev_row": ev_row,
@@ -307,6 +344,7 @@ def result_frame(res: dict[str, np.ndarray], evidence: pa.ChunkedArray, j: Judge
             "qualifier": _take(qual_values, res["topic"] * qmax + res["qualifier"]),
             "topic_margin": np.round(res["margin"], 4),
             "verdict_margin": np.round(res["verdict_margin"], 4),
+            "model_agreement": np.round(res["agreement"], 3),
         }
     )
 
@@ -409,7 +447,7 @@ def _judge_frame(
     parts: dict[str, list[np.ndarray]] = {}
     evidence: list[pa.Array] = [pa.array([], type=pa.string())]
     starts = list(range(0, len(tickets), BATCH_ROWS)) or [0]
-    with judge_pool(j, workers if len(starts) > 1 else 1) as pool:
+    with single_threaded_blas(), judge_pool(j, workers if len(starts) > 1 else 1) as pool:
         for done, res, ev in _parts(tickets, j, starts, pool):
             evidence.append(ev)
             for k, v in res.items():

@@ -289,7 +289,10 @@ def apply_labels(
     """
     cur = current_labels(labels)
     out = xref.drop(columns=["label_stale"], errors="ignore").copy(deep=False)
-    last = "verdict_margin" if "verdict_margin" in out else "topic_margin"
+    last = next(
+        (c for c in ("model_agreement", "verdict_margin", "topic_margin") if c in out),
+        "topic_margin",
+    )
     at = list(out.columns).index(last) + 1 if last in out else len(out.columns)
     out.insert(at, "label_stale", False)
     if cur.empty or out.empty:

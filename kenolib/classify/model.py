@@ -237,9 +237,11 @@ class TopicModel:
 def rule_features(scores: np.ndarray, owners: np.ndarray) -> np.ndarray:
     """Rows x (topics + owners): the rules' topic scores and ownership votes, each scaled by its
     row maximum + 1 (a ticket with one strong signal and one with many weigh alike)."""
-    s = scores / (scores.max(axis=1, keepdims=True, initial=0.0) + 1.0)
-    o = owners / (owners.max(axis=1, keepdims=True, initial=0.0) + 1.0)
-    return np.hstack([s, o])
+    t = scores.shape[1]
+    out = np.empty((len(scores), t + owners.shape[1]), dtype=np.float64)
+    np.divide(scores, scores.max(axis=1, keepdims=True, initial=0.0) + 1.0, out=out[:, :t])
+    np.divide(owners, owners.max(axis=1, keepdims=True, initial=0.0) + 1.0, out=out[:, t:])
+    return out
 
 
 def model_rule_features(

@@ -1,8 +1,9 @@
 """The learned step of judging: where the model weighs in on the rules' topic.
 
 :func:`apply_model` lets the full model (:mod:`kenolib.classify.model`) read the rows the rules
-are unsure of; :func:`signal_choice` lets its cheap part (:mod:`kenolib.classify.signal_model`)
-weigh the next band from the signals the rules found. Both choose a verdict first
+are unsure of; :func:`signal_proba` gives its cheap part's view (:mod:`kenolib.classify.signal_model`)
+of every row from the signals the rules found, which weighs the next band and, through
+:func:`verdict_agreement`, every rule-decided verdict's confidence. Both choose a verdict first
 (:func:`choose`) and move the rows they are sure enough of (:func:`move`).
 :func:`kenolib.classify.judge.judge_batch` decides which rows each reads.
 """
@@ -37,6 +38,37 @@ class Choice(NamedTuple):
     most: np.ndarray  # the chosen verdict's probability
 
 
+def _verdict_mass(
+    vt: VerdictTable, model: TopicModel, prod: np.ndarray, p: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(each model topic's column in ``vt.topics``, ``p`` with the topics a row's product may
+    not be judged on zeroed, each topic's verdict code on the row's product, rows x verdicts
+    probability in sum)."""
+    tpos = {t: i for i, t in enumerate(vt.topics)}
+    cols = np.array([tpos.get(t, -1) for t in model.topics], dtype=np.int64)
+    allowed = vt.topic_allowed[:, np.maximum(cols, 0)] & (cols >= 0)  # products x model topics
+    p = np.where(allowed[prod], p, 0.0)
+    code = vt.verdict_code[:, np.maximum(cols, 0)][prod]  # rows x model topics
+    mass = np.stack([np.where(code == v, p, 0.0).sum(axis=1) for v in range(len(VERDICT_CODES))], 1)
+    return cols, p, code, mass
+
+
+def verdict_agreement(
+    vt: VerdictTable, model: TopicModel, prod: np.ndarray, p: Proba, verdict: np.ndarray
+) -> np.ndarray:
+    """The probability ``p`` gives the judged ``verdict`` (codes) on each row's product: the
+    sum over the topics the product may be judged on that give it (one matrix product over
+    every (product, verdict) pair, then each row's own)."""
+    tpos = {t: i for i, t in enumerate(vt.topics)}
+    cols = np.array([tpos.get(t, -1) for t in model.topics], dtype=np.int64)
+    allowed = vt.topic_allowed[:, np.maximum(cols, 0)] & (cols >= 0)  # products x model topics
+    code = vt.verdict_code[:, np.maximum(cols, 0)]
+    nv = len(VERDICT_CODES)
+    pairs = allowed[:, None, :] & (code[:, None, :] == np.arange(nv)[None, :, None])
+    sums = p.weight @ pairs.reshape(-1, len(cols)).T.astype(np.float64)  # rows x (P * V)
+    return sums[np.arange(len(prod)), prod * nv + verdict] / p.total
+
+
 def choose(
     vt: VerdictTable,
     model: TopicModel,
@@ -54,12 +86,7 @@ def choose(
     when that verdict's probability reaches ``min_proba``, the topic differs from the rules'
     and the row holds enough of its features (``known``). The gap is the chosen verdict's
     probability minus the next verdict's."""
-    tpos = {t: i for i, t in enumerate(vt.topics)}
-    cols = np.array([tpos.get(t, -1) for t in model.topics], dtype=np.int64)
-    allowed = vt.topic_allowed[:, np.maximum(cols, 0)] & (cols >= 0)  # products x model topics
-    p = np.where(allowed[prod], p, 0.0)
-    code = vt.verdict_code[:, np.maximum(cols, 0)][prod]  # rows x model topics
-    mass = np.stack([np.where(code == v, p, 0.0).sum(axis=1) for v in range(len(VERDICT_CODES))], 1)
+    cols, p, code, mass = _verdict_mass(vt, model, prod, p)
     verdict = mass.argmax(axis=1)
     best = np.where(code == verdict[:, None], p, -1.0).argmax(axis=1)
     n = len(p)
@@ -126,28 +153,75 @@ def apply_model(
     return move(rows, chosen, decided, present, model.top_terms, extra)
 
 
-def signal_choice(
+Present = tuple[np.ndarray, np.ndarray]
+
+
+class Proba(NamedTuple):
+    """Topic probabilities kept as unnormalised weights (rows x model topics) and their row
+    sums: most rows need only a sum over some topics (:func:`verdict_agreement`), so no cell is
+    divided until :meth:`of` asks for rows."""
+
+    weight: np.ndarray
+    total: np.ndarray
+
+    def of(self, idx: np.ndarray) -> np.ndarray:
+        """The probabilities of rows ``idx``."""
+        return self.weight[idx] / self.total[idx, None]
+
+
+#: Logits are capped here before ``exp`` (38 topics at e^600 still sum to a finite number).
+LOGIT_CAP = 600.0
+
+
+def exp_weights(logits: np.ndarray) -> Proba:
+    """:class:`Proba` of rows x topics ``logits`` (changed in place): ``exp`` without the row
+    maximum subtracted, which costs more than the rest on a 50,000-row batch; a row whose
+    weights all underflow is shifted by its maximum as :func:`softmax` does."""
+    np.minimum(logits, LOGIT_CAP, out=logits)
+    weight = np.exp(logits)
+    total = weight @ np.ones(weight.shape[1])
+    low = np.flatnonzero(~(total > 0))
+    if len(low):
+        weight[low] = softmax(logits[low])
+        total[low] = 1.0
+    return Proba(weight, total)
+
+
+def signal_proba(
     model: TopicModel,
     vt: VerdictTable,
     entries: list[str],
     found: tuple[R.Hits, np.ndarray],
-    band: np.ndarray,
-    topic: np.ndarray,
+    rows: np.ndarray | None,
     rules: tuple[np.ndarray, np.ndarray],
-    min_proba: float,
-) -> tuple[Choice, tuple[np.ndarray, np.ndarray]]:
-    """The cheap part's choice over the ``band`` rows, from the signal ``entries`` the rules
-    found there, and the (position in ``band``, entry) pairs present, for :func:`move`."""
+) -> tuple[Proba, np.ndarray, Present]:
+    """The cheap part's topic probabilities for ``rows`` (``None``: every row of the batch),
+    from the signal ``entries`` the rules found there; the count of its features each row
+    holds; and the (position in ``rows``, entry) pairs present, for :func:`move`."""
     sm = model.signal
     assert sm is not None
     h, prod = found
-    at = np.full(h.n, -1, dtype=np.int64)  # each row's position in ``band``, -1 outside it
-    at[band] = np.arange(len(band))
-    mine = at[h.row] >= 0
-    row, col = sm.present(at[h.row[mine]], h.entry[mine], entries)
+    if rows is None:  # every row: positions are rows, nothing to select
+        row, col = sm.present(h.row, h.entry, entries)
+        scores, owners, n = rules[0], rules[1], h.n
+    else:
+        at = np.full(h.n, -1, dtype=np.int64)  # each row's position in ``rows``, -1 outside it
+        at[rows] = np.arange(len(rows))
+        mine = at[h.row] >= 0
+        row, col = sm.present(at[h.row[mine]], h.entry[mine], entries)
+        scores, owners, n, prod = rules[0][rows], rules[1][rows], len(rows), prod[rows]
     pidx = {p: i for i, p in enumerate(model.products)}
     pmap = np.array([pidx.get(p, -1) for p in vt.products], dtype=np.int64)
-    feats = model_rule_features(model, vt.topics, rules[0][band], rules[1][band])
-    logits, known = sm.logits(row, col, len(band), pmap[prod[band]], feats)
-    p = softmax(logits)
-    return choose(vt, model, prod[band], topic[band], p, known, min_proba), (row, col)
+    feats = model_rule_features(model, vt.topics, scores, owners)
+    logits, known = sm.logits(row, col, n, pmap[prod], feats)
+    return exp_weights(logits), known, (row, col)
+
+
+def within(present: Present, pos: np.ndarray, n: int) -> Present:
+    """The (position, entry) pairs of ``present`` (positions among ``n`` rows) whose row is at
+    ``pos``, renumbered as positions in ``pos``."""
+    at = np.full(n, -1, dtype=np.int64)
+    at[pos] = np.arange(len(pos))
+    row, col = present
+    mine = at[row] >= 0
+    return at[row[mine]], col[mine]

@@ -10,13 +10,16 @@ its one-line message); a worker that dies (killed, out of memory) is a ``Kenolib
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import multiprocessing
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 import pyarrow as pa
 
@@ -26,6 +29,37 @@ from kenolib.errors import KenolibError
 Work = Callable[[pa.RecordBatch], pa.RecordBatch]
 
 _WORK: Work | None = None  # the work function of this worker process (set when it starts)
+
+
+_BLAS_STATE: dict[str, Any] = {"users": 0, "limiter": None}
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Numpy's BLAS on one thread while judging (re-entrant).
+
+    Batches are judged on several threads or processes already; a BLAS that also starts one
+    thread per core for each matrix product oversubscribes the cores (two worker processes on
+    two cores judged 10 % fewer tickets a second). OpenBLAS takes the count set from a process's
+    main thread for every thread, and ignores one set from another thread, so only the main
+    thread sets it (the batch threads it starts then run with it); the outermost use restores
+    the BLAS's own setting."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if _BLAS_STATE["users"] == 0:
+        from threadpoolctl import ThreadpoolController
+
+        # found afresh (a few ms): a library loaded since the last use is limited too
+        _BLAS_STATE["limiter"] = ThreadpoolController().limit(limits=1, user_api="blas")
+    _BLAS_STATE["users"] += 1
+    try:
+        yield
+    finally:
+        _BLAS_STATE["users"] -= 1
+        if _BLAS_STATE["users"] == 0 and _BLAS_STATE["limiter"] is not None:
+            _BLAS_STATE["limiter"].restore_original_limits()
+            _BLAS_STATE["limiter"] = None
 
 
 def check_workers(workers: int | None) -> int:
@@ -85,6 +119,11 @@ def _start(work: Work) -> None:
     global _WORK
     _WORK = work
     keep_freed_memory()
+    # a worker only judges: its BLAS stays on one thread for its whole life
+    _WORKER_BLAS.enter_context(single_threaded_blas())
+
+
+_WORKER_BLAS = contextlib.ExitStack()
 
 
 def _ready() -> bool:

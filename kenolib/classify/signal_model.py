@@ -62,11 +62,13 @@ class SignalModel:
         entries (:meth:`present`), product indices ``pi`` (-1: none) and rule features."""
         if self._coef_t is None or self._product_t is None:
             self._coef_t = np.ascontiguousarray(self.coef.T)
-            # a last row of zeros for "no product" (index -1)
-            self._product_t = np.vstack([self.product_coef.T, np.zeros(len(self.intercept))])
+            # each product's weights plus the intercept; a last row for "no product" (index -1)
+            self._product_t = (
+                np.vstack([self.product_coef.T, np.zeros(len(self.intercept))]) + self.intercept
+            )
         counts = np.bincount(row, minlength=n)
         scale = 1.0 / np.sqrt(np.maximum(counts, 1).astype(np.float64))
-        out = self._product_t[pi] + self.intercept
+        out = self._product_t[pi]
         if len(row):
             x = row_matrix(counts, col, scale[row], len(self.entries))
             out += np.asarray(x @ self._coef_t)

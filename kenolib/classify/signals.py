@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kenolib.classify.calibration import load_calibration
+from kenolib.classify.calibration import agreement_scales, load_calibration
 from kenolib.classify.compiled import Signals
 from kenolib.classify.spec import load_ownership_file, load_signals_file
 from kenolib.classify.text import (
@@ -255,6 +255,7 @@ def _assemble(
         review_below=float(cal.get("review_below", 0.0)),
         decider_scales={str(k): float(v) for k, v in (cal.get("decider_scales") or {}).items()},
         verdict_scales={str(k): float(v) for k, v in (cal.get("verdict_scales") or {}).items()},
+        agreement=agreement_scales(cal.get("agreement_scales")),
         quote_cut=quote_cut_pattern(data),
         reply_subject=reply_subject_pattern(data),
         reply_subject_weight=float(data["reply_subject_weight"]),

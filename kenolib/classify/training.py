@@ -29,6 +29,8 @@ from kenolib.classify import rules as R
 from kenolib.classify import spec as spec_module
 from kenolib.classify.calibration import (
     CALIBRATION_FILE,
+    agreement_scaled,
+    agreement_scales,
     calibrated_confidence,
     review_threshold,
     write_calibration,
@@ -38,6 +40,7 @@ from kenolib.classify.embedding import load_word_vectors
 from kenolib.classify.evaluation import (
     confidence_bins,
     evaluate,
+    fit_agreement_scales,
     fit_decider_scales,
     fit_verdict_scales,
 )
@@ -354,11 +357,28 @@ def fit_confidence(
     steps = fit_decider_scales(pooled, conf)
     decided = pooled["decided_by"].to_numpy()
     conf = conf * np.array([steps.get(d, 1.0) for d in decided])
-    scales = {"decider_scales": steps, "verdict_scales": fit_verdict_scales(pooled, conf)}
+    scales: dict[str, Any] = {"decider_scales": steps}
+    if pooled["model_agreement"].notna().any():
+        agreement = fit_agreement_scales(pooled, conf)
+        fitted = agreement_scales(agreement)
+        agree = pooled["model_agreement"].to_numpy(dtype=np.float64)
+        conf = agreement_scaled(
+            conf, agree, pooled["decided_by"].isin(fitted[2]).to_numpy(), fitted
+        )
+        scales["agreement_scales"] = agreement
+    scales["verdict_scales"] = fit_verdict_scales(pooled, conf)
     return table, unmapped, scales
 
 
-CALIBRATION_COLUMNS = ["topic", "verdict", "verdict_margin", "decided_by", "confidence", "_correct"]
+CALIBRATION_COLUMNS = [
+    "topic",
+    "verdict",
+    "verdict_margin",
+    "model_agreement",
+    "decided_by",
+    "confidence",
+    "_correct",
+]
 #: Folds of the calibration pool's real questions (one model fitted without each).
 POOL_FOLDS = 5
 
