@@ -155,7 +155,7 @@ def _apply_learned(
     cheap, p_all = None, None
     if model.signal is not None:
         # every row: the band's choice, and every verdict's agreement for the confidence
-        p_all, known, present = MS.signal_proba(model, j.vt, j.sig.entries, (h, prod), None, rules)
+        p_all, known, present = MS.signal_proba(model, j.vt, j.sig.entries, (h, prod), rules)
         if len(band):
             chosen = MS.choose(
                 j.vt,

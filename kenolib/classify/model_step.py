@@ -38,17 +38,26 @@ class Choice(NamedTuple):
     most: np.ndarray  # the chosen verdict's probability
 
 
+def _topic_columns(
+    vt: VerdictTable, model: TopicModel
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(each model topic's column in ``vt.topics``, -1 if none; products x model topics: may a
+    product's tickets be judged on it; its verdict code on each product)."""
+    tpos = {t: i for i, t in enumerate(vt.topics)}
+    cols = np.array([tpos.get(t, -1) for t in model.topics], dtype=np.int64)
+    allowed = vt.topic_allowed[:, np.maximum(cols, 0)] & (cols >= 0)
+    return cols, allowed, vt.verdict_code[:, np.maximum(cols, 0)]
+
+
 def _verdict_mass(
     vt: VerdictTable, model: TopicModel, prod: np.ndarray, p: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(each model topic's column in ``vt.topics``, ``p`` with the topics a row's product may
     not be judged on zeroed, each topic's verdict code on the row's product, rows x verdicts
     probability in sum)."""
-    tpos = {t: i for i, t in enumerate(vt.topics)}
-    cols = np.array([tpos.get(t, -1) for t in model.topics], dtype=np.int64)
-    allowed = vt.topic_allowed[:, np.maximum(cols, 0)] & (cols >= 0)  # products x model topics
+    cols, allowed, code = _topic_columns(vt, model)
     p = np.where(allowed[prod], p, 0.0)
-    code = vt.verdict_code[:, np.maximum(cols, 0)][prod]  # rows x model topics
+    code = code[prod]  # rows x model topics
     mass = np.stack([np.where(code == v, p, 0.0).sum(axis=1) for v in range(len(VERDICT_CODES))], 1)
     return cols, p, code, mass
 
@@ -59,10 +68,7 @@ def verdict_agreement(
     """The probability ``p`` gives the judged ``verdict`` (codes) on each row's product: the
     sum over the topics the product may be judged on that give it (one matrix product over
     every (product, verdict) pair, then each row's own)."""
-    tpos = {t: i for i, t in enumerate(vt.topics)}
-    cols = np.array([tpos.get(t, -1) for t in model.topics], dtype=np.int64)
-    allowed = vt.topic_allowed[:, np.maximum(cols, 0)] & (cols >= 0)  # products x model topics
-    code = vt.verdict_code[:, np.maximum(cols, 0)]
+    cols, allowed, code = _topic_columns(vt, model)
     nv = len(VERDICT_CODES)
     pairs = allowed[:, None, :] & (code[:, None, :] == np.arange(nv)[None, :, None])
     sums = p.weight @ pairs.reshape(-1, len(cols)).T.astype(np.float64)  # rows x (P * V)
@@ -192,28 +198,19 @@ def signal_proba(
     vt: VerdictTable,
     entries: list[str],
     found: tuple[R.Hits, np.ndarray],
-    rows: np.ndarray | None,
     rules: tuple[np.ndarray, np.ndarray],
 ) -> tuple[Proba, np.ndarray, Present]:
-    """The cheap part's topic probabilities for ``rows`` (``None``: every row of the batch),
-    from the signal ``entries`` the rules found there; the count of its features each row
-    holds; and the (position in ``rows``, entry) pairs present, for :func:`move`."""
+    """The cheap part's topic probabilities for every row of the batch, from the signal
+    ``entries`` the rules found there; the count of its features each row holds; and the (row,
+    entry) pairs present, for :func:`move` (through :func:`within`)."""
     sm = model.signal
     assert sm is not None
     h, prod = found
-    if rows is None:  # every row: positions are rows, nothing to select
-        row, col = sm.present(h.row, h.entry, entries)
-        scores, owners, n = rules[0], rules[1], h.n
-    else:
-        at = np.full(h.n, -1, dtype=np.int64)  # each row's position in ``rows``, -1 outside it
-        at[rows] = np.arange(len(rows))
-        mine = at[h.row] >= 0
-        row, col = sm.present(at[h.row[mine]], h.entry[mine], entries)
-        scores, owners, n, prod = rules[0][rows], rules[1][rows], len(rows), prod[rows]
+    row, col = sm.present(h.row, h.entry, entries)
     pidx = {p: i for i, p in enumerate(model.products)}
     pmap = np.array([pidx.get(p, -1) for p in vt.products], dtype=np.int64)
-    feats = model_rule_features(model, vt.topics, scores, owners)
-    logits, known = sm.logits(row, col, n, pmap[prod], feats)
+    feats = model_rule_features(model, vt.topics, rules[0], rules[1])
+    logits, known = sm.logits(row, col, h.n, pmap[prod], feats)
     return exp_weights(logits), known, (row, col)
 
 
