@@ -221,14 +221,7 @@ def _owners(
 def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) -> dict[str, Any]:
     """Judge one batch: product, topic, qualifier, clause, margin, decided_by (arrays), the
     evidence keys and ``ev_extra`` (row -> extra evidence words, for the few rows moved by the
-    ownership rule or the model). Numpy's BLAS runs on one thread meanwhile
-    (:func:`~kenolib.classify.parallel.single_threaded_blas`)."""
-    with single_threaded_blas():
-        return _judge_batch(subject, body, labels, j)
-
-
-def _judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) -> dict[str, Any]:
-    """:func:`judge_batch`'s steps, in order."""
+    ownership rule or the model)."""
     sig, vt, cm = j.sig, j.vt, j.cm
     T = len(vt.topics)
     h, prod, source, raw, after_symptom, scoped = rule_scores(subject, body, labels, j)
@@ -447,6 +440,7 @@ def _judge_frame(
     parts: dict[str, list[np.ndarray]] = {}
     evidence: list[pa.Array] = [pa.array([], type=pa.string())]
     starts = list(range(0, len(tickets), BATCH_ROWS)) or [0]
+    # BLAS on one thread where batches fan out (worker processes hold it for their whole life)
     with single_threaded_blas(), judge_pool(j, workers if len(starts) > 1 else 1) as pool:
         for done, res, ev in _parts(tickets, j, starts, pool):
             evidence.append(ev)

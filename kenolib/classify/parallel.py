@@ -32,6 +32,7 @@ _WORK: Work | None = None  # the work function of this worker process (set when 
 
 
 _BLAS_STATE: dict[str, Any] = {"users": 0, "limiter": None}
+_WORKER_BLAS = contextlib.ExitStack()  # a worker process's own hold on the limit
 
 
 @contextlib.contextmanager
@@ -121,9 +122,6 @@ def _start(work: Work) -> None:
     keep_freed_memory()
     # a worker only judges: its BLAS stays on one thread for its whole life
     _WORKER_BLAS.enter_context(single_threaded_blas())
-
-
-_WORKER_BLAS = contextlib.ExitStack()
 
 
 def _ready() -> bool:
