@@ -162,16 +162,21 @@ def test_model_products_changes_only_the_products_it_names(clauses):
     assert differ[suite].any()
 
 
-@pytest.mark.parametrize(
-    ("settings", "message"),
-    [
-        ({"gsuite": {"below_margin": 0.8}}, "unknown product 'gsuite'"),
-        ({"g_suite": {"below": 0.8}}, "unknown setting 'below'"),
-    ],
-)
-def test_model_products_refuses_unknown_names(settings, message):
-    with pytest.raises(KenolibError, match=message):
-        below_by_product(settings, ["shared_hosting", "g_suite"])
+def test_model_products_refuses_unknown_names(tmp_path):
+    """An unknown product is refused when the judge is built, an unknown or ill-typed setting
+    when the signals file is loaded, each naming it."""
+    with pytest.raises(KenolibError, match="unknown product 'gsuite'"):
+        below_by_product({"gsuite": {"below_margin": 0.8}}, ["shared_hosting", "g_suite"])
+    bad = tmp_path / "signals.yaml"
+    for entry, message in [
+        ("{g_suite: {below: 0.8}}", r"model_products: g_suite: unknown key 'below'"),
+        ("{g_suite: {below_margin: high}}", r"model_products: g_suite: below_margin"),
+    ]:
+        bad.write_text(f"topics: {{}}\nmodel_products: {entry}\n", encoding="utf-8")
+        with pytest.raises(KenolibError, match=message):
+            load_signals_file(str(bad))
+    ok = {"g_suite": {"below_margin": 0.8}, "office_365": {}}
+    assert below_by_product(ok, ["shared_hosting", "g_suite", "office_365"])[1] == 0.8
 
 
 def test_model_settings_refuse_an_unknown_key_and_fill_defaults(tmp_path):

@@ -46,6 +46,11 @@ MODEL_SCHEMA: dict[str, tuple[Check, Any]] = {
 }
 
 
+#: One product's entry under ``model_products``: only ``below_margin`` (a product without it keeps
+#: ``model.below_margin``).
+MODEL_PRODUCT_SCHEMA: dict[str, tuple[Check, Any]] = {"below_margin": (number, float("nan"))}
+
+
 def model_settings(spec: dict[str, Any]) -> dict[str, float]:
     """The signals file's ``model`` settings with every default filled in."""
     m = {
@@ -70,7 +75,7 @@ SIGNALS_SCHEMA: dict[str, tuple[Check, Any]] = {
     "taxonomy_weight": (_number, 1.0),
     "weights": (_mapping_of(_number, "strength -> weight"), {"strong": 4.0, "words": 2.0}),
     "model": (record(MODEL_SCHEMA), {}),
-    "model_products": (_mapping_of(_mapping_of(_number, "model settings"), "products"), {}),
+    "model_products": (_mapping_of(record(MODEL_PRODUCT_SCHEMA), "products"), {}),
     "exclude_taxonomy_synonyms": (_str_list, []),
     "topics": (_mapping_of(_mapping_of(_nullable_list, "strength -> phrases"), "topics"), None),
     "products": (_mapping_of(_str_list, "product -> phrases"), {}),
@@ -125,8 +130,9 @@ def _load_cached(path: str, kind: str) -> dict[str, Any]:
 def below_by_product(
     settings: dict[str, dict[str, float]], products: list[str]
 ) -> np.ndarray | None:
-    """``model.below_margin`` per product from ``model_products``: NaN for a product it does
-    not name (that product keeps ``model.below_margin``); ``None`` when it names none."""
+    """``model.below_margin`` per product from ``model_products`` (its settings checked by the
+    schema on load): NaN for a product it does not name (that product keeps
+    ``model.below_margin``); ``None`` when it names none. An unknown product is refused."""
     if not settings:
         return None
     out = np.full(len(products), np.nan, dtype=np.float64)
@@ -135,12 +141,6 @@ def below_by_product(
             raise KenolibError(
                 f"ticket_signals.yaml: model_products names an unknown product {product!r}; "
                 f"use one of {', '.join(products)}"
-            )
-        extra = set(values) - {"below_margin"}
-        if extra:
-            raise KenolibError(
-                f"ticket_signals.yaml: model_products.{product} has an unknown setting "
-                f"{sorted(extra)[0]!r}; only below_margin is read there"
             )
         out[products.index(product)] = float(values.get("below_margin", np.nan))
     return out
