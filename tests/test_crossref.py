@@ -570,6 +570,33 @@ def test_two_word_phrase_across_another_signal_word(clauses):
     assert "install extension" in t["evidence"]
 
 
+def test_owner_words_keep_whose_thing_it_is(clauses):
+    """A phrase whose other words are stopwords keeps them when they are owner words ("my
+    script", "i installed": the customer's; "your server": ours); "is down" is still no phrase
+    of "down"; an ownership phrase that could never match is refused, naming it."""
+    from kenolib.classify import rules as R
+    from kenolib.classify.signals import OWNERS, _ownership_signals, _Pairs
+    from kenolib.classify.text import as_text
+
+    acc = _Pairs(["my", "is", "it", "i"], ["my", "i"])
+    assert acc.add("my script", "own:customer", 3.0) and acc.add("i installed", "own:customer", 3.0)
+    assert not acc.add("is down", "topic:service_availability", 2.0)
+    assert ("my", "script") in acc.pairs and ("down",) not in acc.pairs
+    own = {o: [] for o in OWNERS} | {"weight": 3.0, "third_party": ["snipe it"]}
+    with pytest.raises(KenolibError, match="third_party: 'snipe it' can never match"):
+        _ownership_signals(_Pairs(["it"]), own)
+    # the shipped lexicon's pronoun cues are live
+    j = judge_module.compile_judge(clauses)
+    subjects = ["my script stopped", "your server is broken", "i installed nextcloud", "help"]
+    t = _tickets([{"subject": s, "body": "", "product": "Web Hosting"} for s in subjects])
+    h, prod, *_ = judge_module.rule_scores(
+        as_text(t["subject"]), as_text(t["body"]), t["product"], j
+    )
+    platform, customer = R.owner_scores(h, j.cm, prod)[:, :2].T
+    assert (customer > 0).tolist() == [True, False, True, False]
+    assert (platform > 0).tolist() == [False, True, False, False]
+
+
 # -- command line ---------------------------------------------------------------------------
 
 

@@ -34,26 +34,34 @@ OWNERS = ("platform", "customer", "third_party", "self_hosted")
 class _Pairs:
     """Signal phrases being collected: words -> class -> weight (the highest weight wins)."""
 
-    def __init__(self, stopwords: list[Any]) -> None:
+    def __init__(self, stopwords: list[Any], owner_words: list[Any] | None = None) -> None:
         self.stop = {w for s_ in stopwords for w in words_of(str(s_))}
+        self.keep = {w for s_ in owner_words or [] for w in words_of(str(s_))}
         self.pairs: dict[tuple[str, ...], dict[str, float]] = {}
 
     def nwords_of(self, phrase: str) -> int:
         return len([w for w in words_of(phrase) if w not in self.stop]) or 1
 
-    def add(self, phrase: str, cls: str, weight: float, plural: bool = True) -> None:
+    def add(self, phrase: str, cls: str, weight: float, plural: bool = True) -> bool:
+        """Collect ``phrase`` for ``cls``; False when it is left out (it can never match)."""
         raw = words_of(phrase)
         words = tuple(w for w in raw if w not in self.stop)
         if len(raw) > 1 and len(words) < 2:
-            return  # "is down" would become "down": a different, weaker signal
+            # Without its stopwords the phrase would be one word of another meaning. It keeps
+            # them when they are all owner words ("my script", "your server", "i installed":
+            # whose thing it is); any other is left out ("is down" is not "down").
+            if not set(raw) - set(words) <= self.keep:
+                return False
+            words = tuple(raw)
         if not words or len(words) > 5:
-            return
+            return False
         variants = [words]
         if plural and len(words) == 1 and not words[0].endswith("s") and words[0].isalpha():
             variants.append((words[0] + "s",))
         for v in variants:
             slot = self.pairs.setdefault(v, {})
             slot[cls] = max(slot.get(cls, 0.0), weight)
+        return True
 
 
 def _check_topics(data: dict[str, Any], tax: Taxonomy) -> None:
@@ -98,9 +106,16 @@ def _other_signals(acc: _Pairs, data: dict[str, Any], tax: Taxonomy) -> None:
 
 
 def _ownership_signals(acc: _Pairs, own: dict[str, Any]) -> None:
+    """The ownership lexicon's phrases; one that could never match is refused, naming it (the
+    lexicon is short and each entry is a decision: it must be live)."""
     for owner in OWNERS:
         for ph in own[owner]:
-            acc.add(str(ph), f"own:{owner}", float(own["weight"]), plural=False)
+            if not acc.add(str(ph), f"own:{owner}", float(own["weight"]), plural=False):
+                raise KenolibError(
+                    f"ownership.yaml: {owner}: {str(ph)!r} can never match (without its "
+                    "stopwords it is one word of another meaning, or it has more than five "
+                    "words); write it without them, or with an owner word (owner_words)"
+                )
 
 
 def _clause_signals(acc: _Pairs, data: dict[str, Any], clauses: pd.DataFrame) -> None:
@@ -127,7 +142,7 @@ def build_signals(
     data = load_signals_file(path)
     own = load_ownership_file()
     _check_topics(data, tax)
-    acc = _Pairs(data["stopwords"])
+    acc = _Pairs(data["stopwords"], data["owner_words"])
     _topic_signals(acc, data, tax)
     _other_signals(acc, data, tax)
     _ownership_signals(acc, own)

@@ -64,6 +64,7 @@ def model_settings(spec: dict[str, Any]) -> dict[str, float]:
 #: key -> (check, default). ``None`` default: required.
 SIGNALS_SCHEMA: dict[str, tuple[Check, Any]] = {
     "stopwords": (_str_list, []),
+    "owner_words": (_str_list, []),
     "phrase_gap": (_int, 3),
     "subject_weight": (_number, 2.5),
     "body_chars": (_int, 600),
