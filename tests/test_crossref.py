@@ -9,7 +9,9 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from kenolib import config
 from kenolib import crossref as X
 from kenolib.classify import judge as judge_module
 from kenolib.cli import main
@@ -570,7 +572,7 @@ def test_two_word_phrase_across_another_signal_word(clauses):
     assert "install extension" in t["evidence"]
 
 
-def test_owner_words_keep_whose_thing_it_is(clauses):
+def test_owner_words_keep_whose_thing_it_is(clauses, tmp_path):
     """A phrase whose other words are stopwords keeps them when they are owner words ("my
     script", "i installed": the customer's; "your server": ours); "is down" is still no phrase
     of "down"; an ownership phrase that could never match is refused, naming it."""
@@ -585,6 +587,15 @@ def test_owner_words_keep_whose_thing_it_is(clauses):
     own = {o: [] for o in OWNERS} | {"weight": 3.0, "third_party": ["snipe it"]}
     with pytest.raises(KenolibError, match="third_party: 'snipe it' can never match"):
         _ownership_signals(_Pairs(["it"]), own)
+    # an owner word must be a stopword (else it would do nothing)
+    from kenolib.classify.signals import build_signals
+    from kenolib.files import read_yaml
+
+    data = read_yaml(config.TICKET_SIGNALS_FILE, "signals file") | {"owner_words": ["mine"]}
+    bad = tmp_path / "signals.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(KenolibError, match="owner_words: 'mine' is not a stopword"):
+        build_signals(clauses, path=str(bad))
     # the shipped lexicon's pronoun cues are live
     j = judge_module.compile_judge(clauses)
     subjects = ["my script stopped", "your server is broken", "i installed nextcloud", "help"]
