@@ -577,8 +577,9 @@ def test_owner_words_keep_whose_thing_it_is(clauses, tmp_path):
     script", "i installed": the customer's; "your server": ours); "is down" is still no phrase
     of "down"; an ownership phrase that could never match is refused, naming it."""
     from kenolib.classify import rules as R
-    from kenolib.classify.signals import OWNERS, _ownership_signals, _Pairs
+    from kenolib.classify.signals import OWNERS, _ownership_signals, _Pairs, build_signals
     from kenolib.classify.text import as_text
+    from kenolib.files import read_yaml
 
     acc = _Pairs(["my", "is", "it", "i"], ["my", "i"])
     assert acc.add("my script", "own:customer", 3.0) and acc.add("i installed", "own:customer", 3.0)
@@ -588,9 +589,6 @@ def test_owner_words_keep_whose_thing_it_is(clauses, tmp_path):
     with pytest.raises(KenolibError, match="third_party: 'snipe it' can never match"):
         _ownership_signals(_Pairs(["it"]), own)
     # an owner word must be a stopword (else it would do nothing)
-    from kenolib.classify.signals import build_signals
-    from kenolib.files import read_yaml
-
     data = read_yaml(config.TICKET_SIGNALS_FILE, "signals file") | {"owner_words": ["mine"]}
     bad = tmp_path / "signals.yaml"
     bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")

@@ -37,6 +37,12 @@ class _Pairs:
     def __init__(self, stopwords: list[Any], owner_words: list[Any] | None = None) -> None:
         self.stop = {w for s_ in stopwords for w in words_of(str(s_))}
         self.keep = {w for s_ in owner_words or [] for w in words_of(str(s_))}
+        idle = sorted(self.keep - self.stop)
+        if idle:
+            raise KenolibError(
+                f"ticket_signals.yaml: owner_words: {idle[0]!r} is not a stopword; an owner word "
+                "is a stopword that a phrase keeps (add it to stopwords, or remove it here)"
+            )
         self.pairs: dict[tuple[str, ...], dict[str, float]] = {}
 
     def nwords_of(self, phrase: str) -> int:
@@ -142,13 +148,6 @@ def build_signals(
     data = load_signals_file(path)
     own = load_ownership_file()
     _check_topics(data, tax)
-    stop = {w for s_ in data["stopwords"] for w in words_of(str(s_))}
-    idle = [str(w) for w in data["owner_words"] if not set(words_of(str(w))) <= stop]
-    if idle:
-        raise KenolibError(
-            f"ticket_signals.yaml: owner_words: {idle[0]!r} is not a stopword; an owner word is a "
-            "stopword that a phrase keeps (add it to stopwords, or remove it here)"
-        )
     acc = _Pairs(data["stopwords"], data["owner_words"])
     _topic_signals(acc, data, tax)
     _other_signals(acc, data, tax)

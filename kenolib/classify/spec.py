@@ -143,5 +143,6 @@ def below_by_product(
                 f"ticket_signals.yaml: model_products names an unknown product {product!r}; "
                 f"use one of {', '.join(products)}"
             )
-        out[products.index(product)] = float(values.get("below_margin", np.nan))
+        default = MODEL_PRODUCT_SCHEMA["below_margin"][1]
+        out[products.index(product)] = float(values.get("below_margin", default))
     return out
