@@ -879,3 +879,26 @@ def test_top_topic_is_pick_topics_topic():
     scores[7, [2, 5]] = 1.5  # a tie keeps the first, as argmax does
     assert (R.top_topic(scores) == R.pick_topic(scores)[0]).all()
     assert (R.top_topic(scores)[:7] == 8).all() and R.top_topic(scores)[7] == 2
+
+
+def test_signal_phrase_that_can_never_match_is_refused(clauses, tmp_path):
+    """Nothing listed is dropped unseen: a phrase that is one word of another meaning without
+    its stopwords ("in plesk", "is down") is refused naming its place; a taxonomy synonym like
+    that must be listed under exclude_taxonomy_synonyms."""
+    import copy
+
+    from kenolib.classify.signals import build_signals
+    from kenolib.files import read_yaml
+
+    data = copy.deepcopy(read_yaml(config.TICKET_SIGNALS_FILE, "signals file"))
+    data["topics"]["control_panel"]["words"].append("in plesk")
+    bad = tmp_path / "signals.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(KenolibError, match="topics: control_panel: words: 'in plesk' can never"):
+        build_signals(clauses, path=str(bad))
+    data = copy.deepcopy(read_yaml(config.TICKET_SIGNALS_FILE, "signals file"))
+    data["exclude_taxonomy_synonyms"].remove("a record")
+    bad = tmp_path / "signals2.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(KenolibError, match="taxonomy.yaml: dns: synonyms: 'a record'.*exclude_tax"):
+        build_signals(clauses, path=str(bad))

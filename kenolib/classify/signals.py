@@ -44,6 +44,7 @@ class _Pairs:
                 "is a stopword that a phrase keeps (add it to stopwords, or remove it here)"
             )
         self.pairs: dict[tuple[str, ...], dict[str, float]] = {}
+        self.dead: list[str] = []  # "where: phrase" of listed phrases that can never match
 
     def nwords_of(self, phrase: str) -> int:
         return len([w for w in words_of(phrase) if w not in self.stop]) or 1
@@ -69,6 +70,11 @@ class _Pairs:
             slot[cls] = max(slot.get(cls, 0.0), weight)
         return True
 
+    def listed(self, where: str, phrase: str, cls: str, weight: float, plural: bool = True) -> None:
+        """``add`` a phrase someone listed in a data file; one that can never match is noted."""
+        if not self.add(phrase, cls, weight, plural):
+            self.dead.append(f"{where}: {phrase!r}")
+
 
 def _check_topics(data: dict[str, Any], tax: Taxonomy) -> None:
     known = set(tax.topic_ids())
@@ -86,21 +92,34 @@ def _topic_signals(acc: _Pairs, data: dict[str, Any], tax: Taxonomy) -> None:
     for t in tax.topics:
         for syn in t.synonyms:
             if normalise(syn) not in exclude:
-                acc.add(syn, f"topic:{t.id}", float(data["taxonomy_weight"]))
+                where = f"taxonomy.yaml: {t.id}: synonyms"
+                acc.listed(where, syn, f"topic:{t.id}", float(data["taxonomy_weight"]))
     for tid, levels in data["topics"].items():
         for level, phrases in (levels or {}).items():
             if level not in weights:
                 raise KenolibError(f"ticket_signals.yaml: topic {tid}: unknown strength {level!r}")
             for ph in phrases or []:
-                acc.add(str(ph), f"topic:{tid}", weights[level])
+                acc.listed(
+                    f"ticket_signals.yaml: topics: {tid}: {level}",
+                    str(ph),
+                    f"topic:{tid}",
+                    weights[level],
+                )
 
 
 def _other_signals(acc: _Pairs, data: dict[str, Any], tax: Taxonomy) -> None:
     for pid, phrases in data["products"].items():
         for ph in phrases:  # a longer name wins: "dev vps" over "vps"
-            acc.add(str(ph), f"product:{pid}", float(len(words_of(str(ph)))), plural=False)
+            weight = float(len(words_of(str(ph))))
+            acc.listed(
+                f"ticket_signals.yaml: products: {pid}",
+                str(ph),
+                f"product:{pid}",
+                weight,
+                plural=False,
+            )
     for ph in data["colocation"]:
-        acc.add(str(ph), "colo", 1.0, plural=False)
+        acc.listed("ticket_signals.yaml: colocation", str(ph), "colo", 1.0, plural=False)
     for tid, quals in data["qualifiers"].items():
         ids = {q.id for q in tax.by_id[tid].qualifiers}
         for qid, phrases in quals.items():
@@ -108,7 +127,9 @@ def _other_signals(acc: _Pairs, data: dict[str, Any], tax: Taxonomy) -> None:
                 raise KenolibError(f"ticket_signals.yaml: {tid} has no qualifier {qid!r}")
             for ph in phrases:
                 # a longer cue is more specific: "bought from you" (3) beats "bought from" (2)
-                acc.add(str(ph), f"qual:{tid}:{qid}", float(acc.nwords_of(str(ph))), plural=False)
+                weight = float(acc.nwords_of(str(ph)))
+                where = f"ticket_signals.yaml: qualifiers: {tid}: {qid}"
+                acc.listed(where, str(ph), f"qual:{tid}:{qid}", weight, plural=False)
 
 
 def _ownership_signals(acc: _Pairs, own: dict[str, Any]) -> None:
@@ -137,7 +158,12 @@ def _clause_signals(acc: _Pairs, data: dict[str, Any], clauses: pd.DataFrame) ->
             found = by_key.get(f"{product}|{heading_key(heading)}")
             if found is not None:
                 for ph in phrases:
-                    acc.add(str(ph), f"clause:{found}", 3.0)
+                    acc.listed(
+                        f"ticket_signals.yaml: clause_hints: {product}: {heading}",
+                        str(ph),
+                        f"clause:{found}",
+                        3.0,
+                    )
 
 
 def build_signals(
@@ -153,6 +179,16 @@ def build_signals(
     _other_signals(acc, data, tax)
     _ownership_signals(acc, own)
     _clause_signals(acc, data, clauses)
+    if acc.dead:
+        # nothing listed is dropped unseen: a phrase that shrinks to one word of another
+        # meaning without its stopwords ("is down", "in plesk") would silently never match
+        more = f" (and {len(acc.dead) - 1} more)" if len(acc.dead) > 1 else ""
+        raise KenolibError(
+            f"{acc.dead[0]} can never match{more}: without its stopwords "
+            "it is one word of another meaning, or it has more than five words; write it "
+            "without them, or with an owner word (owner_words), or remove it (a taxonomy "
+            "synonym: list it under exclude_taxonomy_synonyms)"
+        )
     tables = _compile(acc.pairs)
     return _assemble(tables, data, own, tax)
 
