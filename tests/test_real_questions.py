@@ -173,6 +173,7 @@ SECOND = {
     "second_labeller_r34_holdout.csv": (("real34_holdout.csv",), 91),
     "second_labeller_r35_holdout.csv": (("real35_holdout.csv",), 108),
     "second_labeller_r36_holdout.csv": (("real36_holdout.csv",), 109),
+    "second_labeller_r37_holdout.csv": (("real37_holdout.csv",), 111),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
