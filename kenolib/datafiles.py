@@ -29,9 +29,16 @@ Schema = dict[str, tuple[Check, Any]]
 
 
 def str_list(v: Any) -> str | None:
-    """A list of words or phrases (numbers allowed: YAML reads ``365`` as a number)."""
+    """A list of words or phrases (numbers allowed: YAML reads ``365`` as a number; a boolean is
+    refused: YAML reads a bare on, off, yes or no as one, and ``on`` would become "True")."""
     if not isinstance(v, list) or not all(isinstance(x, str | int | float) for x in v):
         return "expected a list of words or phrases"
+    flags = [x for x in v if isinstance(x, bool)]
+    if flags:
+        return (
+            f"expected a list of words or phrases, got {flags[0]!r}: YAML reads a bare on, off, "
+            "yes or no as true or false; quote it ('on')"
+        )
     return None
 
 

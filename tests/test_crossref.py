@@ -902,3 +902,17 @@ def test_signal_phrase_that_can_never_match_is_refused(clauses, tmp_path):
     bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(KenolibError, match="taxonomy.yaml: dns: synonyms: 'a record'.*exclude_tax"):
         build_signals(clauses, path=str(bad))
+
+
+def test_bare_yaml_boolean_in_a_word_list_is_refused(clauses, tmp_path):
+    """YAML reads a bare ``on`` as true: in a word list it is refused, naming the key, and the
+    message says to quote it (the stopword "on" had silently been "True")."""
+    from kenolib.classify.signals import build_signals
+
+    text = config.TICKET_SIGNALS_FILE.read_text(encoding="utf-8")
+    bad = tmp_path / "signals.yaml"
+    bad.write_text(
+        text.replace("stopwords: [a, an,", "stopwords: [on, a, an,", 1), encoding="utf-8"
+    )
+    with pytest.raises(KenolibError, match=r"stopwords.*got True.*quote it \('on'\)"):
+        build_signals(clauses, path=str(bad))
