@@ -585,6 +585,10 @@ def test_owner_words_keep_whose_thing_it_is(clauses, tmp_path):
     assert acc.add("my script", "own:customer", 3.0) and acc.add("i installed", "own:customer", 3.0)
     assert not acc.add("is down", "topic:service_availability", 2.0)
     assert ("my", "script") in acc.pairs and ("down",) not in acc.pairs
+    # a qualifier or ownership cue keeps its owner words wherever they stand
+    assert acc.add("your cache plugin", "qual:x:bundled", 2.0, whose=True)
+    assert acc.add("cleared my cache plugin", "topic:caching", 2.0)
+    assert ("your", "cache", "plugin") in acc.pairs and ("cleared", "cache", "plugin") in acc.pairs
     own = {o: [] for o in OWNERS} | {"weight": 3.0, "third_party": ["snipe it"]}
     with pytest.raises(KenolibError, match="third_party: 'snipe it' can never match"):
         _ownership_signals(_Pairs(["it"]), own)

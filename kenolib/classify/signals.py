@@ -49,10 +49,16 @@ class _Pairs:
     def nwords_of(self, phrase: str) -> int:
         return len([w for w in words_of(phrase) if w not in self.stop]) or 1
 
-    def add(self, phrase: str, cls: str, weight: float, plural: bool = True) -> bool:
-        """Collect ``phrase`` for ``cls``; False when it is left out (it can never match)."""
+    def add(
+        self, phrase: str, cls: str, weight: float, plural: bool = True, whose: bool = False
+    ) -> bool:
+        """Collect ``phrase`` for ``cls``; False when it is left out (it can never match).
+
+        ``whose``: the phrase says whose thing it is (a qualifier or ownership cue), so it keeps
+        its owner words wherever they stand ("your cache plugin" is not any "cache plugin").
+        """
         raw = words_of(phrase)
-        words = tuple(w for w in raw if w not in self.stop)
+        words = tuple(w for w in raw if w not in self.stop or (whose and w in self.keep))
         if len(raw) > 1 and len(words) < 2:
             # Without its stopwords the phrase would be one word of another meaning. It keeps
             # them when they are all owner words ("my script", "your server", "i installed":
@@ -70,9 +76,17 @@ class _Pairs:
             slot[cls] = max(slot.get(cls, 0.0), weight)
         return True
 
-    def listed(self, where: str, phrase: str, cls: str, weight: float, plural: bool = True) -> None:
+    def listed(
+        self,
+        where: str,
+        phrase: str,
+        cls: str,
+        weight: float,
+        plural: bool = True,
+        whose: bool = False,
+    ) -> None:
         """``add`` a phrase someone listed in a data file; one that can never match is noted."""
-        if not self.add(phrase, cls, weight, plural):
+        if not self.add(phrase, cls, weight, plural, whose):
             self.dead.append(f"{where}: {phrase!r}")
 
 
@@ -129,7 +143,8 @@ def _other_signals(acc: _Pairs, data: dict[str, Any], tax: Taxonomy) -> None:
                 # a longer cue is more specific: "bought from you" (3) beats "bought from" (2)
                 weight = float(acc.nwords_of(str(ph)))
                 where = f"ticket_signals.yaml: qualifiers: {tid}: {qid}"
-                acc.listed(where, str(ph), f"qual:{tid}:{qid}", weight, plural=False)
+                cls = f"qual:{tid}:{qid}"
+                acc.listed(where, str(ph), cls, weight, plural=False, whose=True)
 
 
 def _ownership_signals(acc: _Pairs, own: dict[str, Any]) -> None:
@@ -137,7 +152,7 @@ def _ownership_signals(acc: _Pairs, own: dict[str, Any]) -> None:
     lexicon is short and each entry is a decision: it must be live)."""
     for owner in OWNERS:
         for ph in own[owner]:
-            if not acc.add(str(ph), f"own:{owner}", float(own["weight"]), plural=False):
+            if not acc.add(str(ph), f"own:{owner}", float(own["weight"]), plural=False, whose=True):
                 raise KenolibError(
                     f"ownership.yaml: {owner}: {str(ph)!r} can never match (without its "
                     "stopwords it is one word of another meaning, or it has more than five "
