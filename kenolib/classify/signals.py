@@ -148,16 +148,13 @@ def _other_signals(acc: _Pairs, data: dict[str, Any], tax: Taxonomy) -> None:
 
 
 def _ownership_signals(acc: _Pairs, own: dict[str, Any]) -> None:
-    """The ownership lexicon's phrases; one that could never match is refused, naming it (the
-    lexicon is short and each entry is a decision: it must be live)."""
+    """The ownership lexicon's phrases, each keeping its owner words ("my own app")."""
     for owner in OWNERS:
         for ph in own[owner]:
-            if not acc.add(str(ph), f"own:{owner}", float(own["weight"]), plural=False, whose=True):
-                raise KenolibError(
-                    f"ownership.yaml: {owner}: {str(ph)!r} can never match (without its "
-                    "stopwords it is one word of another meaning, or it has more than five "
-                    "words); write it without them, or with an owner word (owner_words)"
-                )
+            where = f"ownership.yaml: {owner}"
+            acc.listed(
+                where, str(ph), f"own:{owner}", float(own["weight"]), plural=False, whose=True
+            )
 
 
 def _clause_signals(acc: _Pairs, data: dict[str, Any], clauses: pd.DataFrame) -> None:
