@@ -40,6 +40,20 @@ def _tickets(rows: list[dict]) -> pd.DataFrame:
     return df
 
 
+def _signals_with(tmp_path, name: str, change) -> str:
+    """A copy of the shipped signals file, ``change(data)`` applied, written as ``name`` (a new
+    name per variant: the loader caches files by path)."""
+    import copy
+
+    from kenolib.files import read_yaml
+
+    data = copy.deepcopy(read_yaml(config.TICKET_SIGNALS_FILE, "signals file"))
+    change(data)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return str(path)
+
+
 def _one(clauses, **row) -> pd.Series:
     return X.crossref(_tickets([row]), clauses).iloc[0]
 
@@ -579,7 +593,6 @@ def test_owner_words_keep_whose_thing_it_is(clauses, tmp_path):
     from kenolib.classify import rules as R
     from kenolib.classify.signals import OWNERS, _ownership_signals, _Pairs, build_signals
     from kenolib.classify.text import as_text
-    from kenolib.files import read_yaml
 
     acc = _Pairs(["my", "is", "it", "i"], ["my", "i"])
     assert acc.add("my script", "own:customer", 3.0) and acc.add("i installed", "own:customer", 3.0)
@@ -592,13 +605,13 @@ def test_owner_words_keep_whose_thing_it_is(clauses, tmp_path):
     own = {o: [] for o in OWNERS} | {"weight": 3.0, "third_party": ["snipe it"]}
     dead = _Pairs(["it"])
     _ownership_signals(dead, own)
-    assert dead.dead == ["ownership.yaml: third_party: 'snipe it'"]  # refused on load (below)
+    # noted with its place; build_signals refuses every noted phrase (tested in
+    # test_signal_phrase_that_can_never_match_is_refused)
+    assert dead.dead == ["ownership.yaml: third_party: 'snipe it'"]
     # an owner word must be a stopword (else it would do nothing)
-    data = read_yaml(config.TICKET_SIGNALS_FILE, "signals file") | {"owner_words": ["mine"]}
-    bad = tmp_path / "signals.yaml"
-    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    bad = _signals_with(tmp_path, "mine.yaml", lambda d: d.update(owner_words=["mine"]))
     with pytest.raises(KenolibError, match="owner_words: 'mine' is not a stopword"):
-        build_signals(clauses, path=str(bad))
+        build_signals(clauses, path=bad)
     # the shipped lexicon's pronoun cues are live
     j = judge_module.compile_judge(clauses)
     subjects = ["my script stopped", "your server is broken", "i installed nextcloud", "help"]
@@ -890,23 +903,19 @@ def test_signal_phrase_that_can_never_match_is_refused(clauses, tmp_path):
     """Nothing listed is dropped unseen: a phrase that is one word of another meaning without
     its stopwords ("in plesk", "is down") is refused naming its place; a taxonomy synonym like
     that must be listed under exclude_taxonomy_synonyms."""
-    import copy
-
     from kenolib.classify.signals import build_signals
-    from kenolib.files import read_yaml
 
-    data = copy.deepcopy(read_yaml(config.TICKET_SIGNALS_FILE, "signals file"))
-    data["topics"]["control_panel"]["words"].append("in plesk")
-    bad = tmp_path / "signals.yaml"
-    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    def in_plesk(d):
+        d["topics"]["control_panel"]["words"].append("in plesk")
+
+    bad = _signals_with(tmp_path, "in_plesk.yaml", in_plesk)
     with pytest.raises(KenolibError, match="topics: control_panel: words: 'in plesk' can never"):
-        build_signals(clauses, path=str(bad))
-    data = copy.deepcopy(read_yaml(config.TICKET_SIGNALS_FILE, "signals file"))
-    data["exclude_taxonomy_synonyms"].remove("a record")
-    bad = tmp_path / "signals2.yaml"
-    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        build_signals(clauses, path=bad)
+    bad = _signals_with(
+        tmp_path, "a_record.yaml", lambda d: d["exclude_taxonomy_synonyms"].remove("a record")
+    )
     with pytest.raises(KenolibError, match="taxonomy.yaml: dns: synonyms: 'a record'.*exclude_tax"):
-        build_signals(clauses, path=str(bad))
+        build_signals(clauses, path=bad)
 
 
 def test_bare_yaml_boolean_in_a_word_list_is_refused(clauses, tmp_path):
