@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import yaml
 
@@ -584,6 +585,32 @@ def test_two_word_phrase_across_another_signal_word(clauses):
     )
     assert t["topic"] == "control_panel_extensions"
     assert "install extension" in t["evidence"]
+
+
+def test_typographic_quotes_and_cjk_letters_are_no_part_of_a_word(clauses):
+    """“Plesk” in curly quotes is the word plesk, and "SSHで入れません" (Japanese written without
+    spaces) holds the word ssh: the same verdict and evidence as the plain ASCII ticket, while
+    accented letters stay inside their word."""
+    from kenolib.classify.text import separate_scripts, words_of
+
+    quoted = _one(clauses, product="Web Hosting", subject="“Plesk” login fails", body="help…")
+    plain = _one(clauses, product="Web Hosting", subject="Plesk login fails", body="help")
+    assert (quoted["topic"], quoted["evidence"]) == (plain["topic"], plain["evidence"])
+    assert "plesk" in quoted["evidence"].split(", ")
+    cjk = _one(
+        clauses,
+        product="Developer VPS",
+        subject="SSHで入れません",
+        body="本日申し込んだDeveloper VPSにSSHで入ろうとすると、接続が固まってしまいます。",
+    )
+    assert (cjk["topic"], cjk["verdict"], cjk["decided_by"]) == (
+        "service_availability",
+        "supported",
+        "signals",
+    )
+    assert words_of("«Café» — SSHで入る\u00a0now") == ["café", "ssh", "で入る", "now"]
+    out = separate_scripts(pa.array(["plain ascii", "x\u00a0y", None]))
+    assert out.to_pylist() == ["plain ascii", "x y", None]
 
 
 def test_owner_words_keep_whose_thing_it_is(clauses, tmp_path):

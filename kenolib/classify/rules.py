@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from wordfreq import zipf_frequency
 
 from kenolib.classify.signals import OWNERS, Signals
-from kenolib.classify.text import classification_text, distinct, tokenise, words_of
+from kenolib.classify.text import classification_parts, distinct, tokenise, words_of
 from kenolib.classify.verdicts import VerdictTable
 from kenolib.taxonomy import heading_key, products_of_labels
 
@@ -135,8 +135,7 @@ class Hits:
 
 def signal_hits(subject: pa.Array, body: pa.Array, sig: Signals) -> Hits:
     """Find the signals of every ticket and expand them into (row, class, weight) votes."""
-    text = classification_text(subject, body, sig.body_chars, sig.quote_cut)
-    subject_len = pc.binary_length(subject).to_numpy(zero_copy_only=False).astype(np.int64)
+    text, subject_len = classification_parts(subject, body, sig.body_chars, sig.quote_cut)
     tok = tokenise(text, subject_len, sig)
     cnt = sig.entry_ptr[tok.entry + 1] - sig.entry_ptr[tok.entry]
     rep = np.repeat(np.arange(len(tok.entry)), cnt)

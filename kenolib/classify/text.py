@@ -107,8 +107,31 @@ _FOLD = np.uint64(0x2020202020202020)
 
 
 def words_of(text: str) -> list[str]:
-    """Split text into classifier words exactly as tickets are split (lower-case, alnum runs)."""
+    """Split text into classifier words exactly as tickets are split (lower-case, alnum runs,
+    :func:`separate_scripts`)."""
+    if not text.isascii():
+        text = separate_scripts(pa.array([text])).to_pylist()[0]
     return _WORD.findall(normalise(text).replace("'", " "))
+
+
+#: A character outside ASCII that is no letter, digit or mark: typographic quotes and dashes,
+#: no-break spaces, ellipses, bullets, emoji, CJK punctuation. The tokeniser counts every byte
+#: outside ASCII as a letter, so “Plesk” would be one word with its quotes.
+_NON_WORD = r"[^\x00-\x7F\p{L}\p{N}\p{M}]"
+#: A run of CJK letters, which are written without spaces: "SSHで入れない" would be one word.
+_CJK_RUN = r"([\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]+)"
+
+
+def separate_scripts(text: pa.Array) -> pa.Array:
+    """``text`` with every non-ASCII character that is no letter, digit or mark made a space
+    and every run of CJK letters set apart by spaces, so that the ASCII words around them are
+    words of their own. Only rows holding a byte outside ASCII are rewritten."""
+    other = pc.invert(pc.string_is_ascii(text))
+    if not pc.any(other).as_py():
+        return text
+    part = pc.replace_substring_regex(text.filter(other), _NON_WORD, " ")
+    part = pc.replace_substring_regex(part, _CJK_RUN, r" \1 ")
+    return pc.replace_with_mask(text, other, part)
 
 
 def word_keys(words: list[str]) -> np.ndarray:
@@ -154,14 +177,24 @@ _TAG = r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>"
 def classification_text(
     subject: pa.Array, body: pa.Array, body_chars: int, quote_cut: str | None = None
 ) -> pa.Array:
-    """``subject \\n body-start `` with quoted replies, signatures and leftover tags removed."""
+    """``subject \\n body-start `` with quoted replies, signatures and leftover tags removed,
+    scripts separated (:func:`separate_scripts`; the subject too: see :func:`classification_parts`)."""
+    return classification_parts(subject, body, body_chars, quote_cut)[0]
+
+
+def classification_parts(
+    subject: pa.Array, body: pa.Array, body_chars: int, quote_cut: str | None = None
+) -> tuple[pa.Array, np.ndarray]:
+    """:func:`classification_text` and the byte length of its subject part on every row."""
     # Cutting only ever removes a suffix, so cutting the first ``body_chars`` is enough.
     b = pc.utf8_slice_codeunits(body, 0, body_chars)
     _, _, data = b.buffers()
     if data is not None and (np.frombuffer(data, dtype=np.uint8) == 60).any():  # "<"
         b = pc.replace_substring_regex(b, _TAG, " ")
-    b = pc.replace_substring_regex(b, quote_cut or _QUOTE_CUT, "")
-    return pc.binary_join_element_wise(subject, " \n ", b, " ", "")
+    b = separate_scripts(pc.replace_substring_regex(b, quote_cut or _QUOTE_CUT, ""))
+    subject = separate_scripts(subject)
+    subject_len = pc.binary_length(subject).to_numpy(zero_copy_only=False).astype(np.int64)
+    return pc.binary_join_element_wise(subject, " \n ", b, " ", ""), subject_len
 
 
 @dataclass
