@@ -178,6 +178,7 @@ SECOND = {
     "second_labeller_r39_holdout.csv": (("real39_holdout.csv",), 112),
     "second_labeller_r40_holdout.csv": (("real40_holdout.csv",), 103),
     "second_labeller_r41_holdout.csv": (("real41_holdout.csv",), 110),
+    "second_labeller_r42_holdout.csv": (("real42_holdout.csv",), 112),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
