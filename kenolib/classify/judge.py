@@ -67,12 +67,12 @@ class Judge:
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled(clauses_key: str, taxonomy_source: str) -> Judge:
+def _compiled(clauses_key: str, taxonomy_source: str, with_model: bool = True) -> Judge:
     clauses = _CLAUSE_CACHE[clauses_key]
     tax = load_taxonomy(taxonomy_source or None)
     sig = build_signals(clauses, tax)
     vt = verdict_table(clauses, tax, sig.spec)
-    model = load_model()
+    model = load_model() if with_model else None
     m = model_settings(sig.spec)
     return Judge(
         sig=sig,
@@ -101,11 +101,15 @@ def model_below_at(j: Judge, prod: np.ndarray) -> np.ndarray:
 _CLAUSE_CACHE: dict[str, pd.DataFrame] = {}
 
 
-def compile_judge(clauses: pd.DataFrame, taxonomy: Taxonomy | None = None) -> Judge:
-    """The compiled judge for a clause table (cached by the table's content)."""
+def compile_judge(
+    clauses: pd.DataFrame, taxonomy: Taxonomy | None = None, *, with_model: bool = True
+) -> Judge:
+    """The compiled judge for a clause table (cached by the table's content). Training passes
+    ``with_model=False``: it reads the rules only, so the stored model is not loaded (it may
+    be stale, for example fitted with the word vectors being replaced)."""
     key = str(pd.util.hash_pandas_object(clauses.astype(str), index=False).sum())
     _CLAUSE_CACHE[key] = clauses
-    return _compiled(key, taxonomy.source if taxonomy is not None else "")
+    return _compiled(key, taxonomy.source if taxonomy is not None else "", with_model)
 
 
 def _steps(names: tuple[str, ...]) -> np.ndarray:

@@ -214,7 +214,7 @@ def fit_model(
 ) -> TopicModel:
     """Fit the topic model on labelled tickets (``expected_topic``, ``expected_product``);
     ``embedding_scale`` 0 leaves the word vectors out, ``balanced`` weighs topics as equals."""
-    j = compile_judge(clauses)
+    j = compile_judge(clauses, with_model=False)
     text = training_text(labelled, j)
     terms = choose_terms(text.to_pylist())
     products = [p for p in j.vt.products]
@@ -291,7 +291,7 @@ def train(
 
 def model_cv(labelled: pd.DataFrame, clauses: pd.DataFrame, folds: int = 5) -> dict[str, float]:
     """Out-of-fold topic accuracy of the model alone (all tickets, and real questions only)."""
-    j = compile_judge(clauses)
+    j = compile_judge(clauses, with_model=False)
     fold = np.random.default_rng(11).permutation(len(labelled)) % folds
     right = np.zeros(len(labelled), dtype=bool)
     for f in range(folds):
@@ -415,7 +415,7 @@ def calibration_frame(
     """The calibration set and the calibration pool's real questions, judged and scored; the
     real questions each by a model fitted without them (``models``, fitted when not given)."""
     models = models or pool_models(clauses)
-    base = compile_judge(clauses)
+    base = compile_judge(clauses, with_model=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unknown helpdesk labels are expected in these sets
         frames = [evaluate(load_tickets(path), clauses).frame[CALIBRATION_COLUMNS]]
