@@ -9,6 +9,7 @@ on their own batches.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 from collections import deque
@@ -67,18 +68,18 @@ class Judge:
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled(clauses_key: str, taxonomy_source: str, with_model: bool = True) -> Judge:
+def _rules_judge(clauses_key: str, taxonomy_source: str) -> Judge:
+    """The judge without its learned model: the signals, verdict table and settings."""
     clauses = _CLAUSE_CACHE[clauses_key]
     tax = load_taxonomy(taxonomy_source or None)
     sig = build_signals(clauses, tax)
     vt = verdict_table(clauses, tax, sig.spec)
-    model = load_model() if with_model else None
     m = model_settings(sig.spec)
     return Judge(
         sig=sig,
         vt=vt,
         cm=R.class_maps(sig, vt),
-        model=model,
+        model=None,
         topic_labels=topic_labels(tax),
         known_words=frozenset(w for e in sig.entries for w in e.split()),
         model_below=m["below_margin"],
@@ -88,6 +89,12 @@ def _compiled(clauses_key: str, taxonomy_source: str, with_model: bool = True) -
         signals_gate=m["signals_gate"],
         model_below_by=below_by_product(sig.spec["model_products"], vt.products),
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(clauses_key: str, taxonomy_source: str) -> Judge:
+    """:func:`_rules_judge` with the stored model: the rules are compiled once for both."""
+    return dataclasses.replace(_rules_judge(clauses_key, taxonomy_source), model=load_model())
 
 
 def model_below_at(j: Judge, prod: np.ndarray) -> np.ndarray:
@@ -109,7 +116,9 @@ def compile_judge(
     be stale, for example fitted with the word vectors being replaced)."""
     key = str(pd.util.hash_pandas_object(clauses.astype(str), index=False).sum())
     _CLAUSE_CACHE[key] = clauses
-    return _compiled(key, taxonomy.source if taxonomy is not None else "", with_model)
+    return (_compiled if with_model else _rules_judge)(
+        key, taxonomy.source if taxonomy is not None else ""
+    )
 
 
 def _steps(names: tuple[str, ...]) -> np.ndarray:

@@ -429,6 +429,7 @@ def calibration_frame(
 def reset_caches() -> None:
     """Forget compiled judges and loaded data files (after writing a model or a calibration)."""
     judge_module._compiled.cache_clear()
+    judge_module._rules_judge.cache_clear()
     spec_module._load_cached.cache_clear()
 
 
