@@ -179,6 +179,8 @@ SECOND = {
     "second_labeller_r40_holdout.csv": (("real40_holdout.csv",), 103),
     "second_labeller_r41_holdout.csv": (("real41_holdout.csv",), 110),
     "second_labeller_r42_holdout.csv": (("real42_holdout.csv",), 112),
+    "second_labeller_r43_holdout.csv": (("real43_holdout.csv",), 110),
+    "second_labeller_r44_holdout.csv": (("real44_holdout.csv",), 105),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -200,6 +202,7 @@ FLOORS = {
     "second_labeller_r39_holdout.csv": (0.96, 0.92),
     "second_labeller_r40_holdout.csv": (0.98, 0.95),
     "second_labeller_r41_holdout.csv": (0.97, 0.88),
+    "second_labeller_r44_holdout.csv": (0.97, 0.94),
 }
 
 
