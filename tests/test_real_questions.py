@@ -181,6 +181,8 @@ SECOND = {
     "second_labeller_r42_holdout.csv": (("real42_holdout.csv",), 112),
     "second_labeller_r43_holdout.csv": (("real43_holdout.csv",), 110),
     "second_labeller_r44_holdout.csv": (("real44_holdout.csv",), 105),
+    "second_labeller_r45_holdout.csv": (("real45_holdout.csv",), 105),
+    "second_labeller_r46_holdout.csv": (("real46_holdout.csv",), 111),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -203,6 +205,8 @@ FLOORS = {
     "second_labeller_r40_holdout.csv": (0.98, 0.95),
     "second_labeller_r41_holdout.csv": (0.97, 0.88),
     "second_labeller_r44_holdout.csv": (0.97, 0.94),
+    "second_labeller_r45_holdout.csv": (0.96, 0.93),
+    "second_labeller_r46_holdout.csv": (0.94, 0.91),
 }
 
 
