@@ -443,9 +443,15 @@ def test_stored_calibration_is_fitted_on_the_calibration_set(clauses):
     models = TR.pool_models(clauses)
     pool, training = models.tickets, TR.load_training()
     assert len(pool) == sum(len(TR.load_training([p])) for p in TR.CALIBRATION_REAL_SETS)
+    # the folds are whole collection rounds
+    assert (pool.groupby(models.rounds)["_set"].nunique() == 1).all()
+    assert (pd.Series(models.fold).groupby(models.rounds).nunique() == 1).all()
+    training_round = training["_set"].map(TR.round_of).to_numpy()
     for f, size in enumerate(models.trained_on):
-        # fold f's model learnt every training ticket except fold f's questions
-        assert size == len(training) - int((models.fold == f).sum())
+        # fold f's model learnt every training ticket except those of fold f's rounds (their
+        # held-out questions and their development parts)
+        held = np.unique(models.rounds[models.fold == f])
+        assert size == len(training) - int(np.isin(training_round, held).sum())
         assert models.models[f].meta["tickets"] == str(size)
     table, unmapped, fitted = TR.fit_confidence(TR.calibration_frame(clauses, models=models))
     assert stored["edges"] == table["upper_edge"].tolist()

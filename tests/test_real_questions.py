@@ -183,6 +183,8 @@ SECOND = {
     "second_labeller_r44_holdout.csv": (("real44_holdout.csv",), 105),
     "second_labeller_r45_holdout.csv": (("real45_holdout.csv",), 105),
     "second_labeller_r46_holdout.csv": (("real46_holdout.csv",), 111),
+    "second_labeller_r47_holdout.csv": (("real47_holdout.csv",), 106),
+    "second_labeller_r48_holdout.csv": (("real48_holdout.csv",), 108),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -207,6 +209,8 @@ FLOORS = {
     "second_labeller_r44_holdout.csv": (0.97, 0.94),
     "second_labeller_r45_holdout.csv": (0.96, 0.93),
     "second_labeller_r46_holdout.csv": (0.94, 0.91),
+    "second_labeller_r47_holdout.csv": (0.97, 0.92),
+    "second_labeller_r48_holdout.csv": (0.94, 0.92),
 }
 
 

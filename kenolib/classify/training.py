@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,8 +60,8 @@ from kenolib.tickets import load_tickets
 #: in the pool; a new round joins once its held-out part has had its one evaluation.
 #: ``DEV_ROUNDS``: the rounds whose development parts are learnt (a round's development part is
 #: learnt as soon as it has had its first look, before its held-out part is evaluated).
-POOL_ROUNDS = range(4, 47)
-DEV_ROUNDS = range(4, 47)
+POOL_ROUNDS = range(4, 49)
+DEV_ROUNDS = range(4, 49)
 CALIBRATION_REAL_SETS = tuple(
     config.REAL_QUESTIONS_DIR / f"real{n}_holdout.csv" for n in POOL_ROUNDS
 )
@@ -384,7 +385,10 @@ CALIBRATION_COLUMNS = [
     "confidence",
     "_correct",
 ]
-#: Folds of the calibration pool's real questions (one model fitted without each).
+#: Folds of the calibration pool's real questions (one model fitted without each). The folds
+#: are whole collection rounds: a round's questions share collectors, trackers and wording, so a
+#: model that learnt half a round judges the other half more surely than it will judge a fresh
+#: round, and the confidence fitted on such verdicts promises more than fresh tickets keep.
 POOL_FOLDS = 5
 
 
@@ -394,24 +398,37 @@ class PoolModels:
 
     tickets: pd.DataFrame
     fold: np.ndarray  # fold of each ticket
-    models: list[TopicModel]  # models[f] never saw a ticket of fold f
+    models: list[TopicModel]  # models[f] never saw a ticket of fold f's rounds
     trained_on: list[int]  # tickets each model was fitted on
+    rounds: np.ndarray  # collection round of each ticket
+
+
+def round_of(set_name: str) -> int:
+    """The collection round of a real-question part (``real12_dev.csv`` -> 12; rounds 1-3 are
+    ``real_*``, ``real2_*``, ``real3_*``); -1 for any other set."""
+    m = re.fullmatch(r"real(\d*)_(?:dev|holdout)\.csv", set_name)
+    return -1 if m is None else int(m.group(1) or 1)
 
 
 def pool_models(clauses: pd.DataFrame, folds: int = POOL_FOLDS, seed: int = 17) -> PoolModels:
-    """Fold the pool's real questions and fit one model per fold on every training ticket but
-    that fold's (the training sets with the pool's, as ``kenolib train`` fits them)."""
+    """Fold the pool's real questions by collection round and fit one model per fold on every
+    training ticket but those of that fold's rounds (their held-out and development parts), as
+    a fresh round meets a model that never saw it."""
     pool = load_training(CALIBRATION_REAL_SETS).reset_index(drop=True)
     names = {Path(p).name for p in CALIBRATION_REAL_SETS}
     training = load_training()
     rest = training[~training["_set"].isin(names)]
-    fold = np.random.default_rng(seed).permutation(len(pool)) % folds
+    rounds = pool["_set"].map(round_of).to_numpy(dtype=np.int64)
+    order = np.random.default_rng(seed).permutation(np.unique(rounds))
+    fold_of = {int(r): i % folds for i, r in enumerate(order)}
+    fold = np.array([fold_of[int(r)] for r in rounds], dtype=np.int64)
+    rest_fold = np.array([fold_of.get(round_of(str(n)), -1) for n in rest["_set"]])
     models, sizes = [], []
     for f in range(folds):
-        seen = pd.concat([rest, pool[fold != f]], ignore_index=True)
+        seen = pd.concat([rest[rest_fold != f], pool[fold != f]], ignore_index=True)
         models.append(fit_model(seen, clauses))
         sizes.append(len(seen))
-    return PoolModels(pool, fold, models, sizes)
+    return PoolModels(pool, fold, models, sizes, rounds)
 
 
 def calibration_frame(
