@@ -185,6 +185,8 @@ SECOND = {
     "second_labeller_r46_holdout.csv": (("real46_holdout.csv",), 111),
     "second_labeller_r47_holdout.csv": (("real47_holdout.csv",), 106),
     "second_labeller_r48_holdout.csv": (("real48_holdout.csv",), 108),
+    "second_labeller_r49_holdout.csv": (("real49_holdout.csv",), 85),
+    "second_labeller_r50_holdout.csv": (("real50_holdout.csv",), 79),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -211,6 +213,7 @@ FLOORS = {
     "second_labeller_r46_holdout.csv": (0.94, 0.91),
     "second_labeller_r47_holdout.csv": (0.97, 0.92),
     "second_labeller_r48_holdout.csv": (0.94, 0.92),
+    "second_labeller_r50_holdout.csv": (0.96, 0.89),
 }
 
 
