@@ -422,8 +422,12 @@ def pool_models(clauses: pd.DataFrame, folds: int = POOL_FOLDS, seed: int = 17) 
     rounds = pool["_set"].map(round_of).to_numpy(dtype=np.int64)
     order = np.random.default_rng(seed).permutation(np.unique(rounds))
     fold_of = {int(r): i % folds for i, r in enumerate(order)}
-    fold = np.array([fold_of[int(r)] for r in rounds], dtype=np.int64)
-    rest_fold = np.array([fold_of.get(round_of(str(n)), -1) for n in rest["_set"]])
+
+    def fold_of_set(name: str) -> int:  # -1: a set of no pool round, in every fold's model
+        return fold_of.get(round_of(name), -1)
+
+    fold = pool["_set"].map(fold_of_set).to_numpy(dtype=np.int64)
+    rest_fold = rest["_set"].map(fold_of_set).to_numpy(dtype=np.int64)
     models, sizes = [], []
     for f in range(folds):
         seen = pd.concat([rest[rest_fold != f], pool[fold != f]], ignore_index=True)
