@@ -14,6 +14,7 @@ from pathlib import Path
 from tqdm.std import tqdm  # bars on a terminal only; tqdm.auto warns without ipywidgets
 
 from kenolib import __version__, config
+from kenolib.classify import confidence_model as CM
 from kenolib.classify import evaluate, format_evaluation
 from kenolib.classify.embedding import build_word_vectors, load_word_vectors
 from kenolib.classify.labels import format_accuracy
@@ -298,11 +299,15 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
 
     parsed = _parsed(args.policy)
+    if args.ledger:  # an arrival is measured once: refused before judging
+        CM.check_new_arrival(Path(args.labelled).name, args.ledger)
     labelled = load_tickets(args.labelled, fmt=args.format)
     _warn(labelled.attrs.get("warnings", []))
     ev = evaluate(labelled, parsed.clauses)
     text = format_evaluation(ev, source=args.labelled, mistakes=args.mistakes)
     print("\n".join(escape_control(line) for line in text.splitlines()))  # ids, subjects: input
+    if args.ledger:
+        print(CM.record_arrival(ev.frame, args.labelled, args.ledger, args.judged_with))
     return 0
 
 
@@ -328,7 +333,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     table, below, out = calibrate(args.labelled or CALIBRATION_SET, target=args.target)
     print(table.to_string(index=False))
     print(f"needs_review below confidence {below} ({100 * args.target:.0f} % precision above)")
-    print(f"wrote {out}")
+    print(f"{CM.describe(out)}\nwrote {out}")
     return 0
 
 
@@ -549,6 +554,8 @@ def _ticket_commands(sub) -> None:
     format_arg(p)
     policy_arg(p)
     p.add_argument("--mistakes", type=int, default=15, help="how many mistakes to list")
+    p.add_argument("--ledger", help="record the verdicts in this arrival ledger (once per set)")
+    p.add_argument("--judged-with", default="", help="with --ledger: the classifier's commit")
     p.set_defaults(func=cmd_evaluate)
 
 

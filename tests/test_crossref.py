@@ -14,7 +14,9 @@ import yaml
 
 from kenolib import config
 from kenolib import crossref as X
+from kenolib.classify import confidence_model as CM
 from kenolib.classify import judge as judge_module
+from kenolib.classify.text import as_text
 from kenolib.cli import main
 from kenolib.errors import KenolibError
 from kenolib.schemas import CROSSREF_COLUMNS, VERDICTS
@@ -466,10 +468,30 @@ def test_stored_calibration_is_fitted_on_the_calibration_set(clauses):
     agreement = stored["agreement_scales"]
     # the surest agreement bin shrinks the error, the least sure ones grow it
     assert agreement["scales"][-1] < 1 < agreement["scales"][0]
-    x = X.crossref(synth_tickets(300, seed=4), clauses)
-    # every confidence is the margin's point on the line through the bins' centres, times the
-    # scale of the step that moved the ticket; the error of a rule-decided verdict scaled by its
-    # model-agreement bin; then the scale of a silent verdict (colocation's apart)
+    # the confidence model: a fresh fit on the chain's confidences, its offset on the ledger
+    chained = TR.calibration_frame(clauses, models=models, chain_only=True)
+    ledger = CM.load_ledger()
+    refit = CM.to_doc(CM.fit_confidence_model(chained, ledger), "x", len(ledger))
+    kept = stored["confidence_model"]
+    assert str(len(ledger)) in kept["offset_fitted_on"]
+    assert {k: v for k, v in kept.items() if k != "offset_fitted_on"} == {
+        k: v for k, v in refit.items() if k != "offset_fitted_on"
+    }
+    cmodel = CM.from_doc(kept)
+    assert cmodel is not None and cmodel.offset < 0  # fresh questions are harder than the pool's
+    for name, (_, values) in cmodel.numeric.items():
+        assert (np.diff(values) >= -1e-9).all(), name  # surer traits never lower it
+
+    tickets = synth_tickets(300, seed=4)
+    x = X.crossref(tickets, clauses)
+    j = judge_module.compile_judge(clauses)
+    res, _ = judge_module.judge_columns(
+        as_text(tickets["subject"]), as_text(tickets["body"]), tickets["product"], j
+    )
+    chain = pd.Series(res["chain_confidence"])
+    # the chain: every confidence is the margin's point on the line through the bins' centres,
+    # times the scale of the step that moved the ticket; the error of a rule-decided verdict
+    # scaled by its model-agreement bin; then the scale of a silent verdict (colocation's apart)
     line = np.interp(x["verdict_margin"], stored["centres"], stored["accuracy"])
     step = x["decided_by"].map(stored["decider_scales"]).fillna(1.0)
     ruled = x["decided_by"].isin(agreement["steps"])
@@ -480,22 +502,24 @@ def test_stored_calibration_is_fitted_on_the_calibration_set(clauses):
         bins = np.searchsorted(agreement["edges"], agree, side="right")
         conf = line * step
         conf = np.where(ruled, 1 - (1 - conf) * np.array(agreement["scales"])[bins], conf)
-        conf = conf * np.where(silent, stored["verdict_scales"]["silent"], 1.0)
-        return np.where(x["topic"] == "unmapped", stored["unmapped"], conf)
+        return conf * np.where(silent, stored["verdict_scales"]["silent"], 1.0)
 
     # the agreement is rounded to three places: one that rounds onto an edge may be either side
-    near = [
-        np.isclose(x["confidence"], expected(x["model_agreement"] + d), atol=1e-3)
-        for d in (-5e-4, 5e-4)
-    ]
-    assert (near[0] | near[1]).all()  # both are rounded
+    near = [np.isclose(chain, expected(x["model_agreement"] + d), atol=1e-3) for d in (-5e-4, 5e-4)]
+    assert (near[0] | near[1]).all()
     assert silent.any() and (x["decided_by"] == "signals").any()
-    # above the best bin only where the model agrees, and never certain
-    top = 1 - (1 - max(stored["accuracy"])) * min(agreement["scales"])
-    assert x["confidence"].max() <= top + 1e-3 < 1
-    assert x.loc[x["confidence"] > max(stored["accuracy"]), "model_agreement"].min() >= min(
-        e for e, f in zip([0, *agreement["edges"]], agreement["scales"], strict=True) if f < 1
+    # then the confidence model reads the chain's confidence with the verdict's traits
+    traits = CM.judged_traits(
+        res["chain_confidence"],
+        res["verdict_margin"],
+        res["agreement"],
+        res["margin"],
+        res["decided_by"],
+        CM.frame_traits(x)["verdict"],
     )
+    final = np.where(x["topic"] == "unmapped", stored["unmapped"], cmodel.confidence(traits))
+    assert np.allclose(x["confidence"], np.round(final, 3), atol=1e-9)
+    assert x["confidence"].max() < 1 and x["confidence"].nunique() > 20
     assert (x["needs_review"] == (x["confidence"] < stored["review_below"])).all()
 
 

@@ -22,9 +22,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from kenolib.classify import confidence_model as CM
 from kenolib.classify import model_step as MS
 from kenolib.classify import rules as R
-from kenolib.classify.calibration import agreement_scaled, calibrated_confidence
+from kenolib.classify.calibration import (
+    agreement_scaled,
+    calibrated_confidence,
+    load_calibration,
+)
 from kenolib.classify.model import TopicModel, load_model
 from kenolib.classify.parallel import BatchPool, can_fork, check_workers, single_threaded_blas
 from kenolib.classify.signals import Signals, build_signals
@@ -65,6 +70,9 @@ class Judge:
     #: ``below_margin`` per product (index in ``vt.products``) where ``model_products`` sets
     #: one, NaN elsewhere (``model_below``); ``None``: ``model_below`` everywhere.
     model_below_by: np.ndarray | None = None
+    #: The confidence model (``calibration.yaml`` ``confidence_model``) the chain's confidence
+    #: is read through; ``None``: the chain's confidence is the verdict's.
+    confidence_model: CM.ConfidenceModel | None = None
 
 
 @functools.lru_cache(maxsize=8)
@@ -88,6 +96,7 @@ def _rules_judge(clauses_key: str, taxonomy_source: str) -> Judge:
         signals_min_proba=m["signals_min_proba"],
         signals_gate=m["signals_gate"],
         model_below_by=below_by_product(sig.spec["model_products"], vt.products),
+        confidence_model=CM.from_doc(load_calibration().get("confidence_model")),
     )
 
 
@@ -290,6 +299,10 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
     for v, scale in sig.verdict_scales.items():
         vscales[VERDICT_CODES[v]] = scale
     conf = np.where(decided == R.D["colocation"], conf, conf * vscales[verdict])
+    chain = conf
+    if j.confidence_model is not None:
+        traits = CM.judged_traits(chain, sure, agree, margin, decided, verdict)
+        conf = j.confidence_model.confidence(traits)
     conf = np.where(topic == T - 1, sig.unmapped_confidence, conf)
     return {
         "product": prod,
@@ -301,6 +314,7 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
         "verdict_margin": sure,
         "agreement": agree,
         "confidence": conf,
+        "chain_confidence": chain,
         "decided_by": decided,
         "ev_row": ev_row,
         "ev_entry": ev_entry,

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from kenolib import config
+from kenolib.classify import confidence_model as CM
 from kenolib.classify import judge as judge_module
 from kenolib.classify import rules as R
 from kenolib.classify import spec as spec_module
@@ -322,8 +323,10 @@ def calibrate(
     path: str | Path = CALIBRATION_SET,
     out: str | Path | None = None,
     target: float = 0.9,
+    ledger: str | Path | None = CM.ARRIVAL_LEDGER,
 ) -> tuple[pd.DataFrame, float, Path]:
-    """Fit the confidence table, the per-step caps and the ``needs_review`` threshold.
+    """Fit the confidence table, the per-step caps, the confidence model and the
+    ``needs_review`` threshold.
 
     Fitted on verdicts nothing was tuned on: the calibration set (hand-written, never learnt
     from) pooled with the real questions of the evaluated held-out parts
@@ -331,7 +334,10 @@ def calibrate(
     and by rules that were not written from them. Real questions are harder than hand-written
     ones at the same margin, and questions the rules were written from are easier than fresh
     ones: a confidence fitted on those promised 90 % where fresh questions gave 84 %. The
-    threshold is the lowest confidence above which ``target`` of the pooled verdicts were right.
+    confidence model (:mod:`kenolib.classify.confidence_model`) then reads the chain's
+    confidence with the verdict's other traits, its offset fitted on the arrival ledger
+    (``ledger``; ``None``: no offset). The threshold is the lowest confidence above which
+    ``target`` of the pooled verdicts were right.
     """
     clauses = parse_policy().clauses
     models = pool_models(clauses)
@@ -341,7 +347,19 @@ def calibrate(
     source = f"{_rel(path)} + " + ", ".join(_rel(p) for p in CALIBRATION_REAL_SETS)
     write_calibration(table, unmapped, target_file, source, len(pooled), None, extra)
     reset_caches()
-    pooled = calibration_frame(clauses, path, models)  # confidences from the table just written
+    # the chain's confidences from the table just written, without a confidence model
+    chained = calibration_frame(clauses, path, models, chain_only=True)
+    led = CM.load_ledger(ledger) if ledger is not None else None
+    cmodel = CM.fit_confidence_model(chained, led)
+    extra = {
+        **extra,
+        "confidence_model": CM.to_doc(
+            cmodel, _rel(ledger) if ledger is not None else "none", 0 if led is None else len(led)
+        ),
+    }
+    write_calibration(table, unmapped, target_file, source, len(pooled), None, extra)
+    reset_caches()
+    pooled = calibration_frame(clauses, path, models)  # the confidences as crossref gives them
     below = review_threshold(pooled["confidence"].to_numpy(), pooled["_correct"].to_numpy(), target)
     written = write_calibration(
         table, unmapped, target_file, source, len(pooled), review_below=below, extra=extra
@@ -380,6 +398,7 @@ CALIBRATION_COLUMNS = [
     "topic",
     "verdict",
     "verdict_margin",
+    "topic_margin",
     "model_agreement",
     "decided_by",
     "confidence",
@@ -437,15 +456,24 @@ def pool_models(clauses: pd.DataFrame, folds: int = POOL_FOLDS, seed: int = 17) 
 
 
 def calibration_frame(
-    clauses: pd.DataFrame, path: str | Path = CALIBRATION_SET, models: PoolModels | None = None
+    clauses: pd.DataFrame,
+    path: str | Path = CALIBRATION_SET,
+    models: PoolModels | None = None,
+    *,
+    chain_only: bool = False,
 ) -> pd.DataFrame:
     """The calibration set and the calibration pool's real questions, judged and scored; the
-    real questions each by a model fitted without them (``models``, fitted when not given)."""
+    real questions each by a model fitted without them (``models``, fitted when not given).
+    ``chain_only``: confidences from the calibration chain alone (no confidence model)."""
     models = models or pool_models(clauses)
     base = compile_judge(clauses, with_model=False)
+    full = compile_judge(clauses)
+    if chain_only:
+        base = dataclasses.replace(base, confidence_model=None)
+        full = dataclasses.replace(full, confidence_model=None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unknown helpdesk labels are expected in these sets
-        frames = [evaluate(load_tickets(path), clauses).frame[CALIBRATION_COLUMNS]]
+        frames = [evaluate(load_tickets(path), clauses, judge=full).frame[CALIBRATION_COLUMNS]]
         for f, model in enumerate(models.models):
             part = models.tickets[models.fold == f]
             j = dataclasses.replace(base, model=model)
