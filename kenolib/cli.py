@@ -14,8 +14,8 @@ from pathlib import Path
 from tqdm.std import tqdm  # bars on a terminal only; tqdm.auto warns without ipywidgets
 
 from kenolib import __version__, config
-from kenolib.classify import confidence_model as CM
 from kenolib.classify import evaluate, format_evaluation
+from kenolib.classify import training as TR
 from kenolib.classify.embedding import build_word_vectors, load_word_vectors
 from kenolib.classify.labels import format_accuracy
 from kenolib.classify.parallel import check_workers
@@ -201,8 +201,7 @@ def _crossref_with_labels(args: argparse.Namespace, parsed) -> int:
 
 
 def _print_judged(rows: int, counts, out: object, scope: str = "", written: int = 0) -> None:
-    """The last lines of a crossref run: verdict counts (of the tickets in ``scope`` when the
-    summary is filtered) and the file written."""
+    """A crossref run's last lines: verdict counts (of ``scope`` if filtered), file written."""
     if scope:
         print(f"{escape_control(scope)}:", end=" ")
     print(
@@ -300,14 +299,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     parsed = _parsed(args.policy)
     if args.ledger:  # an arrival is measured once: refused before judging
-        CM.check_new_arrival(Path(args.labelled).name, args.ledger)
+        TR.check_new_arrival(Path(args.labelled).name, args.ledger)
     labelled = load_tickets(args.labelled, fmt=args.format)
     _warn(labelled.attrs.get("warnings", []))
     ev = evaluate(labelled, parsed.clauses)
     text = format_evaluation(ev, source=args.labelled, mistakes=args.mistakes)
     print("\n".join(escape_control(line) for line in text.splitlines()))  # ids, subjects: input
     if args.ledger:
-        print(CM.record_arrival(ev.frame, args.labelled, args.ledger, args.judged_with))
+        a = args
+        print(TR.record_arrival(labelled, a.labelled, parsed.clauses, a.ledger, a.judged_with))
     return 0
 
 
@@ -333,7 +333,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     table, below, out = calibrate(args.labelled or CALIBRATION_SET, target=args.target)
     print(table.to_string(index=False))
     print(f"needs_review below confidence {below} ({100 * args.target:.0f} % precision above)")
-    print(f"{CM.describe(out)}\nwrote {out}")
+    print(f"{TR.describe_confidence_model(out)}\nwrote {out}")
     return 0
 
 

@@ -187,6 +187,8 @@ SECOND = {
     "second_labeller_r48_holdout.csv": (("real48_holdout.csv",), 108),
     "second_labeller_r49_holdout.csv": (("real49_holdout.csv",), 85),
     "second_labeller_r50_holdout.csv": (("real50_holdout.csv",), 79),
+    "second_labeller_r51_holdout.csv": (("real51_holdout.csv",), 89),
+    "second_labeller_r52_holdout.csv": (("real52_holdout.csv",), 88),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -214,6 +216,8 @@ FLOORS = {
     "second_labeller_r47_holdout.csv": (0.97, 0.92),
     "second_labeller_r48_holdout.csv": (0.94, 0.92),
     "second_labeller_r50_holdout.csv": (0.96, 0.89),
+    "second_labeller_r51_holdout.csv": (0.97, 0.92),
+    "second_labeller_r52_holdout.csv": (0.95, 0.93),
 }
 
 

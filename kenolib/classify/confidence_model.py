@@ -222,7 +222,8 @@ def load_ledger(path: str | Path = ARRIVAL_LEDGER) -> pd.DataFrame:
 
 
 def ledger_rows(judged: pd.DataFrame, set_name: str, judged_with: str) -> pd.DataFrame:
-    """Rows of the arrival ledger from an evaluated frame (``evaluate(...).frame``)."""
+    """Rows of the arrival ledger from an evaluated frame (``evaluate(...).frame``) judged
+    without the confidence model: its ``confidence`` is the chain's, the model's input."""
     out = judged[["ticket_id", *NUMERIC, *CATEGORICAL]].copy()
     out.insert(1, "set", set_name)
     out.insert(2, "judged_with", judged_with)
@@ -255,16 +256,6 @@ def append_ledger(rows: pd.DataFrame, path: str | Path = ARRIVAL_LEDGER) -> Path
         both.to_csv(tmp, index=False, float_format="%.4f")
 
     return atomic_write(path, writer)
-
-
-def record_arrival(
-    judged: pd.DataFrame, labelled: str | Path, ledger: str | Path, judged_with: str
-) -> str:
-    """Record an evaluated fresh set in the ledger (``kenolib evaluate --ledger``); the line
-    to print."""
-    rows = ledger_rows(judged, Path(labelled).name, judged_with)
-    out = append_ledger(rows, ledger)
-    return f"recorded {len(rows)} verdicts judged on arrival in {out}"
 
 
 def describe(calibration_file: str | Path) -> str:

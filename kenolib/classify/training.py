@@ -368,6 +368,26 @@ def calibrate(
     return table, below, written
 
 
+#: ``kenolib evaluate --ledger`` refuses a set the ledger holds before judging it;
+#: ``kenolib calibrate`` describes the confidence model it wrote.
+check_new_arrival, describe_confidence_model = CM.check_new_arrival, CM.describe
+
+
+def record_arrival(
+    labelled: pd.DataFrame,
+    source: str | Path,
+    clauses: pd.DataFrame,
+    ledger: str | Path,
+    judged_with: str,
+) -> str:
+    """Record a fresh set's verdicts in the arrival ledger (``kenolib evaluate --ledger``),
+    with the calibration chain's confidence (the confidence model's input); the line to print."""
+    chain_only = dataclasses.replace(compile_judge(clauses), confidence_model=None)
+    frame = evaluate(labelled, clauses, judge=chain_only).frame
+    out = CM.append_ledger(CM.ledger_rows(frame, Path(source).name, judged_with), ledger)
+    return f"recorded {len(frame)} verdicts judged on arrival in {out}"
+
+
 def fit_confidence(
     pooled: pd.DataFrame,
 ) -> tuple[pd.DataFrame, float, dict[str, dict[str, float]]]:
