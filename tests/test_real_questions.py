@@ -189,6 +189,8 @@ SECOND = {
     "second_labeller_r50_holdout.csv": (("real50_holdout.csv",), 79),
     "second_labeller_r51_holdout.csv": (("real51_holdout.csv",), 89),
     "second_labeller_r52_holdout.csv": (("real52_holdout.csv",), 88),
+    "second_labeller_r53_holdout.csv": (("real53_holdout.csv",), 92),
+    "second_labeller_r54_holdout.csv": (("real54_holdout.csv",), 90),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -218,6 +220,8 @@ FLOORS = {
     "second_labeller_r50_holdout.csv": (0.96, 0.89),
     "second_labeller_r51_holdout.csv": (0.97, 0.92),
     "second_labeller_r52_holdout.csv": (0.95, 0.93),
+    "second_labeller_r53_holdout.csv": (0.95, 0.88),
+    "second_labeller_r54_holdout.csv": (0.95, 0.92),
 }
 
 
