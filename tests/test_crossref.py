@@ -485,10 +485,11 @@ def test_stored_calibration_is_fitted_on_the_calibration_set(clauses):
     tickets = synth_tickets(300, seed=4)
     x = X.crossref(tickets, clauses)
     j = judge_module.compile_judge(clauses)
-    res, _ = judge_module.judge_columns(
-        as_text(tickets["subject"]), as_text(tickets["body"]), tickets["product"], j
-    )
-    chain = pd.Series(res["chain_confidence"])
+    text = (as_text(tickets["subject"]), as_text(tickets["body"]), tickets["product"])
+    res, _ = judge_module.judge_columns(*text, j)
+    # the chain's confidence: the same judge without its confidence model
+    chain_res, _ = judge_module.judge_columns(*text, dataclasses.replace(j, confidence_model=None))
+    chain = pd.Series(chain_res["confidence"])
     # the chain: every confidence is the margin's point on the line through the bins' centres,
     # times the scale of the step that moved the ticket; the error of a rule-decided verdict
     # scaled by its model-agreement bin; then the scale of a silent verdict (colocation's apart)
@@ -502,7 +503,8 @@ def test_stored_calibration_is_fitted_on_the_calibration_set(clauses):
         bins = np.searchsorted(agreement["edges"], agree, side="right")
         conf = line * step
         conf = np.where(ruled, 1 - (1 - conf) * np.array(agreement["scales"])[bins], conf)
-        return conf * np.where(silent, stored["verdict_scales"]["silent"], 1.0)
+        conf = conf * np.where(silent, stored["verdict_scales"]["silent"], 1.0)
+        return np.where(x["topic"] == "unmapped", stored["unmapped"], conf)
 
     # the agreement is rounded to three places: one that rounds onto an edge may be either side
     near = [np.isclose(chain, expected(x["model_agreement"] + d), atol=1e-3) for d in (-5e-4, 5e-4)]
@@ -510,7 +512,7 @@ def test_stored_calibration_is_fitted_on_the_calibration_set(clauses):
     assert silent.any() and (x["decided_by"] == "signals").any()
     # then the confidence model reads the chain's confidence with the verdict's traits
     traits = CM.judged_traits(
-        res["chain_confidence"],
+        chain_res["confidence"],
         res["verdict_margin"],
         res["agreement"],
         res["margin"],

@@ -54,5 +54,8 @@ class Signals:
     agreement: tuple[np.ndarray, np.ndarray, tuple[str, ...]] = field(
         default_factory=lambda: (np.zeros(0), np.ones(1), ())
     )
+    #: The ``confidence_model`` entry of ``calibration.yaml`` as read with the rest of it (the
+    #: judge validates and compiles it); ``None``: no entry.
+    confidence_model_doc: Any = None
     spec: dict[str, Any] = field(default_factory=dict)  # the validated signals file
     ownership: dict[str, Any] = field(default_factory=dict)  # the validated ownership lexicon

@@ -88,7 +88,12 @@ class ConfidenceModel:
 
     def confidence(self, traits: Mapping[str, np.ndarray]) -> np.ndarray:
         """The probability the verdict is right."""
-        return 1.0 / (1.0 + np.exp(-self.log_odds(traits)))
+        return _probability(self.log_odds(traits))
+
+
+def _probability(log_odds: np.ndarray) -> np.ndarray:
+    """The logistic function: log-odds to probability."""
+    return 1.0 / (1.0 + np.exp(-log_odds))
 
 
 def judged_traits(
@@ -196,7 +201,7 @@ def fit_offset(
     lo, hi = OFFSET_RANGE
 
     def gap(d: float) -> float:
-        return float(np.mean(1.0 / (1.0 + np.exp(-(z + d))))) - target
+        return float(np.mean(_probability(z + d))) - target
 
     if gap(lo) > 0 or gap(hi) < 0:
         raise KenolibError(
@@ -233,24 +238,29 @@ def ledger_rows(judged: pd.DataFrame, set_name: str, judged_with: str) -> pd.Dat
     return out[LEDGER_COLUMNS]
 
 
-def check_new_arrival(set_name: str, path: str | Path = ARRIVAL_LEDGER) -> None:
-    """Refuse a set the ledger already holds: an arrival is measured once."""
-    path = Path(path)
-    if path.exists() and set_name in set(load_ledger(path)["set"]):
+def _refuse_again(path: Path, names: set[str], arrived: set[str]) -> None:
+    """An arrival is measured once: a set the ledger already holds is refused."""
+    again = sorted(names & arrived)
+    if again:
         raise KenolibError(
-            f"{path}: {set_name} already arrived; an arrival is recorded once (rename the set"
-            " only if it holds new questions)"
+            f"{path}: {', '.join(again)} already arrived; an arrival is recorded once (rename"
+            " the set only if it holds new questions)"
         )
 
 
-def append_ledger(rows: pd.DataFrame, path: str | Path = ARRIVAL_LEDGER) -> Path:
-    """Add ``rows`` to the ledger (written atomically); a set already in it is refused: an
-    arrival is measured once."""
+def check_new_arrival(set_name: str, path: str | Path = ARRIVAL_LEDGER) -> None:
+    """Refuse a set the ledger already holds: an arrival is measured once."""
     path = Path(path)
-    for name in sorted(set(rows["set"])):
-        check_new_arrival(name, path)
-    old = load_ledger(path) if path.exists() else pd.DataFrame(columns=LEDGER_COLUMNS)
-    both = pd.concat([old, rows], ignore_index=True) if len(old) else rows
+    _refuse_again(path, {set_name}, set(load_ledger(path)["set"]) if path.exists() else set())
+
+
+def append_ledger(rows: pd.DataFrame, path: str | Path = ARRIVAL_LEDGER) -> Path:
+    """Add ``rows`` to the ledger (written atomically, the ledger read once); a set already in
+    it is refused: an arrival is measured once."""
+    path = Path(path)
+    old = load_ledger(path) if path.exists() else None
+    _refuse_again(path, set(rows["set"]), set() if old is None else set(old["set"]))
+    both = rows if old is None else pd.concat([old, rows], ignore_index=True)
 
     def writer(tmp: Path) -> None:
         both.to_csv(tmp, index=False, float_format="%.4f")

@@ -25,11 +25,7 @@ import pyarrow as pa
 from kenolib.classify import confidence_model as CM
 from kenolib.classify import model_step as MS
 from kenolib.classify import rules as R
-from kenolib.classify.calibration import (
-    agreement_scaled,
-    calibrated_confidence,
-    load_calibration,
-)
+from kenolib.classify.calibration import agreement_scaled, calibrated_confidence
 from kenolib.classify.model import TopicModel, load_model
 from kenolib.classify.parallel import BatchPool, can_fork, check_workers, single_threaded_blas
 from kenolib.classify.signals import Signals, build_signals
@@ -96,7 +92,7 @@ def _rules_judge(clauses_key: str, taxonomy_source: str) -> Judge:
         signals_min_proba=m["signals_min_proba"],
         signals_gate=m["signals_gate"],
         model_below_by=below_by_product(sig.spec["model_products"], vt.products),
-        confidence_model=CM.from_doc(load_calibration().get("confidence_model")),
+        confidence_model=CM.from_doc(sig.confidence_model_doc),
     )
 
 
@@ -299,9 +295,8 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
     for v, scale in sig.verdict_scales.items():
         vscales[VERDICT_CODES[v]] = scale
     conf = np.where(decided == R.D["colocation"], conf, conf * vscales[verdict])
-    chain = conf
     if j.confidence_model is not None:
-        traits = CM.judged_traits(chain, sure, agree, margin, decided, verdict)
+        traits = CM.judged_traits(conf, sure, agree, margin, decided, verdict)
         conf = j.confidence_model.confidence(traits)
     conf = np.where(topic == T - 1, sig.unmapped_confidence, conf)
     return {
@@ -314,7 +309,6 @@ def judge_batch(subject: pa.Array, body: pa.Array, labels: pd.Series, j: Judge) 
         "verdict_margin": sure,
         "agreement": agree,
         "confidence": conf,
-        "chain_confidence": chain,
         "decided_by": decided,
         "ev_row": ev_row,
         "ev_entry": ev_entry,

@@ -325,6 +325,7 @@ def _assemble(
         decider_scales={str(k): float(v) for k, v in (cal.get("decider_scales") or {}).items()},
         verdict_scales={str(k): float(v) for k, v in (cal.get("verdict_scales") or {}).items()},
         agreement=agreement_scales(cal.get("agreement_scales")),
+        confidence_model_doc=cal.get("confidence_model"),
         quote_cut=quote_cut_pattern(data),
         reply_subject=reply_subject_pattern(data),
         reply_subject_weight=float(data["reply_subject_weight"]),
