@@ -60,6 +60,23 @@ def test_offset_makes_the_mean_confidence_the_accuracy():
         CM.fit_offset(model, fresh, np.zeros(800, dtype=bool))
 
 
+def test_recent_arrivals_weigh_more_in_the_offset():
+    sets = pd.DataFrame({"set": ["r1", "r1", "r2", "r3", "r3"]})
+    assert CM.arrival_weights(sets, half_life=1).tolist() == [0.25, 0.25, 0.5, 1.0, 1.0]
+    traits, right = _traits(3000, 2)
+    model = CM.fit_shapes(traits, right)
+    fresh, fresh_right = _traits(800, 3)
+    # the later half of the ledger is harder than the earlier half
+    later = np.arange(800) >= 400
+    harder = fresh_right & ~(later & (np.random.default_rng(6).random(800) < 0.3))
+    ledger = pd.DataFrame({"set": np.where(later, "new", "old")})
+    equal = CM.fit_offset(model, fresh, harder)
+    weighted = CM.fit_offset(model, fresh, harder, CM.arrival_weights(ledger, half_life=1))
+    assert weighted < equal  # follows the harder, recent arrivals
+    only_new = CM.fit_offset(model, {k: v[later] for k, v in fresh.items()}, harder[later])
+    assert only_new < weighted
+
+
 def test_stored_entry_round_trips_and_is_validated():
     traits, right = _traits(2000, 5)
     model = dataclasses.replace(CM.fit_shapes(traits, right), offset=-0.25)
