@@ -191,6 +191,8 @@ SECOND = {
     "second_labeller_r52_holdout.csv": (("real52_holdout.csv",), 88),
     "second_labeller_r53_holdout.csv": (("real53_holdout.csv",), 92),
     "second_labeller_r54_holdout.csv": (("real54_holdout.csv",), 90),
+    "second_labeller_r55_holdout.csv": (("real55_holdout.csv",), 81),
+    "second_labeller_r56_holdout.csv": (("real56_holdout.csv",), 90),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -222,6 +224,8 @@ FLOORS = {
     "second_labeller_r52_holdout.csv": (0.95, 0.93),
     "second_labeller_r53_holdout.csv": (0.95, 0.88),
     "second_labeller_r54_holdout.csv": (0.95, 0.92),
+    "second_labeller_r55_holdout.csv": (1.0, 0.96),
+    "second_labeller_r56_holdout.csv": (0.98, 0.96),
 }
 
 
