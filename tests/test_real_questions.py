@@ -193,6 +193,8 @@ SECOND = {
     "second_labeller_r54_holdout.csv": (("real54_holdout.csv",), 90),
     "second_labeller_r55_holdout.csv": (("real55_holdout.csv",), 81),
     "second_labeller_r56_holdout.csv": (("real56_holdout.csv",), 90),
+    "second_labeller_r57_holdout.csv": (("real57_holdout.csv",), 88),
+    "second_labeller_r58_holdout.csv": (("real58_holdout.csv",), 76),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -226,6 +228,8 @@ FLOORS = {
     "second_labeller_r54_holdout.csv": (0.95, 0.92),
     "second_labeller_r55_holdout.csv": (1.0, 0.96),
     "second_labeller_r56_holdout.csv": (0.98, 0.96),
+    "second_labeller_r57_holdout.csv": (0.97, 0.95),
+    "second_labeller_r58_holdout.csv": (0.96, 0.96),
 }
 
 
