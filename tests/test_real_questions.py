@@ -195,6 +195,8 @@ SECOND = {
     "second_labeller_r56_holdout.csv": (("real56_holdout.csv",), 90),
     "second_labeller_r57_holdout.csv": (("real57_holdout.csv",), 88),
     "second_labeller_r58_holdout.csv": (("real58_holdout.csv",), 76),
+    "second_labeller_r59_holdout.csv": (("real59_holdout.csv",), 91),
+    "second_labeller_r60_holdout.csv": (("real60_holdout.csv",), 88),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -230,6 +232,8 @@ FLOORS = {
     "second_labeller_r56_holdout.csv": (0.98, 0.96),
     "second_labeller_r57_holdout.csv": (0.97, 0.95),
     "second_labeller_r58_holdout.csv": (0.96, 0.96),
+    "second_labeller_r59_holdout.csv": (0.98, 0.95),
+    "second_labeller_r60_holdout.csv": (0.93, 0.87),
 }
 
 
