@@ -209,12 +209,11 @@ def fit_offset(
     from scipy.optimize import brentq
 
     z = dataclasses.replace(model, offset=0.0).log_odds(traits)
-    w = np.ones(len(z)) if weights is None else np.asarray(weights, dtype=np.float64)
-    target = float(np.average(correct, weights=w))
+    target = float(np.average(correct, weights=weights))  # weights None: the plain mean
     lo, hi = OFFSET_RANGE
 
     def gap(d: float) -> float:
-        return float(np.average(_probability(z + d), weights=w)) - target
+        return float(np.average(_probability(z + d), weights=weights)) - target
 
     if gap(lo) > 0 or gap(hi) < 0:
         raise KenolibError(
@@ -323,13 +322,15 @@ def fit_confidence_model(
 
 def to_doc(model: ConfidenceModel, ledger: str, ledger_rows_n: int) -> dict[str, Any]:
     """The model as a YAML-ready mapping (the ``confidence_model`` entry of calibration.yaml)."""
+    weighting = (
+        f"; a set's weight halves every {OFFSET_HALF_LIFE:g} sets recorded after it"
+        if ledger_rows_n
+        else ""
+    )
     return {
         "base": float(model.base),
         "offset": float(model.offset),
-        "offset_fitted_on": (
-            f"{ledger} ({ledger_rows_n} verdicts judged on arrival; a set's weight halves"
-            f" every {OFFSET_HALF_LIFE:g} sets recorded after it)"
-        ),
+        "offset_fitted_on": f"{ledger} ({ledger_rows_n} verdicts judged on arrival{weighting})",
         "numeric": {
             name: {"edges": [float(v) for v in e], "values": [float(v) for v in val]}
             for name, (e, val) in model.numeric.items()
