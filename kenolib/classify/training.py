@@ -61,8 +61,8 @@ from kenolib.tickets import load_tickets
 #: in the pool; a new round joins once its held-out part has had its one evaluation.
 #: ``DEV_ROUNDS``: the rounds whose development parts are learnt (a round's development part is
 #: learnt as soon as it has had its first look, before its held-out part is evaluated).
-POOL_ROUNDS = range(4, 59)
-DEV_ROUNDS = range(4, 59)
+POOL_ROUNDS = range(4, 61)
+DEV_ROUNDS = range(4, 61)
 CALIBRATION_REAL_SETS = tuple(
     config.REAL_QUESTIONS_DIR / f"real{n}_holdout.csv" for n in POOL_ROUNDS
 )
