@@ -431,6 +431,38 @@ def test_fit_calibration_is_monotone_and_round_trips(clauses, tmp_path):
     assert doc["accuracy"] == table["accuracy"].tolist() and doc["tickets"] == len(t)
 
 
+def test_leave_rounds_out_judges_rounds_with_a_model_that_never_saw_them(clauses, monkeypatch):
+    """``leave_rounds_out`` (``benchmarks/leave_rounds_out.py``) fits on every training ticket but
+    the named rounds' parts and scores exactly those rounds' held-out parts."""
+    from kenolib.classify import training as TR
+
+    small = [
+        config.LABELLED_DIR / "labelled_dev.csv",
+        config.REAL_QUESTIONS_DIR / "real58_dev.csv",
+        config.REAL_QUESTIONS_DIR / "real59_dev.csv",
+        config.REAL_QUESTIONS_DIR / "real59_holdout.csv",
+    ]
+    full_load, full_fit, seen = TR.load_training, TR.fit_model, []
+    monkeypatch.setattr(TR, "load_training", lambda paths=small: full_load(paths))
+
+    def spy(labelled, clauses, **kw):
+        seen.append(set(labelled["_set"]))
+        return full_fit(labelled, clauses, **kw)
+
+    monkeypatch.setattr(TR, "fit_model", spy)
+    table = TR.leave_rounds_out([59], clauses)
+    assert seen == [{"labelled_dev.csv", "real58_dev.csv"}]
+    holdout = load_tickets(config.REAL_QUESTIONS_DIR / "real59_holdout.csv")
+    assert table["round"].tolist() == ["59", "all"]
+    assert table["n"].tolist() == [len(holdout), len(holdout)]
+    assert 0 < table["clauses"].iloc[0] <= len(holdout)
+    assert 0 < table["verdicts"].iloc[0] <= len(holdout)
+    assert (
+        table.iloc[1][["verdicts", "clauses"]].tolist()
+        == table.iloc[0][["verdicts", "clauses"]].tolist()
+    )
+
+
 def test_stored_calibration_is_fitted_on_the_calibration_set(clauses):
     """The shipped table is a fresh fit (``kenolib calibrate``) on the calibration set pooled with
     the evaluated held-out real questions, each judged by a model that never saw it, and

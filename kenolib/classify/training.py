@@ -475,6 +475,38 @@ def pool_models(clauses: pd.DataFrame, folds: int = POOL_FOLDS, seed: int = 17) 
     return PoolModels(pool, fold, models, sizes, rounds)
 
 
+def leave_rounds_out(rounds: Sequence[int], clauses: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Fit the model on every training ticket but those of ``rounds`` (their development and
+    held-out parts) and judge their held-out parts with it and today's rules: how a model choice
+    or a signals edit does on rounds its model never saw. One row per round (``n``, ``verdicts``
+    and ``clauses`` right) and a total row."""
+    clauses = parse_policy().clauses if clauses is None else clauses
+    training = load_training()
+    seen = training[~training["_set"].map(round_of).isin(list(rounds))]
+    j = dataclasses.replace(
+        compile_judge(clauses, with_model=False), model=fit_model(seen, clauses)
+    )
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unknown helpdesk labels are expected in these sets
+        for n in rounds:
+            ev = evaluate(
+                load_tickets(config.REAL_QUESTIONS_DIR / f"real{n}_holdout.csv"), clauses, judge=j
+            )
+            right_c = round((ev.clause_accuracy or 0.0) * ev.n)
+            rows.append(
+                {
+                    "round": str(n),
+                    "n": ev.n,
+                    "verdicts": round(ev.verdict_accuracy * ev.n),
+                    "clauses": right_c,
+                }
+            )
+    out = pd.DataFrame(rows, columns=["round", "n", "verdicts", "clauses"])
+    total = out[["n", "verdicts", "clauses"]].sum()
+    return pd.concat([out, pd.DataFrame([{"round": "all", **total.to_dict()}])], ignore_index=True)
+
+
 def calibration_frame(
     clauses: pd.DataFrame,
     path: str | Path = CALIBRATION_SET,
