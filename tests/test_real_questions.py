@@ -197,6 +197,8 @@ SECOND = {
     "second_labeller_r58_holdout.csv": (("real58_holdout.csv",), 76),
     "second_labeller_r59_holdout.csv": (("real59_holdout.csv",), 91),
     "second_labeller_r60_holdout.csv": (("real60_holdout.csv",), 88),
+    "second_labeller_r61_holdout.csv": (("real61_holdout.csv",), 90),
+    "second_labeller_r62_holdout.csv": (("real62_holdout.csv",), 91),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -234,6 +236,8 @@ FLOORS = {
     "second_labeller_r58_holdout.csv": (0.96, 0.96),
     "second_labeller_r59_holdout.csv": (0.98, 0.95),
     "second_labeller_r60_holdout.csv": (0.93, 0.87),
+    "second_labeller_r61_holdout.csv": (0.96, 0.92),
+    "second_labeller_r62_holdout.csv": (0.94, 0.85),
 }
 
 
