@@ -199,6 +199,8 @@ SECOND = {
     "second_labeller_r60_holdout.csv": (("real60_holdout.csv",), 88),
     "second_labeller_r61_holdout.csv": (("real61_holdout.csv",), 90),
     "second_labeller_r62_holdout.csv": (("real62_holdout.csv",), 91),
+    "second_labeller_r63_holdout.csv": (("real63_holdout.csv",), 90),
+    "second_labeller_r64_holdout.csv": (("real64_holdout.csv",), 88),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -238,6 +240,8 @@ FLOORS = {
     "second_labeller_r60_holdout.csv": (0.93, 0.87),
     "second_labeller_r61_holdout.csv": (0.96, 0.92),
     "second_labeller_r62_holdout.csv": (0.94, 0.85),
+    "second_labeller_r63_holdout.csv": (0.97, 0.92),
+    "second_labeller_r64_holdout.csv": (0.97, 0.95),
 }
 
 
