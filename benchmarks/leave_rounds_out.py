@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kenolib.classify.training import leave_rounds_out  # noqa: E402
+from kenolib.errors import KenolibError  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     spans = [(args.lo, args.hi)] + ([tuple(args.also)] if args.also else [])
     for lo, hi in spans:
         t0 = time.perf_counter()
-        table = leave_rounds_out(range(lo, hi + 1))
+        try:
+            table = leave_rounds_out(range(lo, hi + 1))
+        except KenolibError as exc:
+            print(f"leave_rounds_out: error: {exc}", file=sys.stderr)
+            return 2
         total = table.iloc[-1]
         print(
             f"rounds {lo}-{hi} judged by a model fitted without them "

@@ -463,6 +463,25 @@ def test_leave_rounds_out_judges_rounds_with_a_model_that_never_saw_them(clauses
     )
 
 
+def test_leave_rounds_out_refuses_rounds_never_collected(clauses, tmp_path):
+    """A round with no held-out part is named in one line, before any model is fitted, and the
+    script exits non-zero without a traceback."""
+    from kenolib.classify import training as TR
+
+    with pytest.raises(KenolibError, match="real999_holdout.csv"):
+        TR.leave_rounds_out([999], clauses)
+    with pytest.raises(KenolibError, match="no held-out part"):
+        TR.leave_rounds_out([], clauses)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "leave_rounds_out.py"), "999", "999"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().count("\n") == 0 and "real999_holdout.csv" in run.stderr
+
+
 def test_stored_calibration_is_fitted_on_the_calibration_set(clauses):
     """The shipped table is a fresh fit (``kenolib calibrate``) on the calibration set pooled with
     the evaluated held-out real questions, each judged by a model that never saw it, and

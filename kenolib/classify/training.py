@@ -480,6 +480,13 @@ def leave_rounds_out(rounds: Sequence[int], clauses: pd.DataFrame | None = None)
     held-out parts) and judge their held-out parts with it and today's rules: how a model choice
     or a signals edit does on rounds its model never saw. One row per round (``n``, ``verdicts``
     and ``clauses`` right) and a total row."""
+    paths = [config.REAL_QUESTIONS_DIR / f"real{n}_holdout.csv" for n in rounds]
+    missing = [p.name for p in paths if not p.exists()]
+    if not paths or missing:
+        raise KenolibError(
+            f"leave_rounds_out: no held-out part for round(s) {missing or list(rounds)} in "
+            f"{config.REAL_QUESTIONS_DIR}; name rounds that have been collected and split"
+        )
     clauses = parse_policy().clauses if clauses is None else clauses
     training = load_training()
     seen = training[~training["_set"].map(round_of).isin(list(rounds))]
@@ -489,17 +496,14 @@ def leave_rounds_out(rounds: Sequence[int], clauses: pd.DataFrame | None = None)
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unknown helpdesk labels are expected in these sets
-        for n in rounds:
-            ev = evaluate(
-                load_tickets(config.REAL_QUESTIONS_DIR / f"real{n}_holdout.csv"), clauses, judge=j
-            )
-            right_c = round((ev.clause_accuracy or 0.0) * ev.n)
+        for n, path in zip(rounds, paths, strict=True):
+            ev = evaluate(load_tickets(path), clauses, judge=j)
             rows.append(
                 {
                     "round": str(n),
                     "n": ev.n,
                     "verdicts": round(ev.verdict_accuracy * ev.n),
-                    "clauses": right_c,
+                    "clauses": round((ev.clause_accuracy or 0.0) * ev.n),
                 }
             )
     out = pd.DataFrame(rows, columns=["round", "n", "verdicts", "clauses"])
