@@ -201,6 +201,8 @@ SECOND = {
     "second_labeller_r62_holdout.csv": (("real62_holdout.csv",), 91),
     "second_labeller_r63_holdout.csv": (("real63_holdout.csv",), 90),
     "second_labeller_r64_holdout.csv": (("real64_holdout.csv",), 88),
+    "second_labeller_r65_holdout.csv": (("real65_holdout.csv",), 92),
+    "second_labeller_r66_holdout.csv": (("real66_holdout.csv",), 86),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -242,6 +244,7 @@ FLOORS = {
     "second_labeller_r62_holdout.csv": (0.94, 0.85),
     "second_labeller_r63_holdout.csv": (0.97, 0.92),
     "second_labeller_r64_holdout.csv": (0.97, 0.95),
+    "second_labeller_r65_holdout.csv": (0.95, 0.90),
 }
 
 
