@@ -67,7 +67,7 @@ SIGNALS_SCHEMA: dict[str, tuple[Check, Any]] = {
     "owner_words": (_str_list, []),
     "phrase_gap": (_int, 3),
     "subject_weight": (_number, 2.5),
-    "body_chars": (_int, 600),
+    "body_chars": (_int, 1500),
     "quote_markers": (_str_list, []),
     "signature_lines": (_str_list, []),
     "reply_prefixes": (_str_list, []),
