@@ -203,6 +203,8 @@ SECOND = {
     "second_labeller_r64_holdout.csv": (("real64_holdout.csv",), 88),
     "second_labeller_r65_holdout.csv": (("real65_holdout.csv",), 92),
     "second_labeller_r66_holdout.csv": (("real66_holdout.csv",), 86),
+    "second_labeller_r67_holdout.csv": (("real67_holdout.csv",), 81),
+    "second_labeller_r68_holdout.csv": (("real68_holdout.csv",), 80),
 }
 #: Agreement floors (verdicts, cited clauses) where a pair measured under the usual 97 / 95 %.
 FLOORS = {
@@ -245,6 +247,8 @@ FLOORS = {
     "second_labeller_r63_holdout.csv": (0.97, 0.92),
     "second_labeller_r64_holdout.csv": (0.97, 0.95),
     "second_labeller_r65_holdout.csv": (0.95, 0.90),
+    "second_labeller_r67_holdout.csv": (0.96, 0.93),
+    "second_labeller_r68_holdout.csv": (0.97, 0.91),
 }
 
 
