@@ -8,8 +8,7 @@ numbered sheets past Excel's row limit. Every value goes through one conversion
 *safe text* (control characters Excel rejects removed, cut at 32,767 characters with a visible
 marker, always stored as a string so a leading ``=`` never becomes a formula). The look (fonts,
 widths, wrapped columns, table style) is a plain mapping, the ``workbook`` section of a theme.
-Large sheets' rows are generated column-wise and streamed into the saved package
-(:mod:`kenolib.xlsx_stream`).
+Large sheets' rows are streamed into the saved package (:mod:`kenolib.xlsx_stream`).
 """
 
 from __future__ import annotations
@@ -35,10 +34,8 @@ from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from kenolib.schemas import require_frame
 
-#: Excel's limit on the rows of one sheet (the header row included).
-EXCEL_MAX_ROWS = 1_048_576
-#: Excel's limit on the columns of one sheet (XFD).
-EXCEL_MAX_COLUMNS = 16_384
+#: Excel's limits on the rows (the header row included) and columns (XFD) of one sheet.
+EXCEL_MAX_ROWS, EXCEL_MAX_COLUMNS = 1_048_576, 16_384
 #: Rows above a sheet's table: the title and a one-line explanation; the header is on row 3.
 HEADER_ROW = 3
 #: The same characters as ``ILLEGAL_CHARACTERS_RE``, spelled for pandas/pyarrow (RE2) regexes.
@@ -156,6 +153,7 @@ class PendingRows:
     #: internal hyperlinks: (cell reference, location such as "'Ticket detail'!A12")
     links: list[tuple[str, str]] = field(default_factory=list)
     text_style: int | None = None  # text cells of columns that do not wrap
+    widths: list[float] = field(default_factory=list)  # per column: wrapped rows' heights
 
 
 def safe_sheet_title(title: str, taken: Iterable[str] = ()) -> str:
@@ -459,10 +457,11 @@ def write_table_sheets(
                     wrapped,
                     HEADER_ROW + 1,
                     style_id(ws, alignment=styles.text),
-                    style_id(ws, number_format=DATE_FORMAT),
-                    [style_id(ws, number_format=formats.get(str(c))) for c in df.columns],
+                    style_id(ws, styles.top, number_format=DATE_FORMAT),
+                    [style_id(ws, styles.top, formats.get(str(c))) for c in df.columns],
                     _chunk_links(links, start, stop),
                     text_style=style_id(ws, alignment=styles.short_text),
+                    widths=widths,
                 )
             )
         if stop > start and headers:

@@ -16,6 +16,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
+import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
@@ -28,6 +29,10 @@ XML_CHUNK_ROWS = 50_000
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _FIRST_SERIAL_DAY = pd.Timestamp("1900-03-01")  # Excel's 1900 leap-year bug ends here
 _XML_NONCHARS = r"[\x{FFFE}\x{FFFF}]"
+#: Points per line of wrapped text in the default 11-point font, and the most lines a row is
+#: made tall for (a long body shows its first lines; Excel's rows stop at 409 points).
+LINE_POINTS = 15.0
+MAX_LINES = 12
 
 
 def _xml_escape(text: pd.Series) -> pd.Series:
@@ -116,6 +121,29 @@ def column_xml(
     return _text_xml(text, refs, wrap).astype(object)
 
 
+def wrapped_lines(text: pd.Series, width: float) -> pd.Series:
+    """Lines each text takes wrapped in a column ``width`` characters wide (at least 1): its
+    length over the characters a line holds, plus one for each line break (an estimate: a
+    proportional font fits a little more, so rows come out a little tall rather than short)."""
+    t = text.astype("string").fillna("")
+    per = max(int(width) - 1, 1)
+    n = (t.str.len() + per - 1) // per + t.str.count("\n")
+    return n.fillna(1).astype("int64").clip(lower=1)
+
+
+def row_heights(part: pd.DataFrame, wrapped: list[bool], widths: list[float]) -> pd.Series:
+    """Per row, the ``<row>`` attributes that make it tall enough for its wrapped cells
+    (`` ht="45.0" customHeight="1"``), or "" for one line. Without them LibreOffice keeps
+    every row one line tall and wrapped lines print over each other."""
+    lines = np.ones(len(part), dtype="int64")
+    for col, wrap, width in zip(part.columns, wrapped, widths, strict=False):
+        if wrap:
+            lines = np.maximum(lines, wrapped_lines(part[col], width).to_numpy())
+    lines = lines.clip(max=MAX_LINES)
+    ht = pd.Series(lines * LINE_POINTS).map("{:.1f}".format)
+    return pd.Series(np.where(lines > 1, ' ht="' + ht + '" customHeight="1"', ""), dtype="string")
+
+
 def rows_xml(pending: PendingRows, chunk_rows: int = XML_CHUNK_ROWS) -> Iterator[bytes]:
     """The ``<row>`` elements of a pending sheet, as UTF-8 bytes, one chunk at a time."""
     df = pending.frame
@@ -125,7 +153,8 @@ def rows_xml(pending: PendingRows, chunk_rows: int = XML_CHUNK_ROWS) -> Iterator
         part = df.iloc[start : start + chunk_rows].reset_index(drop=True)
         first = pending.first_row + start
         rows = pd.Series(range(first, first + len(part))).astype("string")
-        xml = '<row r="' + rows + '">'
+        heights = row_heights(part, pending.wrapped, pending.widths) if pending.widths else ""
+        xml = '<row r="' + rows + '"' + heights + ">"
         numbers = pending.number_styles or [None] * len(letters)
         for col, letter, wrap, num in zip(
             part.columns, letters, pending.wrapped, numbers, strict=True

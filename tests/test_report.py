@@ -582,3 +582,32 @@ def test_coverage_sheet_prints_on_one_page_wide(tmp_path):
     assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0)
     assert ws.sheet_properties.pageSetUpPr.fitToPage
     assert ws.print_title_rows  # the product header repeats on every printed page
+
+
+def test_rows_are_as_tall_as_their_wrapped_text(policy_only):
+    """Wrapped cells get their rows' heights written (LibreOffice keeps a row one line tall,
+    so wrapped lines printed over each other): a long clause text several lines, a short row
+    none; the Contents sheet's long explanations likewise."""
+    from kenolib.xlsx_stream import LINE_POINTS, MAX_LINES, wrapped_lines
+
+    (xlsx, _), _ = policy_only
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb["Clauses"]
+    frame = table_frame(ws, next(iter(ws.tables)))
+    letter = openpyxl.utils.get_column_letter(list(frame.columns).index("Text") + 1)
+    width = ws.column_dimensions[letter].width  # the clause's text, wrapped
+    tall = short = 0
+    for i, text in enumerate(frame["Text"], start=4):
+        lines = int(wrapped_lines(pd.Series([text]), width).iloc[0])
+        height = ws.row_dimensions[i].height
+        if lines > 1:
+            assert height is not None and height >= min(lines, MAX_LINES) * LINE_POINTS, i
+            tall += 1
+        elif len(str(text)) < 20:
+            assert height is None, i
+            short += 1
+    assert tall > 20 and short >= 3
+    contents = wb["Contents"]
+    heights = [contents.row_dimensions[r].height for r in range(4, contents.max_row + 1)]
+    assert any(h and h >= 2 * LINE_POINTS for h in heights)
+    assert wrapped_lines(pd.Series(["", "a" * 25, "x\ny", None]), 10).tolist() == [1, 3, 2, 1]

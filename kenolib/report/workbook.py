@@ -72,7 +72,7 @@ from kenolib.xlsx import (
     write_table,
     write_title,
 )
-from kenolib.xlsx_stream import save_workbook
+from kenolib.xlsx_stream import LINE_POINTS, save_workbook, wrapped_lines
 
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 RIGHT_WRAP = Alignment(horizontal="right", vertical="top", wrap_text=True)
@@ -435,12 +435,15 @@ def write_contents_sheet(ws, stats: WorkbookStats, theme: dict[str, Any]) -> Non
         [string_cell(ws, "Sheet", styles.header), string_cell(ws, "What it shows", styles.header)]
     )
     explain = {s["title"]: s["explanation"] for s in theme["sheets"].values()}
-    for title in stats.sheets:
+    for row, title in enumerate(stats.sheets, start=HEADER_ROW + 1):
         cell = string_cell(ws, title)
         cell.hyperlink = Hyperlink(ref="", location=f"'{title}'!A1", tooltip=f"Go to {title}")
         cell.font = Font(color=theme["html"]["accent"], underline="single")
-        base = title.split(" (")[0]
-        ws.append([cell, string_cell(ws, explain.get(base, ""), None, styles.wrap)])
+        text = explain.get(title.split(" (")[0], "")
+        lines = int(wrapped_lines(pd.Series([text]), ws.column_dimensions["B"].width).iloc[0])
+        if lines > 1:  # as tall as its wrapped explanation (LibreOffice keeps one line)
+            ws.row_dimensions[row].height = lines * LINE_POINTS
+        ws.append([cell, string_cell(ws, text, None, styles.wrap)])
 
 
 def _new_workbook(data: ReportData, theme: dict[str, Any]) -> Workbook:
