@@ -153,7 +153,7 @@ def rows_xml(pending: PendingRows, chunk_rows: int = XML_CHUNK_ROWS) -> Iterator
         part = df.iloc[start : start + chunk_rows].reset_index(drop=True)
         first = pending.first_row + start
         rows = pd.Series(range(first, first + len(part))).astype("string")
-        heights = row_heights(part, pending.wrapped, pending.widths) if pending.widths else ""
+        heights = row_heights(part, pending.wrapped, pending.widths)
         xml = '<row r="' + rows + '"' + heights + ">"
         numbers = pending.number_styles or [None] * len(letters)
         for col, letter, wrap, num in zip(
